@@ -1,0 +1,13 @@
+"""Flask blueprints: verify the raw body, parse, persist, acknowledge. Nothing else."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from handlers import errors, health, hubspot, salesforce
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(hubspot.bp)
+    app.register_blueprint(salesforce.bp)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from handlers.errors import json_error, services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response | tuple[Response, int]:
+    s = services()
+    try:
+        s.store.list_events(limit=1)
+    except Exception as exc:  # the store is what acknowledgement depends on
+        return json_error(503, "store_unavailable", type(exc).__name__)
+    return jsonify(
+        {
+            "status": "ok",
+            "store": s.config.store.backend,
+            "worker": s.config.worker.mode if s.background is None else "thread",
+            "tenants": [{"id": t.id, "crm": t.crm, "dry_run": t.dry_run} for t in s.config.tenants],
+        }
+    )

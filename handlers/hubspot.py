@@ -1,0 +1,83 @@
+"""POST /hooks/hubspot: HubSpot webhook batches signed with X-HubSpot-Signature-v3.
+
+HubSpot retries any 4xx/5xx for up to 24 hours, so events it should not resend (unknown
+portal, one bad event in a batch) are answered 200 and reported in the body instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import quote
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
+
+from handlers.errors import json_error, raw_body, require_content_type, services
+from integration.normalize import describe, hubspot_batch
+from integration.signature import SignatureError, verify_hubspot_v3
+
+bp = Blueprint("hubspot", __name__)
+log = logging.getLogger(__name__)
+
+
+def signed_uri() -> str:
+    """The URI HubSpot called, as HubSpot saw it (not as API Gateway/Lambda rewrote it).
+
+    `intake.public_base_url` (e.g. https://abc.execute-api.us-east-1.amazonaws.com/prod) wins;
+    else, behind a proxy, X-Forwarded-Proto/-Host/-Prefix; else the request as received.
+    """
+    intake = services().config.intake
+    query = f"?{request.query_string.decode()}" if request.query_string else ""
+    path = quote(request.path, safe="/%:@!$&'()*+,;=-._~")
+    if intake.public_base_url:
+        return intake.public_base_url.rstrip("/") + path + query
+    # Servers that keep the request line as sent (werkzeug, gunicorn) give the exact bytes.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    path_and_query = raw if raw and raw.startswith("/") else request.script_root + path + query
+    proto, host, prefix = request.scheme, request.host, ""
+    if intake.trust_forwarded:
+        proto = request.headers.get("X-Forwarded-Proto", proto).split(",")[0].strip()
+        host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip()
+        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
+    return f"{proto}://{host}{prefix}{path_and_query}"
+
+
+@bp.post("/hooks/hubspot")
+def hubspot_webhook() -> Response | tuple[Response, int]:
+    if (bad := require_content_type("application/json")) is not None:
+        return bad
+    s = services()
+    body = raw_body()
+    secrets = {s.secret(t.client_secret_env) for t in s.config.tenants if t.crm == "hubspot"} - {None}
+    try:
+        matched = verify_hubspot_v3(
+            secrets=sorted(secrets),  # type: ignore[arg-type]
+            method=request.method,
+            uri=signed_uri(),
+            body=body,
+            signature=request.headers.get("X-HubSpot-Signature-v3"),
+            timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+            now=s.clock(),
+            tolerance=s.config.intake.signature_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        return json_error(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", field="body")
+    try:
+        batch = hubspot_batch(payload, s.config, allowed_secret=matched)
+    except ValidationError as exc:
+        return json_error(400, "invalid_batch", "; ".join(f"{k}: {v}" for k, v in exc.normalized_messages().items()), field="body")
+    accepted = s.intake.accept(batch.events)
+    for dropped in batch.dropped:
+        log.warning("hubspot event %d dropped: %s", dropped.index, dropped.reason)
+    return jsonify(
+        {
+            "accepted": accepted.new,
+            "duplicates": accepted.duplicates,
+            "rejected": describe(batch.rejected),
+            "dropped": describe(batch.dropped),
+        }
+    )

@@ -1,0 +1,153 @@
+"""The one place that builds the application from config (`create_app(overrides)`).
+
+`app` is a lazy WSGI callable for Zappa: nothing (config, store, SDKs) is built at import
+time, so a Lambda cold start pays only for what the first request needs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from flask import Flask
+
+from integration import config as config_mod
+from integration.config import Config, Tenant
+from integration.gateway import CrmGateway
+from integration.intake import Intake
+from integration.store import Store
+from integration.worker import BackgroundWorker, Worker
+
+DEFAULT_CONFIG = "config/gamefilm.example.toml"
+
+
+@dataclass
+class Services:
+    """Everything handlers and the CLI use; tests replace any part through overrides."""
+
+    config: Config
+    store: Store
+    worker: Worker
+    intake: Intake
+    clock: Callable[[], float]
+    environ: Mapping[str, str]
+    background: BackgroundWorker | None = None
+    _gateways: dict[str, CrmGateway] = field(default_factory=dict)
+
+    def secret(self, env_name: str | None) -> str | None:
+        return self.environ.get(env_name) or None if env_name else None
+
+
+def config_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("GAMEFILM_CONFIG") or DEFAULT_CONFIG
+
+
+def build_store(cfg: Config) -> Store:
+    if cfg.store.backend == "dynamodb":
+        from integration.store.dynamodb import DynamoStore
+
+        return DynamoStore.from_config(cfg.store)
+    from integration.store.sqlite import SqliteStore
+
+    return SqliteStore(cfg.store.path)
+
+
+def real_gateway(tenant: Tenant, environ: Mapping[str, str]) -> CrmGateway:
+    """The CRM adapter for a tenant; dry-run tenants wrap it only when credentials exist."""
+    from integration.gateway.dry_run import DryRunGateway
+
+    reader = None
+    if _has_credentials(tenant, environ):
+        if tenant.crm == "hubspot":
+            from integration.gateway.hubspot import HubSpotGateway
+
+            reader = HubSpotGateway.from_tenant(tenant, environ)
+        else:
+            from integration.gateway.salesforce import SalesforceGateway
+
+            reader = SalesforceGateway.from_tenant(tenant, environ)
+    if tenant.dry_run:
+        return DryRunGateway(tenant.crm, reader=reader)
+    if reader is None:
+        raise config_mod.ConfigError(f"tenant {tenant.id}: credentials are not set in the environment")
+    return reader
+
+
+def _has_credentials(tenant: Tenant, environ: Mapping[str, str]) -> bool:
+    if tenant.crm == "hubspot":
+        return bool(tenant.secret(tenant.access_token_env, environ))
+    needed = {
+        "jwt": tenant.private_key_env,
+        "client_credentials": tenant.consumer_secret_env,
+        "session": tenant.session_id_env,
+    }[tenant.auth]
+    return bool(tenant.instance_url and tenant.secret(needed, environ))
+
+
+def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
+    o = dict(overrides or {})
+    environ = o.get("environ", os.environ)
+    cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
+    clock = o.get("clock", time.time)
+    store = o.get("store") or build_store(cfg)
+    gateways: dict[str, CrmGateway] = {}
+    make_gateway = o.get("gateway_for") or (lambda tenant: real_gateway(tenant, environ))
+    lock = threading.Lock()
+
+    def gateway_for(tenant: Tenant) -> CrmGateway:
+        with lock:  # one adapter (and token, and rate limiter) per tenant
+            if tenant.id not in gateways:
+                gateways[tenant.id] = make_gateway(tenant)
+            return gateways[tenant.id]
+
+    worker = Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random))
+    mode = o.get("worker_mode", cfg.worker.mode)
+    background = None
+    notify: Callable[[Sequence[str]], None]
+    if mode == "thread":
+        background = BackgroundWorker(worker, cfg.worker.poll_seconds)
+        notify = background.notify
+    elif mode == "sqs":
+        from integration.queue import SqsNotifier
+
+        notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
+    else:
+        notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
+    services = Services(cfg, store, worker, Intake(store, notify, clock), clock, environ, background, gateways)
+    return services
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    from handlers import register
+
+    services = build_services(overrides)
+    app = Flask("gamefilm")
+    app.config["MAX_CONTENT_LENGTH"] = services.config.intake.max_body_bytes
+    app.extensions["gamefilm"] = services
+    register(app)
+    if services.background is not None and (overrides or {}).get("start_worker", True):
+        services.background.start()
+    return app
+
+
+class _LazyApp:
+    """WSGI callable that builds the real app on the first request (Zappa's `app_function`)."""
+
+    def __init__(self) -> None:
+        self._app: Flask | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+                    self._app = create_app()
+        return self._app(environ, start_response)
+
+
+app = _LazyApp()

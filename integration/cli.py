@@ -1,0 +1,277 @@
+"""`gamefilm`: the admin's tool. Config from --config or GAMEFILM_CONFIG.
+
+  gamefilm check                       validate the config and show what is (not) set
+  gamefilm serve [--port 8000]         local server: SQLite + in-process worker
+  gamefilm send-sample hubspot         post a correctly signed sample event to a server
+  gamefilm events [--status dead]      list stored events;  gamefilm event KEY  shows one
+  gamefilm actions                     the action log (what was done in which CRM, and why)
+  gamefilm replay KEY | --dead         make events due again (done actions are not repeated)
+  gamefilm worker [--once]             drain due events (when worker.mode = "none")
+  gamefilm doctor [--tenant ID]        check CRM credentials, permissions and objects
+  gamefilm store init                  create the DynamoDB table
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from integration import config as config_mod
+from integration.app import build_services, config_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except config_mod.ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gamefilm", description="Game Film admin tool")
+    p.add_argument("--config", help=f"config file (default: $GAMEFILM_CONFIG or {config_path()})")
+    sub = p.add_subparsers(dest="command")
+
+    c = sub.add_parser("check", help="validate the config file")
+    c.set_defaults(func=cmd_check)
+
+    c = sub.add_parser("serve", help="run the local server with the in-process worker")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    c.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
+    c.add_argument("kind", choices=["hubspot", "salesforce-outbound", "salesforce-json"])
+    c.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+    c.add_argument("--tenant", help="tenant id (default: the first of that CRM)")
+    c.add_argument("--deal", default="9001", help="deal/opportunity id")
+    c.add_argument("--amount", default="250000")
+    c.set_defaults(func=cmd_send_sample)
+
+    c = sub.add_parser("events", help="list stored events")
+    c.add_argument("--status")
+    c.add_argument("--tenant")
+    c.add_argument("--limit", type=int, default=20)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_events)
+
+    c = sub.add_parser("event", help="show one event with its actions")
+    c.add_argument("key")
+    c.set_defaults(func=cmd_event)
+
+    c = sub.add_parser("actions", help="list the action log")
+    c.add_argument("--tenant")
+    c.add_argument("--event")
+    c.add_argument("--limit", type=int, default=20)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_actions)
+
+    c = sub.add_parser("replay", help="make an event (or all dead events) due again")
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument("key", nargs="?")
+    g.add_argument("--dead", action="store_true")
+    c.set_defaults(func=cmd_replay)
+
+    c = sub.add_parser("worker", help="process due events")
+    c.add_argument("--once", action="store_true", help="one pass, then exit")
+    c.set_defaults(func=cmd_worker)
+
+    c = sub.add_parser("doctor", help="check CRM connections")
+    c.add_argument("--tenant")
+    c.set_defaults(func=cmd_doctor)
+
+    c = sub.add_parser("store", help="store administration")
+    c.add_argument("action", choices=["init"])
+    c.set_defaults(func=cmd_store)
+    return p
+
+
+def _services(args: argparse.Namespace, **overrides: Any):
+    return build_services({"config_path": args.config, "worker_mode": "none", **overrides})
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(config_path(args.config))
+    print(f"{cfg.source}: OK ({len(cfg.tenants)} tenants, store={cfg.store.backend}, worker={cfg.worker.mode})")
+    missing = 0
+    for t in cfg.tenants:
+        envs = [e for e in (t.client_secret_env, t.access_token_env, t.session_id_env, t.private_key_env,
+                            t.consumer_key_env, t.consumer_secret_env, *t.shared_secret_envs) if e]  # fmt: skip
+        unset = [e for e in envs if not os.environ.get(e)]
+        missing += len(unset)
+        mode = "dry run" if t.dry_run else "live"
+        account = t.portal_id or t.org_id
+        print(f"  {t.id}: {t.crm} {account} ({mode}); rules: {', '.join(t.rules) or 'none'}")
+        for env in unset:
+            print(f"    environment variable {env} is not set")
+    return 1 if missing else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from werkzeug.serving import run_simple
+
+    from integration.app import create_app
+
+    logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app({"config_path": args.config})
+    services = app.extensions["gamefilm"]
+    print(f"Game Film serving on http://{args.host}:{args.port} (config {services.config.source}, store {services.config.store.backend})")
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_send_sample(args: argparse.Namespace) -> int:
+    from integration import samples
+
+    cfg = config_mod.load(config_path(args.config))
+    crm = "hubspot" if args.kind == "hubspot" else "salesforce"
+    tenant = cfg.tenant(args.tenant) if args.tenant else next((t for t in cfg.tenants if t.crm == crm), None)
+    if tenant is None or tenant.crm != crm:
+        print(f"no {crm} tenant {args.tenant or ''} in {cfg.source}", file=sys.stderr)
+        return 2
+    try:
+        path, headers, body = samples.build(args.kind, tenant, args.url, deal_id=args.deal, amount=args.amount)
+    except samples.SampleError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    request = urllib.request.Request(args.url.rstrip("/") + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    except urllib.error.URLError as exc:
+        print(f"could not reach {args.url}: {exc.reason} (is `make run` running?)", file=sys.stderr)
+        return 1
+    print(f"POST {path} -> {status}\n{text}")
+    return 0 if status == 200 else 1
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    s = _services(args)
+    events = s.store.list_events(status=args.status, tenant=args.tenant, limit=args.limit)
+    if args.json:
+        print(json.dumps([_event_dict(e) for e in events], indent=2, default=str))
+        return 0
+    for e in events:
+        err = f"  last error: {e.last_error}" if e.last_error else ""
+        print(f"{_ts(e.received_at)}  {e.status:<10} {e.attempts}x  {e.event.object_type} {e.event.object_id} {e.event.kind}  {e.key}{err}")
+    if not events:
+        print("no events")
+    return 0
+
+
+def cmd_event(args: argparse.Namespace) -> int:
+    s = _services(args)
+    stored = s.store.get_event(args.key)
+    if stored is None:
+        print(f"no event {args.key}", file=sys.stderr)
+        return 1
+    print(json.dumps(_event_dict(stored), indent=2, default=str))
+    for a in s.store.list_actions(event_key=args.key, limit=100):
+        print(_action_line(a))
+    return 0
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    s = _services(args)
+    actions = s.store.list_actions(tenant=args.tenant, event_key=args.event, limit=args.limit)
+    if args.json:
+        print(json.dumps([asdict(a) for a in actions], indent=2, default=str))
+        return 0
+    for a in actions:
+        print(_action_line(a))
+    if not actions:
+        print("no actions")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    s = _services(args)
+    keys = [e.key for e in s.store.list_events(status="dead", limit=10_000)] if args.dead else [args.key]
+    replayed = [k for k in keys if s.store.replay_event(k, time.time())]
+    print(f"{len(replayed)} event(s) due again; run the worker (or the server) to process them")
+    return 0 if replayed or args.dead else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    s = _services(args)
+    while True:
+        report = s.worker.run_due()
+        if report.done or report.failed or report.ignored:
+            print(f"done {len(report.done)}, ignored {len(report.ignored)}, retrying {len(report.retrying)}, dead {len(report.dead)}")
+        if args.once:
+            return 0
+        if not (report.done or report.failed or report.ignored):
+            time.sleep(s.config.worker.poll_seconds)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from integration.app import real_gateway
+
+    s = _services(args)
+    tenants = [s.config.tenant(args.tenant)] if args.tenant else list(s.config.tenants)
+    failed = 0
+    for tenant in tenants:
+        if tenant is None:
+            print(f"no tenant {args.tenant}", file=sys.stderr)
+            return 2
+        print(f"{tenant.id} ({tenant.crm}{', dry run' if tenant.dry_run else ''}):")
+        try:
+            gateway = real_gateway(tenant, os.environ)
+            findings = (getattr(gateway, "reader", None) or gateway).check()
+        except Exception as exc:  # a doctor reports, it does not crash
+            print(f"  FAIL connect: {exc}")
+            failed += 1
+            continue
+        if not findings:
+            print("  (no CRM credentials in the environment: nothing to check)")
+        for f in findings:
+            print(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.message}")
+            failed += not f.ok
+    return 1 if failed else 0
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    s = _services(args)
+    if not hasattr(s.store, "create_table"):
+        print("the SQLite store creates its tables on start: nothing to do")
+        return 0
+    s.store.create_table()
+    print(f"table {s.config.store.table} is ready")
+    return 0
+
+
+def _ts(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _event_dict(e: Any) -> dict:
+    data = asdict(e)
+    data["received_at"] = _ts(e.received_at)
+    return data
+
+
+def _action_line(a: Any) -> str:
+    mode = " [dry run]" if a.dry_run else ""
+    err = f" error: {a.error}" if a.error else ""
+    return f"{_ts(a.created_at)}  {a.status:<11} {a.op} on {a.record_id} by rule {a.rule}{mode}: {a.reason}{err}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""One validated TOML config file: tenants (CRM connections), store, worker, intake.
+
+Secrets are never in the file: each tenant names the environment variables that hold them.
+A bad file fails at start with the file, the key path and the reason (`ConfigError`).
+Rule settings live under `[tenants.rules.<rule name>]` and are validated by each rule's own
+schema (see `integration.rules`), so adding a rule never touches this module.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+HUBSPOT = "hubspot"
+SALESFORCE = "salesforce"
+
+
+class ConfigError(Exception):
+    """Raised with `<file>: <key.path>: <reason>` lines, one per problem."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One CRM connection: a HubSpot portal or a Salesforce org."""
+
+    id: str
+    crm: str
+    dry_run: bool
+    # HubSpot
+    portal_id: str | None = None
+    client_secret_env: str | None = None  # webhook signature secret (the app's client secret)
+    access_token_env: str | None = None  # private app token, or OAuth access token
+    refresh_token_env: str | None = None  # OAuth: refresh token (client id/secret envs below)
+    client_id_env: str | None = None
+    rate_limit_per_10s: int = 100
+    # Salesforce
+    org_id: str | None = None
+    shared_secret_envs: tuple[str, ...] = ()  # JSON events HMAC secrets (several during rotation)
+    instance_url: str | None = None
+    auth: str = "session"  # jwt | client_credentials | session
+    username: str | None = None  # JWT subject
+    consumer_key_env: str | None = None
+    consumer_secret_env: str | None = None
+    private_key_env: str | None = None  # PEM text of the JWT signing key
+    session_id_env: str | None = None  # tests / short-lived sessions only
+    domain: str | None = None  # login | test | My Domain host (client credentials)
+    api_version: str = "59.0"
+    api_limit_share: float = 0.8  # stop non-urgent work above this share of the daily allowance
+    team_role: str = "Sales Manager"
+    team_access_level: str = "Edit"
+    # both
+    api_base_url: str | None = None  # override for sandboxes and tests
+    corporate_currency: str = "USD"
+    currency_rates: Mapping[str, float] = field(default_factory=dict)  # 1 unit of X = rate corporate
+    rules: Mapping[str, Any] = field(default_factory=dict)  # raw; validated by each rule
+
+    def secret(self, env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+        """Resolve a secret by its environment variable name (never logged)."""
+        if not env_name:
+            return None
+        return (environ if environ is not None else os.environ).get(env_name) or None
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: str = "sqlite"
+    path: str = "var/gamefilm.db"
+    table: str = "gamefilm"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    ttl_days: int = 90
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    mode: str = "thread"  # thread (local) | sqs (Lambda) | inline (tests, CLI)
+    max_attempts: int = 8
+    base_delay_seconds: float = 2.0
+    max_delay_seconds: float = 900.0
+    poll_seconds: float = 1.0
+    lease_seconds: float = 300.0
+    batch_size: int = 100
+    queue_url: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    public_base_url: str | None = None  # e.g. https://abc.execute-api.us-east-1.amazonaws.com/prod
+    trust_forwarded: bool = True  # rebuild the signed URI from X-Forwarded-Proto/Host + stage
+    max_body_bytes: int = 1024 * 1024
+    signature_tolerance_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Config:
+    tenants: tuple[Tenant, ...]
+    store: StoreConfig = StoreConfig()
+    worker: WorkerConfig = WorkerConfig()
+    intake: IntakeConfig = IntakeConfig()
+    source: str = "<memory>"
+
+    def hubspot_tenant(self, portal_id: str | int) -> Tenant | None:
+        return next((t for t in self.tenants if t.crm == HUBSPOT and t.portal_id == str(portal_id)), None)
+
+    def salesforce_tenant(self, org_id: str) -> Tenant | None:
+        """Match on the 15-character prefix: outbound messages may carry 15 or 18 chars."""
+        prefix = (org_id or "")[:15]
+        return next((t for t in self.tenants if t.crm == SALESFORCE and (t.org_id or "")[:15] == prefix), None)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return next((t for t in self.tenants if t.id == tenant_id), None)
+
+
+_ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="must be an environment variable NAME, not a secret value")
+_SF_ID = validate.Regexp(r"^00D[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$", error="must be a 15 or 18 character org id (00D...)")
+
+
+class _TenantSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{1,62}$"))
+    crm = fields.String(required=True, validate=validate.OneOf([HUBSPOT, SALESFORCE]))
+    dry_run = fields.Boolean(load_default=False)
+    portal_id = fields.String()
+    client_secret_env = fields.String(validate=_ENV_NAME)
+    access_token_env = fields.String(validate=_ENV_NAME)
+    refresh_token_env = fields.String(validate=_ENV_NAME)
+    client_id_env = fields.String(validate=_ENV_NAME)
+    rate_limit_per_10s = fields.Integer(validate=validate.OneOf([100, 110, 190, 250]))
+    org_id = fields.String(validate=_SF_ID)
+    shared_secret_envs = fields.List(fields.String(validate=_ENV_NAME))
+    instance_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    auth = fields.String(validate=validate.OneOf(["jwt", "client_credentials", "session"]))
+    username = fields.String()
+    consumer_key_env = fields.String(validate=_ENV_NAME)
+    consumer_secret_env = fields.String(validate=_ENV_NAME)
+    private_key_env = fields.String(validate=_ENV_NAME)
+    session_id_env = fields.String(validate=_ENV_NAME)
+    domain = fields.String()
+    api_version = fields.String(validate=validate.Regexp(r"^\d{2,3}\.0$"))
+    api_limit_share = fields.Float(validate=validate.Range(min=0.05, max=1.0))
+    team_role = fields.String()
+    team_access_level = fields.String(validate=validate.OneOf(["Read", "Edit", "All"]))
+    api_base_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    corporate_currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency_rates = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$")), values=fields.Float(validate=validate.Range(min=0, min_inclusive=False)))
+    rules = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+    @validates_schema
+    def _per_crm(self, data: dict, **_: Any) -> None:
+        if data.get("crm") == HUBSPOT:
+            if not data.get("portal_id", "").isdigit():
+                raise ValidationError("HubSpot tenants need a numeric portal_id", "portal_id")
+            if not data.get("client_secret_env"):
+                raise ValidationError("HubSpot tenants need client_secret_env (verifies webhook signatures)", "client_secret_env")
+            if not data.get("dry_run") and not data.get("access_token_env"):
+                raise ValidationError("needed unless dry_run = true", "access_token_env")
+        if data.get("crm") == SALESFORCE:
+            if not data.get("org_id"):
+                raise ValidationError("Salesforce tenants need org_id", "org_id")
+            if not data.get("dry_run"):
+                if not data.get("instance_url"):
+                    raise ValidationError("needed unless dry_run = true", "instance_url")
+                auth = data.get("auth", "session")
+                needed = {
+                    "jwt": ["username", "consumer_key_env", "private_key_env"],
+                    "client_credentials": ["consumer_key_env", "consumer_secret_env"],
+                    "session": ["session_id_env"],
+                }[auth]
+                for name in needed:
+                    if not data.get(name):
+                        raise ValidationError(f"needed for auth = {auth!r}", name)
+
+    @post_load
+    def _make(self, data: dict, **_: Any) -> Tenant:
+        if "shared_secret_envs" in data:
+            data["shared_secret_envs"] = tuple(data["shared_secret_envs"])
+        return Tenant(**data)
+
+
+class _StoreSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    backend = fields.String(validate=validate.OneOf(["sqlite", "dynamodb"]))
+    path = fields.String()
+    table = fields.String(validate=validate.Length(min=3, max=255))
+    region = fields.String()
+    endpoint_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    ttl_days = fields.Integer(validate=validate.Range(min=1))
+
+    @post_load
+    def _make(self, data: dict, **_: Any) -> StoreConfig:
+        return StoreConfig(**data)
+
+
+class _WorkerSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    mode = fields.String(validate=validate.OneOf(["thread", "sqs", "inline"]))
+    max_attempts = fields.Integer(validate=validate.Range(min=1, max=50))
+    base_delay_seconds = fields.Float(validate=validate.Range(min=0))
+    max_delay_seconds = fields.Float(validate=validate.Range(min=0))
+    poll_seconds = fields.Float(validate=validate.Range(min=0.01))
+    lease_seconds = fields.Float(validate=validate.Range(min=1))
+    batch_size = fields.Integer(validate=validate.Range(min=1, max=1000))
+    queue_url = fields.String()
+
+    @post_load
+    def _make(self, data: dict, **_: Any) -> WorkerConfig:
+        return WorkerConfig(**data)
+
+
+class _IntakeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    public_base_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    trust_forwarded = fields.Boolean()
+    max_body_bytes = fields.Integer(validate=validate.Range(min=1024))
+    signature_tolerance_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
+
+    @post_load
+    def _make(self, data: dict, **_: Any) -> IntakeConfig:
+        return IntakeConfig(**data)
+
+
+class _ConfigSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenants = fields.List(fields.Nested(_TenantSchema), required=True, validate=validate.Length(min=1))
+    store = fields.Nested(_StoreSchema, load_default=None)
+    worker = fields.Nested(_WorkerSchema, load_default=None)
+    intake = fields.Nested(_IntakeSchema, load_default=None)
+
+
+# Validates `[tenants.rules.*]` tables: name -> callable(raw dict) raising ValidationError.
+RuleValidator = Callable[[Mapping[str, Any], Tenant], Any]
+
+
+def load(path: str | os.PathLike[str], rule_validators: Mapping[str, RuleValidator] | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError naming file, key and reason."""
+    source = str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse(raw, source, rule_validators)
+
+
+def parse(raw: Mapping[str, Any], source: str = "<memory>", rule_validators: Mapping[str, RuleValidator] | None = None) -> Config:
+    try:
+        data = _ConfigSchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{source}: {path}: {msg}" for path, msg in _flatten(exc.messages))) from None
+    tenants: list[Tenant] = data["tenants"]
+    problems: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    if rule_validators is None:
+        from integration.rules import registry_validators
+
+        rule_validators = registry_validators()
+    for i, tenant in enumerate(tenants):
+        ident = (tenant.crm, tenant.portal_id or (tenant.org_id or "")[:15])
+        if tenant.id in {t.id for t in tenants[:i]}:
+            problems.append(f"{source}: tenants.{i}.id: duplicate tenant id {tenant.id!r}")
+        if ident in seen:
+            problems.append(f"{source}: tenants.{i}: same CRM account as tenant {seen[ident]!r}")
+        seen[ident] = tenant.id
+        for rule_name, settings in tenant.rules.items():
+            validator = rule_validators.get(rule_name)
+            if validator is None:
+                problems.append(f"{source}: tenants.{i}.rules.{rule_name}: unknown rule (known: {', '.join(sorted(rule_validators))})")
+                continue
+            try:
+                validator(settings, tenant)
+            except ValidationError as exc:
+                problems.extend(f"{source}: tenants.{i}.rules.{rule_name}.{p}: {m}" for p, m in _flatten(exc.messages))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Config(
+        tenants=tuple(tenants),
+        store=data.get("store") or StoreConfig(),
+        worker=data.get("worker") or WorkerConfig(),
+        intake=data.get("intake") or IntakeConfig(),
+        source=source,
+    )
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """marshmallow's nested error dict -> [("tenants.0.portal_id", "reason"), ...]."""
+    if isinstance(messages, dict):
+        out: list[tuple[str, str]] = []
+        for key, value in messages.items():
+            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
+            out.extend(_flatten(value, path))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [(prefix or "<root>", "; ".join(messages))]
+    if isinstance(messages, list):
+        return [pair for m in messages for pair in _flatten(m, prefix)]
+    return [(prefix or "<root>", str(messages))]

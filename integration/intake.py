@@ -1,0 +1,40 @@
+"""Persist before ack: store accepted events durably, then tell the worker (best effort).
+
+If the notification fails (the thread is gone, SQS is briefly unreachable) nothing is lost:
+the event is already stored as pending, and the worker's sweep of due events picks it up.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from integration.events import Event
+from integration.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    new: int
+    duplicates: int
+
+
+class Intake:
+    def __init__(self, store: Store, notify: Callable[[Sequence[str]], None], clock: Callable[[], float]):
+        self.store = store
+        self.notify = notify
+        self.clock = clock
+
+    def accept(self, events: Sequence[Event]) -> Accepted:
+        if not events:
+            return Accepted(0, 0)
+        inserted = self.store.add_events(events, self.clock())
+        new_keys = [e.key for e, fresh in zip(events, inserted) if fresh]
+        if new_keys:
+            try:
+                self.notify(new_keys)
+            except Exception:  # stored already; the due-event sweep will process it
+                log.exception("could not notify the worker of %d new events", len(new_keys))
+        return Accepted(len(new_keys), len(events) - len(new_keys))

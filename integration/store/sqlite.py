@@ -1,0 +1,243 @@
+"""SQLite store: the embedded default (WAL, one file, safe across threads and processes).
+
+Each call opens a short transaction on a per-thread connection; `synchronous=FULL` makes a
+committed insert durable before the webhook is acknowledged.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from integration.events import PENDING, PROCESSING, Event, StoredEvent
+from integration.store import (
+    ACTION_FAILED,
+    ACTION_IN_PROGRESS,
+    Action,
+    Store,
+    event_from_json,
+    event_to_json,
+    payload_to_json,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    lease_until REAL NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS events_due ON events (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS events_recent ON events (received_at);
+CREATE TABLE IF NOT EXISTS actions (
+    key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    op TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    crm_id TEXT,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    lease_until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_event ON actions (event_key);
+CREATE INDEX IF NOT EXISTS actions_recent ON actions (created_at);
+"""
+
+_EVENT_COLUMNS = "key, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
+_ACTION_COLUMNS = (
+    "key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error, "
+    "created_at, updated_at, lease_until"
+)
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn().executescript(_SCHEMA)
+
+    # --- connection handling ------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._conn())
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- events -------------------------------------------------------------------------
+    def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
+        inserted: list[bool] = []
+        with self._tx() as db:
+            for event in events:
+                cur = db.execute(
+                    "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                    (event.key, event.tenant, event_to_json(event), PENDING, now, now, now),
+                )
+                inserted.append(cur.rowcount == 1)
+        return inserted
+
+    def get_event(self, key: str) -> StoredEvent | None:
+        row = self._conn().execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE key = ?", (key,)).fetchone()
+        return _stored_event(row) if row else None
+
+    def list_events(self, *, status: str | None = None, tenant: str | None = None, limit: int = 50) -> list[StoredEvent]:
+        where, args = _filters(status=status, tenant=tenant)
+        rows = self._conn().execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY received_at DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_stored_event(r) for r in rows]
+
+    def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT key FROM events WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)"
+            " ORDER BY next_attempt_at, rowid LIMIT ?",
+            (PENDING, now, PROCESSING, now, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE events SET status = ?, lease_until = ?, updated_at = ? WHERE key = ? AND"
+                " ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))",
+                (PROCESSING, lease_until, now, key, PENDING, now, PROCESSING, now),
+            )
+            if cur.rowcount != 1:
+                return None
+            row = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE key = ?", (key,)).fetchone()
+        return _stored_event(row)
+
+    def _set_event_state(
+        self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+                " updated_at = ?, lease_until = 0 WHERE key = ?",
+                (status, attempts, next_attempt_at, last_error, now, key),
+            )
+
+    # --- actions ------------------------------------------------------------------------
+    def _put_action_if_free(self, action: Action, now: float) -> Action | None:
+        # Free means: no row, a failed row, or an in-progress row whose lease ran out
+        # (the worker that reserved it died before finishing).
+        with self._tx() as db:
+            cur = db.execute(
+                f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+                " ON CONFLICT(key) DO UPDATE SET status = excluded.status, error = NULL, crm_id = NULL,"
+                " updated_at = excluded.updated_at, lease_until = excluded.lease_until,"
+                " event_key = excluded.event_key, payload = excluded.payload, reason = excluded.reason"
+                " WHERE actions.status = ? OR (actions.status = ? AND actions.lease_until < ?)",
+                (*_action_row(action), ACTION_FAILED, ACTION_IN_PROGRESS, now),
+            )
+            if cur.rowcount == 1:
+                return None
+            row = db.execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE key = ?", (action.key,)).fetchone()
+        return _action(row)
+
+    def _update_action(self, key: str, *, status: str, crm_id: str | None, error: str | None, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE actions SET status = ?, crm_id = ?, error = ?, updated_at = ?, lease_until = 0 WHERE key = ?",
+                (status, crm_id, error, now, key),
+            )
+
+    def get_action(self, key: str) -> Action | None:
+        row = self._conn().execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE key = ?", (key,)).fetchone()
+        return _action(row) if row else None
+
+    def list_actions(self, *, tenant: str | None = None, event_key: str | None = None, limit: int = 50) -> list[Action]:
+        where, args = _filters(tenant=tenant, event_key=event_key)
+        rows = self._conn().execute(
+            f"SELECT {_ACTION_COLUMNS} FROM actions {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_action(r) for r in rows]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, so concurrent writers queue instead of failing mid-way."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
+    used = {name: value for name, value in columns.items() if value is not None}
+    if not used:
+        return "", ()
+    return "WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
+
+
+def _stored_event(row: tuple) -> StoredEvent:
+    key, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
+    return StoredEvent(
+        event=event_from_json(body),
+        status=status,
+        attempts=attempts,
+        received_at=received_at,
+        next_attempt_at=next_attempt_at,
+        updated_at=updated_at,
+        lease_until=lease_until,
+        last_error=last_error,
+    )
+
+
+def _action_row(a: Action) -> tuple:
+    return (
+        a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, payload_to_json(a.payload),
+        int(a.dry_run), a.status, a.crm_id, a.error, a.created_at, a.updated_at, a.lease_until,
+    )  # fmt: skip
+
+
+def _action(row: tuple) -> Action:
+    (key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error,
+     created_at, updated_at, lease_until) = row  # fmt: skip
+    return Action(
+        key=key, tenant=tenant, event_key=event_key, rule=rule, op=op, record_id=record_id, reason=reason,
+        payload=json.loads(payload), dry_run=bool(dry_run), status=status, crm_id=crm_id, error=error,
+        created_at=created_at, updated_at=updated_at, lease_until=lease_until,
+    )  # fmt: skip

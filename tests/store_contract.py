@@ -1,0 +1,197 @@
+"""The behaviour every Store backend must have. Subclass `StoreContract`, provide `store`."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from integration.events import DEAD, DONE, PENDING, PROCESSING, Event
+from integration.store import ACTION_DONE, ACTION_FAILED, ACTION_IN_PROGRESS, Action
+
+T0 = 1_700_000_000.0
+
+
+def make_event(n: int = 1, tenant: str = "acme-hubspot") -> Event:
+    return Event(
+        key=f"hubspot#123#sub1#{n}#evt{n}#1700000000000",
+        tenant=tenant,
+        crm="hubspot",
+        object_type="deal",
+        object_id=str(1000 + n),
+        kind="updated",
+        occurred_at=datetime(2026, 11, 1, 12, 0, n % 60, tzinfo=timezone.utc),
+        source_id=f"evt{n}",
+        changed={"amount": "150000"},
+        raw={"eventId": n, "propertyName": "amount"},
+    )
+
+
+def make_action(key: str = "threshold#acme#1001#u1", tenant: str = "acme-hubspot") -> Action:
+    return Action(
+        key=key,
+        tenant=tenant,
+        event_key=make_event().key,
+        rule="threshold",
+        op="AddCollaborators",
+        record_id="1001",
+        reason="amount 150000 USD >= 100000 USD",
+        payload={"user_ids": ["u1"]},
+    )
+
+
+class StoreContract:
+    # --- events -------------------------------------------------------------------------
+    def test_added_event_round_trips(self, store):
+        event = make_event()
+        assert store.add_events([event], T0) == [True]
+        stored = store.get_event(event.key)
+        assert stored.event == event
+        assert (stored.status, stored.attempts, stored.received_at) == (PENDING, 0, T0)
+
+    def test_redelivered_batch_stores_one_copy(self, store):
+        batch = [make_event(i) for i in range(5)]
+        assert store.add_events(batch, T0) == [True] * 5
+        for _ in range(2):
+            assert store.add_events(batch, T0 + 1) == [False] * 5
+        assert len(store.list_events(limit=100)) == 5
+
+    def test_redelivery_does_not_reset_a_processed_event(self, store):
+        event = make_event()
+        store.add_events([event], T0)
+        store.complete_event(store.claim_event(event.key, T0), T0)
+        store.add_events([event], T0 + 5)
+        assert store.get_event(event.key).status == DONE
+
+    def test_unknown_event_is_none(self, store):
+        assert store.get_event("nope") is None
+
+    def test_list_filters_and_orders_newest_first(self, store):
+        store.add_events([make_event(1)], T0)
+        store.add_events([make_event(2, tenant="other")], T0 + 1)
+        store.add_events([make_event(3)], T0 + 2)
+        assert [s.event.source_id for s in store.list_events()] == ["evt3", "evt2", "evt1"]
+        assert [s.event.source_id for s in store.list_events(tenant="acme-hubspot")] == ["evt3", "evt1"]
+        store.complete_event(store.claim_event(make_event(1).key, T0 + 3), T0 + 3)
+        assert [s.event.source_id for s in store.list_events(status=DONE)] == ["evt1"]
+        assert len(store.list_events(limit=2)) == 2
+
+    def test_claim_is_exclusive_until_the_lease_expires(self, store):
+        event = make_event()
+        store.add_events([event], T0)
+        claimed = store.claim_event(event.key, T0, lease_seconds=60)
+        assert claimed.status == PROCESSING
+        assert store.claim_event(event.key, T0 + 30, lease_seconds=60) is None
+        assert store.due_event_keys(T0 + 30) == []
+        # The worker died: after the lease the event is due and claimable again.
+        assert store.due_event_keys(T0 + 61) == [event.key]
+        assert store.claim_event(event.key, T0 + 61, lease_seconds=60) is not None
+
+    def test_two_threads_claim_the_same_event_exactly_one_wins(self, store):
+        event = make_event()
+        store.add_events([event], T0)
+        results: list = []
+        barrier = threading.Barrier(2)
+
+        def claim():
+            barrier.wait()
+            results.append(store.claim_event(event.key, T0, lease_seconds=60))
+
+        threads = [threading.Thread(target=claim) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(r is not None for r in results) == 1
+
+    def test_two_threads_add_the_same_event_exactly_one_inserts(self, store):
+        event = make_event()
+        results: list = []
+        barrier = threading.Barrier(2)
+
+        def add():
+            barrier.wait()
+            results.extend(store.add_events([event], T0))
+
+        threads = [threading.Thread(target=add) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == [False, True]
+
+    def test_failed_event_waits_for_its_retry_time_then_dies(self, store):
+        event = make_event()
+        store.add_events([event], T0)
+        store.fail_event(store.claim_event(event.key, T0), "503 from CRM", T0, retry_at=T0 + 10)
+        stored = store.get_event(event.key)
+        assert (stored.status, stored.attempts, stored.last_error) == (PENDING, 1, "503 from CRM")
+        assert store.due_event_keys(T0 + 5) == []
+        assert store.claim_event(event.key, T0 + 5) is None
+        assert store.due_event_keys(T0 + 10) == [event.key]
+        store.fail_event(store.claim_event(event.key, T0 + 10), "still 503", T0 + 10, retry_at=None)
+        stored = store.get_event(event.key)
+        assert (stored.status, stored.attempts, stored.last_error) == (DEAD, 2, "still 503")
+        assert store.due_event_keys(T0 + 10_000) == []
+
+    def test_replay_makes_a_dead_event_due_again(self, store):
+        event = make_event()
+        store.add_events([event], T0)
+        store.fail_event(store.claim_event(event.key, T0), "boom", T0, retry_at=None)
+        assert store.replay_event(event.key, T0 + 1) is True
+        stored = store.get_event(event.key)
+        assert (stored.status, stored.attempts, stored.last_error) == (PENDING, 0, None)
+        assert store.due_event_keys(T0 + 1) == [event.key]
+        assert store.replay_event("missing", T0) is False
+
+    def test_due_keys_respect_the_limit_and_oldest_first(self, store):
+        store.add_events([make_event(i) for i in range(5)], T0)
+        assert len(store.due_event_keys(T0, limit=3)) == 3
+        assert set(store.due_event_keys(T0, limit=10)) == {make_event(i).key for i in range(5)}
+
+    # --- actions ------------------------------------------------------------------------
+    def test_reserving_a_new_action_goes_ahead(self, store):
+        assert store.reserve_action(make_action(), T0) is None
+        action = store.get_action(make_action().key)
+        assert (action.status, action.created_at, action.payload) == (ACTION_IN_PROGRESS, T0, {"user_ids": ["u1"]})
+
+    def test_a_done_action_is_never_reserved_again(self, store):
+        store.reserve_action(make_action(), T0)
+        store.finish_action(make_action().key, T0 + 1, ok=True, crm_id="00q1")
+        existing = store.reserve_action(make_action(), T0 + 10_000)
+        assert existing is not None and existing.status == ACTION_DONE and existing.crm_id == "00q1"
+
+    def test_a_live_in_progress_action_blocks_and_an_expired_one_does_not(self, store):
+        store.reserve_action(make_action(), T0, lease_seconds=60)
+        existing = store.reserve_action(make_action(), T0 + 30, lease_seconds=60)
+        assert existing is not None and existing.status == ACTION_IN_PROGRESS
+        assert store.reserve_action(make_action(), T0 + 61, lease_seconds=60) is None
+
+    def test_a_failed_action_may_be_tried_again(self, store):
+        store.reserve_action(make_action(), T0)
+        store.finish_action(make_action().key, T0 + 1, ok=False, error="UNABLE_TO_LOCK_ROW")
+        assert store.get_action(make_action().key).status == ACTION_FAILED
+        assert store.get_action(make_action().key).error == "UNABLE_TO_LOCK_ROW"
+        assert store.reserve_action(make_action(), T0 + 2) is None
+        assert store.get_action(make_action().key).error is None
+
+    def test_two_threads_reserve_the_same_action_exactly_one_wins(self, store):
+        results: list = []
+        barrier = threading.Barrier(2)
+
+        def reserve():
+            barrier.wait()
+            results.append(store.reserve_action(make_action(), T0))
+
+        threads = [threading.Thread(target=reserve) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(r is None for r in results) == 1
+
+    def test_actions_list_by_tenant_and_event_newest_first(self, store):
+        store.reserve_action(make_action("a1"), T0)
+        store.reserve_action(make_action("a2", tenant="other"), T0 + 1)
+        store.reserve_action(make_action("a3"), T0 + 2)
+        assert [a.key for a in store.list_actions()] == ["a3", "a2", "a1"]
+        assert [a.key for a in store.list_actions(tenant="acme-hubspot")] == ["a3", "a1"]
+        assert [a.key for a in store.list_actions(event_key=make_event().key, limit=2)] == ["a3", "a2"]
