@@ -67,7 +67,7 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     except ValueError as exc:
         return json_error(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", field="body")
     try:
-        batch = hubspot_batch(payload, s.config, allowed_secret=matched)
+        batch = hubspot_batch(payload, s.config, lambda tenant: s.secret(tenant.client_secret_env) == matched)
     except ValidationError as exc:
         return json_error(400, "invalid_batch", "; ".join(f"{k}: {v}" for k, v in exc.normalized_messages().items()), field="body")
     accepted = s.intake.accept(batch.events)

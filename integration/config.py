@@ -77,7 +77,7 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    mode: str = "thread"  # thread (local) | sqs (Lambda) | inline (tests, CLI)
+    mode: str = "thread"  # thread (local) | sqs (Lambda) | none (intake only; `gamefilm worker` drains)
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 900.0
@@ -203,7 +203,7 @@ class _WorkerSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    mode = fields.String(validate=validate.OneOf(["thread", "sqs", "inline"]))
+    mode = fields.String(validate=validate.OneOf(["thread", "sqs", "none"]))
     max_attempts = fields.Integer(validate=validate.Range(min=1, max=50))
     base_delay_seconds = fields.Float(validate=validate.Range(min=0))
     max_delay_seconds = fields.Float(validate=validate.Range(min=0))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -83,10 +83,10 @@ class HubSpotEventSchema(Schema):
             raise ValidationError("objectId is required", "objectId")
 
 
-def hubspot_batch(payload: Any, config: Config, allowed_secret: str | None = None) -> Normalized:
-    """Normalise a HubSpot webhook array. `allowed_secret` is the secret that signed the
-    request: events for a portal configured with a different secret are rejected, so one
-    app's signature can never inject events into another tenant."""
+def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True) -> Normalized:
+    """Normalise a HubSpot webhook array. `signed_for(tenant)` tells whether the secret that
+    signed the request is that tenant's: other portals' events are rejected, so one app's
+    signature can never inject events into another tenant."""
     if not isinstance(payload, list):
         raise ValidationError("body must be a JSON array of events", "body")
     if len(payload) > MAX_BATCH:
@@ -103,7 +103,7 @@ def hubspot_batch(payload: Any, config: Config, allowed_secret: str | None = Non
         if tenant is None:
             out.dropped.append(Rejected(index, f"no tenant for portalId {data['portalId']}"))
             continue
-        if allowed_secret is not None and tenant.secret(tenant.client_secret_env) != allowed_secret:
+        if not signed_for(tenant):
             out.rejected.append(Rejected(index, "portalId belongs to a tenant that did not sign this request"))
             continue
         out.events.append(_hubspot_event(data, tenant, item))

@@ -1,0 +1,45 @@
+# Two commands matter: `make run` (local server, embedded default) and `make test` (everything).
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+
+# The example config is dry-run and signs with these demo secrets (never use them for real).
+export GAMEFILM_CONFIG ?= config/gamefilm.example.toml
+export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
+export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
+export PORT
+
+.PHONY: run test bench package clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/gamefilm serve --port $(PORT)
+
+test: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/api_calls.py
+	$(BIN)/python bench/threshold.py
+	$(BIN)/python bench/cold_start.py
+
+# Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv).
+package:
+	test -x .venv-deploy/bin/python || $(PYTHON) -m venv .venv-deploy
+	.venv-deploy/bin/python -m pip install -q --upgrade pip
+	.venv-deploy/bin/python -m pip install -q '.[deploy]'
+	. .venv-deploy/bin/activate && zappa package production -o gamefilm-lambda.zip
+
+clean:
+	rm -rf $(VENV) .venv-deploy node_modules var gamefilm-lambda.zip

@@ -1,0 +1,134 @@
+"""The local server as a user runs it: a real process, the CLI, SQLite on disk."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = (ROOT / "config" / "gamefilm.example.toml").read_text()
+ENV = {
+    **os.environ,
+    "GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "demo-hubspot-client-secret",
+    "GAMEFILM_DEMO_SF_SECRET": "demo-salesforce-shared-secret",
+    "GAMEFILM_LOG_LEVEL": "WARNING",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path: Path, name: str, worker_mode: str) -> Path:
+    text = EXAMPLE.replace('path = "var/gamefilm.db"', f'path = "{tmp_path / "gamefilm.db"}"')
+    text = text.replace('mode = "thread"', f'mode = "{worker_mode}"').replace("poll_seconds = 1 ", "poll_seconds = 0.2 ")
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "integration.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)  # fmt: skip
+
+
+class Server:
+    def __init__(self, config: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "integration.cli", "--config", str(config), "serve", "--port", str(self.port)],
+            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.proc.kill()
+        raise RuntimeError(f"server did not start: {self.proc.stdout.read().decode()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+def events(config: Path) -> list[dict]:
+    result = cli(config, "events", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_sample_events_from_the_cli_are_processed_by_the_running_server(tmp_path):
+    config = write_config(tmp_path, "run.toml", "thread")
+    server = Server(config)
+    try:
+        for kind in ("hubspot", "salesforce-outbound", "salesforce-json"):
+            sent = cli(config, "send-sample", kind, "--url", server.url)
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert "-> 200" in sent.stdout
+        wait_for(lambda: [e["status"] for e in events(config)] == ["done"] * 3)
+    finally:
+        server.stop()
+    actions = cli(config, "actions")
+    assert actions.stdout.count("done        AddNote on") == 3
+    assert actions.stdout.count("by rule note_on_change [dry run]") == 3
+
+
+def test_sigkill_after_ack_loses_nothing_and_the_restarted_worker_processes_it(tmp_path):
+    intake_only = write_config(tmp_path, "intake.toml", "none")
+    server = Server(intake_only)
+    sent = cli(intake_only, "send-sample", "hubspot", "--url", server.url)
+    assert '"accepted":1' in sent.stdout
+    server.stop(signal.SIGKILL)  # acknowledged, not processed, process gone
+    assert [e["status"] for e in events(intake_only)] == ["pending"]
+
+    restarted = Server(write_config(tmp_path, "restart.toml", "thread"))
+    try:
+        wait_for(lambda: [e["status"] for e in events(intake_only)] == ["done"])
+    finally:
+        restarted.stop()
+    assert "AddNote on 9001" in cli(intake_only, "actions").stdout
+
+
+def test_check_reports_unset_secrets_by_name(tmp_path):
+    config = write_config(tmp_path, "check.toml", "thread")
+    ok = cli(config, "check")
+    assert ok.returncode == 0 and "OK (2 tenants" in ok.stdout
+    env_missing = {k: v for k, v in ENV.items() if k != "GAMEFILM_DEMO_SF_SECRET"}
+    missing = subprocess.run([sys.executable, "-m", "integration.cli", "--config", str(config), "check"],
+                             capture_output=True, text=True, env=env_missing, cwd=ROOT)  # fmt: skip
+    assert missing.returncode == 1
+    assert "environment variable GAMEFILM_DEMO_SF_SECRET is not set" in missing.stdout
+
+
+def test_bad_config_fails_with_file_key_and_reason(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[tenants]]\nid = "x1"\ncrm = "hubspot"\nportal_id = "1"\n')
+    result = cli(bad, "check")
+    assert result.returncode == 2
+    assert f"{bad}: tenants.0.client_secret_env: HubSpot tenants need client_secret_env" in result.stderr
