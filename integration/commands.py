@@ -58,6 +58,7 @@ class Command:
     rule: str  # name of the rule that planned it
     reason: str  # one sentence a rep can read: why this happened
     record_id: str  # the deal/opportunity the command is about
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # what the rule saw (audit trail)
 
     @property
     def op(self) -> str:

@@ -181,7 +181,8 @@ class Worker:
                 break
             users.update(gateway.read_users(missing))
             wanted_users = {u.manager_id for u in users.values() if u.manager_id}
-        return State(deals=deals, users=users)
+        rates = gateway.read_currency_rates() if needs.currency_rates else {}
+        return State(deals=deals, users=users, rates=rates)
 
     def _rules(self, tenant: Tenant) -> list[tuple[Rule, Any]]:
         if tenant.id not in self._tenant_rules:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Sequence
 
 from integration.events import Event
@@ -72,6 +73,11 @@ class CrmGateway(ABC):
     @abstractmethod
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         """Open deals/opportunities each contact is associated with (contact roles in SF)."""
+
+    def read_currency_rates(self) -> dict[str, Decimal]:
+        """Units of corporate currency per unit of each ISO code, where the CRM keeps rates
+        (Salesforce multi-currency orgs); empty when it keeps none."""
+        return {}
 
     @abstractmethod
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]: ...

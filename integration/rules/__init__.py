@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from marshmallow import Schema
@@ -25,6 +26,7 @@ class Needs:
     deal_ids: tuple[str, ...] = ()
     user_ids: tuple[str, ...] = ()
     owner_manager_levels: int = 0  # read each deal owner's managers this many levels up
+    currency_rates: bool = False  # read the CRM's exchange rates
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class State:
 
     deals: Mapping[str, Deal] = field(default_factory=dict)
     users: Mapping[str, User] = field(default_factory=dict)
+    rates: Mapping[str, Decimal] = field(default_factory=dict)  # corporate units per unit of ISO code
 
     def managers(self, user_id: str | None, levels: int) -> list[str]:
         """The user's manager chain, nearest first, as far as it was read."""
@@ -88,4 +91,4 @@ def merge_needs(all_needs: Sequence[Needs]) -> Needs:
     deal_ids = sorted({d for n in all_needs for d in n.deal_ids})
     user_ids = sorted({u for n in all_needs for u in n.user_ids})
     levels = max((n.owner_manager_levels for n in all_needs), default=0)
-    return Needs(tuple(deal_ids), tuple(user_ids), levels)
+    return Needs(tuple(deal_ids), tuple(user_ids), levels, any(n.currency_rates for n in all_needs))

@@ -1,0 +1,409 @@
+"""A fake HubSpot API on 127.0.0.1 for tests that drive the real `hubspot-api-client`.
+
+Point the SDK at it with `hubspot.HubSpot(access_token="t", host=server.url)`, or build the
+adapter with `HubSpotGateway("t", host=server.url, sleep=..., clock=...)`:
+
+    server.add_deal("101", amount="250000", hs_is_closed="false")
+    server.respond("POST", "/crm/v3/objects/deals/batch/read", status=429,
+                   headers={"Retry-After": "2"}, body=rate_limited())  # the next request only
+    ...run the code under test...
+    server.requests_to("POST", "/crm/v3/objects/deals/batch/update")[0].body
+
+API (all state is public and may be mutated by a test):
+- `hubspot_server` pytest fixture (import it into a test module or conftest.py), or
+  `with HubSpotServer() as server:`; `server.url`.
+- `server.requests`: every `Request(method, path, query, headers, body)` in order
+  (lower-case header names; body parsed from JSON or form); `requests_to(method, path)`.
+- `respond(method, path, status=, body=, headers=, times=1)`: canned replies, served first,
+  in order, one per matching request. `route(method, path, handler)`: `handler(request)`
+  answers every matching request and may delegate to `server.default(request)`.
+- Portal data: `add_deal`, `add_contact`, `add_object`, `associate`, `add_owner`;
+  `objects`, `associations`, `owners`, `properties`, `scopes`.
+- Auth: `accepted_tokens` (None accepts any bearer token; otherwise others get 401),
+  `issued_token` (what POST /oauth/v1/token returns; it is then accepted).
+- `rate_limit_headers` sent with every reply; `rate_limited(policy)` and `error_reply()`
+  build HubSpot's 429 and error bodies.
+
+Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_NOT_FOUND
+errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
+`objectWriteTraceId` and stores the associations; associations v4 batch read, owners
+(paged), properties and groups (409 for an existing name), OAuth token refresh and token
+metadata; unknown paths answer 404.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+TIMESTAMP = "2026-11-20T10:00:00.000Z"
+OBJECT_TYPE_IDS = {"0-1": "contacts", "0-3": "deals"}
+# HUBSPOT_DEFINED association type id -> target object (call/note/task -> deal/contact)
+ASSOCIATION_TARGETS = {206: "deals", 214: "deals", 216: "deals", 194: "contacts", 202: "contacts", 204: "contacts"}
+DEFAULT_SCOPES = (
+    "oauth",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.objects.owners.read",
+    "crm.schemas.deals.read",
+    "crm.schemas.deals.write",
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it; `headers` keys are lower-case."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any  # parsed JSON, a dict of form fields, or None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Reply]
+
+
+class HubSpotServer:
+    """The fake portal. Mutate `objects`, `associations`, `owners`, `properties` freely."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.objects: dict[str, dict[str, dict[str, str]]] = {}  # type -> id -> properties
+        self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}  # (from, to) -> id -> ids
+        self.owners: list[dict[str, Any]] = []
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {"deals": {"hs_all_collaborator_owner_ids": _property("hs_all_collaborator_owner_ids", "enumeration", "checkbox")}}
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
+        self.accepted_tokens: set[str] | None = None  # None: any bearer token works
+        self.issued_token = "refreshed-access-token"  # what POST /oauth/v1/token hands out
+        self.rate_limit_headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+        self._queued: dict[tuple[str, str], list[Reply]] = {}
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self._ids = itertools.count(9001)
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> "HubSpotServer":
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="fake-hubspot", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread:
+            self._thread.join()
+
+    def __enter__(self) -> "HubSpotServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd, "start() the server first"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    # ---- scripting ------------------------------------------------------------------
+
+    def respond(self, method: str, path: str, *, status: int = 200, body: Any = None, headers: Mapping[str, str] | None = None, times: int = 1) -> None:
+        """Queue a canned reply for the next `times` requests to exactly this method and path."""
+        with self._lock:
+            self._queued.setdefault((method.upper(), path), []).extend([Reply(status, body, dict(headers or {}))] * times)
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        """Answer every request to this method and path with `handler(request)`."""
+        with self._lock:
+            self._routes[(method.upper(), path)] = handler
+
+    def requests_to(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        return [r for r in self.requests if (method is None or r.method == method.upper()) and (path is None or r.path == path)]
+
+    def add_object(self, object_type: str, object_id: str, **properties: Any) -> None:
+        self.objects.setdefault(object_type, {})[str(object_id)] = {k: str(v) for k, v in properties.items()}
+
+    def add_deal(self, deal_id: str, **properties: Any) -> None:
+        self.add_object("deals", deal_id, **properties)
+
+    def add_contact(self, contact_id: str, email: str, **properties: Any) -> None:
+        self.add_object("contacts", contact_id, email=email, **properties)
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Both directions, as HubSpot stores them."""
+        self.associations.setdefault((from_type, to_type), {}).setdefault(str(from_id), []).append(str(to_id))
+        self.associations.setdefault((to_type, from_type), {}).setdefault(str(to_id), []).append(str(from_id))
+
+    def add_owner(self, owner_id: str, email: str, first_name: str = "", last_name: str = "", archived: bool = False) -> None:
+        self.owners.append({"id": str(owner_id), "email": email, "firstName": first_name, "lastName": last_name, "archived": archived})
+
+    # ---- dispatch -------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            key = (request.method, request.path)
+            if self._queued.get(key):
+                return self._queued[key].pop(0)
+            handler = self._routes.get(key)
+        return handler(request) if handler else self.default(request)
+
+    def default(self, request: Request) -> Reply:
+        """What the fake portal answers without scripting; route handlers may delegate here."""
+        if not self._authorized(request):
+            return error_reply(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API supports OAuth 2.0 authentication.")
+        for method, pattern, default in _DEFAULTS:
+            match = re.fullmatch(pattern, request.path)
+            if match and method == request.method:
+                with self._lock:
+                    return default(self, request, *match.groups())
+        return error_reply(404, "OBJECT_NOT_FOUND", f"No route for {request.method} {request.path}")
+
+    def _authorized(self, request: Request) -> bool:
+        if request.path == "/oauth/v1/token" or self.accepted_tokens is None:
+            return True
+        return request.headers.get("authorization", "").removeprefix("Bearer ") in self.accepted_tokens
+
+    # ---- default HubSpot behaviour -------------------------------------------------
+
+    def _batch_read(self, request: Request, object_type: str) -> Reply:
+        store = self.objects.get(_type(object_type), {})
+        id_property = request.body.get("idProperty")
+        wanted = request.body.get("properties") or []
+        results, missing = [], []
+        for item in request.body.get("inputs", []):
+            found = _find(store, item["id"], id_property)
+            if found is None:
+                missing.append(item["id"])
+            else:
+                object_id, props = found
+                results.append(_record(object_id, {k: props.get(k) for k in wanted} | {"hs_object_id": object_id}))
+        return _batch(results, _not_found(object_type, missing))
+
+    def _batch_update(self, request: Request, object_type: str) -> Reply:
+        store = self.objects.get(_type(object_type), {})
+        results, missing = [], []
+        for item in request.body.get("inputs", []):
+            if item["id"] not in store:
+                missing.append(item["id"])
+                continue
+            store[item["id"]].update(item["properties"])
+            results.append(_record(item["id"], dict(store[item["id"]])))
+        return _batch(results, _not_found(object_type, missing))
+
+    def _batch_create(self, request: Request, object_type: str) -> Reply:
+        results = [self._create(_type(object_type), item) for item in request.body.get("inputs", [])]
+        return Reply(201, _batch_body(results, []))
+
+    def _create_one(self, request: Request, object_type: str) -> Reply:
+        record = self._create(_type(object_type), request.body)
+        record.pop("objectWriteTraceId", None)
+        return Reply(201, record)
+
+    def _create(self, object_type: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        object_id = str(next(self._ids))
+        self.objects.setdefault(object_type, {})[object_id] = dict(item.get("properties", {}))
+        for association in item.get("associations", []):
+            to_type = ASSOCIATION_TARGETS.get(association["types"][0]["associationTypeId"], "deals")
+            self.associate(object_type, object_id, to_type, association["to"]["id"])
+        record = _record(object_id, dict(item.get("properties", {})))
+        if "objectWriteTraceId" in item:
+            record["objectWriteTraceId"] = item["objectWriteTraceId"]
+        return record
+
+    def _associations_read(self, request: Request, from_type: str, to_type: str) -> Reply:
+        links = self.associations.get((_type(from_type), _type(to_type)), {})
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": int(to), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}]} for to in links[item["id"]]],
+            }
+            for item in request.body.get("inputs", [])
+            if links.get(item["id"])
+        ]
+        absent = [item["id"] for item in request.body.get("inputs", []) if not links.get(item["id"])]
+        errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "No associations found", "context": {"fromObjectId": absent}}] if absent else []
+        return _batch(results, errors)
+
+    def _owners_page(self, request: Request) -> Reply:
+        archived = request.query.get("archived", ["false"])[0].lower() == "true"
+        limit = int(request.query.get("limit", ["100"])[0])
+        start = int(request.query.get("after", ["0"])[0])
+        matching = [o for o in self.owners if o["archived"] == archived]
+        page = [dict(o, type="PERSON", userId=int(o["id"]) + 1, createdAt=TIMESTAMP, updatedAt=TIMESTAMP, teams=[]) for o in matching[start : start + limit]]
+        body: dict[str, Any] = {"results": page}
+        if start + limit < len(matching):
+            body["paging"] = {"next": {"after": str(start + limit), "link": "?after=" + str(start + limit)}}
+        return Reply(200, body)
+
+    def _property_get(self, request: Request, object_type: str, name: str) -> Reply:
+        found = self.properties.get(_type(object_type), {}).get(name)
+        return Reply(200, found) if found else error_reply(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}")
+
+    def _properties_list(self, request: Request, object_type: str) -> Reply:
+        return Reply(200, {"results": list(self.properties.get(_type(object_type), {}).values())})
+
+    def _property_create(self, request: Request, object_type: str) -> Reply:
+        existing = self.properties.setdefault(_type(object_type), {})
+        name = request.body["name"]
+        if name in existing:
+            return error_reply(409, "OBJECT_ALREADY_EXISTS", f"Property named '{name}' already exists.")
+        existing[name] = _property(name, request.body["type"], request.body["fieldType"], request.body)
+        return Reply(201, existing[name])
+
+    def _group_create(self, request: Request, object_type: str) -> Reply:
+        return Reply(201, {"name": request.body["name"], "label": request.body.get("label", ""), "displayOrder": request.body.get("displayOrder", -1), "archived": False})
+
+    def _token(self, request: Request) -> Reply:
+        if request.body.get("grant_type") != "refresh_token" or not request.body.get("refresh_token"):
+            return Reply(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": "c0ffee"})
+        if self.accepted_tokens is not None:
+            self.accepted_tokens.add(self.issued_token)
+        return Reply(200, {"token_type": "bearer", "refresh_token": request.body["refresh_token"], "access_token": self.issued_token, "expires_in": 1800, "hub_id": 62515, "scopes": self.scopes})
+
+    def _oauth_token_info(self, request: Request, token: str) -> Reply:
+        return Reply(200, {"token": token, "user": "admin@example.com", "hub_domain": "example.com", "scopes": self.scopes, "hub_id": 62515, "app_id": 456789, "expires_in": 1700, "user_id": 123, "token_type": "access"})
+
+    def _private_app_token_info(self, request: Request) -> Reply:
+        return Reply(200, {"userId": 123, "hubId": 62515, "appId": 456789, "scopes": self.scopes})
+
+
+_DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
+    ("POST", r"/crm/v3/objects/([^/]+)/batch/read", HubSpotServer._batch_read),
+    ("POST", r"/crm/v3/objects/([^/]+)/batch/update", HubSpotServer._batch_update),
+    ("POST", r"/crm/v3/objects/([^/]+)/batch/create", HubSpotServer._batch_create),
+    ("POST", r"/crm/v3/objects/([^/]+)", HubSpotServer._create_one),
+    ("POST", r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", HubSpotServer._associations_read),
+    ("GET", r"/crm/v3/owners/?", HubSpotServer._owners_page),
+    ("GET", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_get),
+    ("GET", r"/crm/v3/properties/([^/]+)", HubSpotServer._properties_list),
+    ("POST", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._group_create),
+    ("POST", r"/crm/v3/properties/([^/]+)", HubSpotServer._property_create),
+    ("POST", r"/oauth/v1/token", HubSpotServer._token),
+    ("GET", r"/oauth/v1/access-tokens/([^/]+)", HubSpotServer._oauth_token_info),
+    ("POST", r"/oauth/v2/private-apps/get/access-token-info", HubSpotServer._private_app_token_info),
+]
+
+
+def _handler_class(server: HubSpotServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            request = Request(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, _parse(raw, self.headers.get("Content-Type", "")))
+            reply = server.handle(request)
+            payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            for name, value in {**server.rate_limit_headers, **reply.headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+    return _Handler
+
+
+def _parse(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    if "x-www-form-urlencoded" in content_type:
+        return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+    return json.loads(raw)
+
+
+def _type(object_type: str) -> str:
+    return OBJECT_TYPE_IDS.get(object_type, object_type)
+
+
+def _find(store: Mapping[str, Mapping[str, str]], key: str, id_property: str | None) -> tuple[str, Mapping[str, str]] | None:
+    if not id_property or id_property == "hs_object_id":
+        return (key, store[key]) if key in store else None
+    return next(((i, p) for i, p in store.items() if (p.get(id_property) or "").lower() == key.lower()), None)
+
+
+def _record(object_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": object_id, "properties": dict(properties), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "archived": False}
+
+
+def _not_found(object_type: str, ids: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    label = _type(object_type).upper().rstrip("S")
+    return [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"Could not get some {label} objects, they may be deleted or not exist. Check that ids are valid.", "context": {"ids": ids}}]
+
+
+def _batch_body(results: list[Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": TIMESTAMP, "completedAt": TIMESTAMP}
+    if errors:
+        body |= {"numErrors": len(errors), "errors": errors}
+    return body
+
+
+def _batch(results: list[Any], errors: list[dict[str, Any]]) -> Reply:
+    return Reply(207 if errors else 200, _batch_body(results, errors))
+
+
+def error_reply(status: int, category: str, message: str) -> Reply:
+    """HubSpot's error body: {"status": "error", "message", "correlationId", "category"}."""
+    return Reply(status, {"status": "error", "message": message, "correlationId": "4f1c3b6e-0000-4000-8000-000000000000", "category": category})
+
+
+def _property(name: str, type_: str, field_type: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": (extra or {}).get("label", name),
+        "description": (extra or {}).get("description", ""),
+        "groupName": (extra or {}).get("groupName", "dealinformation"),
+        "type": type_,
+        "fieldType": field_type,
+        "options": (extra or {}).get("options", []),
+        "calculated": False,
+        "externalOptions": False,
+        "hasUniqueValue": False,
+        "hidden": False,
+        "formField": False,
+        "createdAt": TIMESTAMP,
+        "updatedAt": TIMESTAMP,
+        "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False},
+    }
+
+
+def rate_limited(policy: str = "TEN_SECONDLY_ROLLING") -> dict[str, Any]:
+    """HubSpot's documented 429 body; `policy="DAILY"` for the daily allowance."""
+    limit = "daily" if policy == "DAILY" else policy.lower()
+    return {"status": "error", "message": f"You have reached your {limit} limit.", "errorType": "RATE_LIMIT", "correlationId": "c033cdaa-2c40-4a64-ae48-b4cec88dad24", "policyName": policy, "requestId": "3d3e35b7-0dae-4b9f-a6e3-9c230cbcf8dd"}
+
+
+@pytest.fixture
+def hubspot_server() -> Iterator[HubSpotServer]:
+    """A started fake HubSpot; stopped after the test."""
+    with HubSpotServer() as server:
+        yield server
