@@ -659,3 +659,33 @@ def test_check_reports_a_failed_login_as_a_finding(http):
 
     assert finding.check == "auth" and not finding.ok and "invalid_grant" in finding.message
     assert "s3cr3t-value" not in finding.message
+
+
+# ---- currency rates ---------------------------------------------------------------------------
+
+
+def currency_type(iso: str, rate: float) -> dict:
+    return {"attributes": {"type": "CurrencyType", "url": f"/services/data/v59.0/sobjects/CurrencyType/01L{iso}"}, "IsoCode": iso, "ConversionRate": rate}
+
+
+def test_currency_rates_come_from_currency_type_and_are_cached_for_an_hour(http, connector, sleeps):
+    now = [1000.0]
+    gateway = SalesforceGateway(connector, sleep=sleeps.append, clock=lambda: now[0])
+    http.add(responses.GET, QUERY, json=page([currency_type("USD", 1.0), currency_type("EUR", 0.8)]))
+    rates = gateway.read_currency_rates()
+    assert rates == {"USD": Decimal(1), "EUR": Decimal("1.25")}  # 1 USD = 0.8 EUR, so 1 EUR = 1.25 USD
+    assert soql(http.calls[0]) == "SELECT IsoCode, ConversionRate FROM CurrencyType WHERE IsActive = true"
+    now[0] += 3599
+    assert gateway.read_currency_rates() == rates
+    assert len(http.calls) == 1
+    now[0] += 2
+    http.add(responses.GET, QUERY, json=page([currency_type("EUR", 0.9)]))
+    assert gateway.read_currency_rates()["EUR"] == 1 / Decimal("0.9")
+    assert len(http.calls) == 2
+
+
+def test_single_currency_org_has_no_rates_and_is_not_asked_again(http, gateway):
+    http.add(responses.GET, QUERY, status=400, json=errors("INVALID_TYPE", "sObject type 'CurrencyType' is not supported."))
+    assert gateway.read_currency_rates() == {}
+    assert gateway.read_currency_rates() == {}
+    assert len(http.calls) == 1

@@ -53,6 +53,7 @@ ENABLE_TEAMS = "Enable Opportunity Teams: Setup â†’ Opportunity Team Settings â†
 TASK_FIELDS = ("WhatId", "WhoId", "OwnerId", "Subject", "Description", "ActivityDate", "Status", "Priority", "TaskSubtype", "CallDurationInSeconds")
 CHECKED_OBJECTS = ("Opportunity", "Task", "FeedItem", "OpportunityTeamMember")
 _PRIORITY = {"HIGH": "High", "NORMAL": "Normal", "LOW": "Low"}
+RATES_TTL_SECONDS = 3600.0
 _BASE_DELAY = 0.5
 _MAX_DELAY = 8.0
 
@@ -93,6 +94,7 @@ class SalesforceGateway(CrmGateway):
         team_role: str = "Sales Manager",
         team_access_level: str = "Edit",
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         max_retries: int = 4,
     ):
         self._connect = connect
@@ -100,7 +102,9 @@ class SalesforceGateway(CrmGateway):
         self._team_role = team_role
         self._team_access_level = team_access_level
         self._sleep = sleep
+        self._clock = clock
         self._max_retries = max_retries
+        self._rates: tuple[float, dict[str, Decimal]] | None = None  # (read at, rates)
         self._sf: Salesforce | None = None
         self._usage: tuple[int, int] | None = None
         self._absent: set[str] = set()  # OPTIONAL_PARTS this org turned out not to have
@@ -128,6 +132,26 @@ class SalesforceGateway(CrmGateway):
                 team = self._all_records(record.get(TEAM_RELATIONSHIP))
                 deals[record["Id"]] = _to_deal(record, frozenset(m["UserId"] for m in team))
         return deals
+
+    def read_currency_rates(self) -> dict[str, Decimal]:
+        """The org's active CurrencyType rates as corporate units per unit, cached for an hour
+        (rates change rarely; one query per hour per org). Empty in single-currency orgs.
+        Dated rates (Advanced Currency Management) are not applied: the static rate is used."""
+        if "CurrencyIsoCode" in self._absent:
+            return {}
+        if self._rates is not None and self._clock() - self._rates[0] < RATES_TTL_SECONDS:
+            return self._rates[1]
+        try:
+            records = self._query("SELECT IsoCode, ConversionRate FROM CurrencyType WHERE IsActive = true")
+        except SalesforceCallFailed as exc:
+            if exc.code != "INVALID_TYPE":
+                raise
+            self._absent.add("CurrencyIsoCode")  # no CurrencyType: not a multi-currency org
+            return {}
+        # ConversionRate is units of IsoCode per one unit of the corporate currency.
+        rates = {r["IsoCode"]: 1 / Decimal(str(r["ConversionRate"])) for r in records if r.get("ConversionRate")}
+        self._rates = (self._clock(), rates)
+        return rates
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
         users: dict[str, User] = {}
