@@ -10,7 +10,7 @@ export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
 export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
 export PORT
 
-.PHONY: run test bench package clean
+.PHONY: run test sample bench package clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python -m pytest
+
+# The one-line demo: a signed sample event to the running `make run`, then the action log.
+sample: $(BIN)/.installed
+	$(BIN)/gamefilm send-sample hubspot --url http://127.0.0.1:$(PORT)
+	sleep 1
+	$(BIN)/gamefilm actions --limit 5
 
 bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py

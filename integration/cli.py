@@ -224,8 +224,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from integration.app import real_gateway
 
-    s = _services(args)
-    tenants = [s.config.tenant(args.tenant)] if args.tenant else list(s.config.tenants)
+    cfg = config_mod.load(config_path(args.config))
+    tenants = [cfg.tenant(args.tenant)] if args.tenant else list(cfg.tenants)
     failed = 0
     for tenant in tenants:
         if tenant is None:
