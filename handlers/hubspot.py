@@ -5,14 +5,12 @@ portal, one bad event in a batch) are answered 200 and reported in the body inst
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import ValidationError
 
-from handlers.errors import json_error, raw_body, require_content_type, services
+from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from integration.normalize import describe, hubspot_batch
 from integration.signature import SignatureError, verify_hubspot_v3
 
@@ -44,8 +42,7 @@ def signed_uri() -> str:
 
 @bp.post("/hooks/hubspot")
 def hubspot_webhook() -> Response | tuple[Response, int]:
-    if (bad := require_content_type("application/json")) is not None:
-        return bad
+    require_content_type("application/json")
     s = services()
     body = raw_body()
     secrets = {s.secret(t.client_secret_env) for t in s.config.tenants if t.crm == "hubspot"} - {None}
@@ -62,14 +59,7 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
         )
     except SignatureError as exc:
         return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        return json_error(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", field="body")
-    try:
-        batch = hubspot_batch(payload, s.config, lambda tenant: s.secret(tenant.client_secret_env) == matched)
-    except ValidationError as exc:
-        return json_error(400, "invalid_batch", "; ".join(f"{k}: {v}" for k, v in exc.normalized_messages().items()), field="body")
+    batch = hubspot_batch(parse_json(body), s.config, lambda tenant: s.secret(tenant.client_secret_env) == matched)
     accepted = s.intake.accept(batch.events)
     for dropped in batch.dropped:
         log.warning("hubspot event %d dropped: %s", dropped.index, dropped.reason)

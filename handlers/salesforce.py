@@ -6,14 +6,12 @@ retries for 24 hours.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import ValidationError
 
-from handlers.errors import json_error, raw_body, require_content_type, services
+from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from integration.normalize import SoapError, describe, outbound_events, parse_outbound_message, salesforce_json_batch
 from integration.signature import SignatureError, verify_gamefilm
 
@@ -42,8 +40,7 @@ def soap_fault(code: str, message: str, status: int = 500) -> tuple[Response, in
 
 @bp.post("/hooks/salesforce/outbound")
 def outbound_message() -> Response | tuple[Response, int]:
-    if (bad := require_content_type("text/xml", "application/soap+xml")) is not None:
-        return bad
+    require_content_type("text/xml", "application/soap+xml")
     s = services()
     try:
         message = parse_outbound_message(raw_body())
@@ -59,8 +56,7 @@ def outbound_message() -> Response | tuple[Response, int]:
 
 @bp.post("/hooks/salesforce/events")
 def json_events() -> Response | tuple[Response, int]:
-    if (bad := require_content_type("application/json")) is not None:
-        return bad
+    require_content_type("application/json")
     s = services()
     body = raw_body()
     header = request.headers.get("X-GameFilm-Signature")
@@ -80,14 +76,6 @@ def json_events() -> Response | tuple[Response, int]:
         break
     if tenant is None:
         return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        return json_error(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", field="body")
-    try:
-        batch = salesforce_json_batch(payload, tenant)
-    except ValidationError as exc:
-        fields = exc.normalized_messages()
-        return json_error(400, "invalid_batch", "; ".join(f"{k}: {v}" for k, v in fields.items()), field=next(iter(fields), "body"))
+    batch = salesforce_json_batch(parse_json(body), tenant)
     accepted = s.intake.accept(batch.events)
     return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "rejected": describe(batch.rejected)})

@@ -138,11 +138,15 @@ class Worker:
         now = self.clock()
         to_run: list[tuple[str, Command]] = []
         busy: set[str] = set()  # events with a command held by another worker right now
+        reserved: set[str] = set()  # several events of a batch may plan the same command
         for stored in batch:
             for command in planned[stored.key]:
                 report.commands += 1
+                if command.key in reserved:
+                    continue
                 existing = self.store.reserve_action(self._action(tenant, stored, command), now, self.config.worker.lease_seconds)
                 if existing is None:
+                    reserved.add(command.key)
                     to_run.append((stored.key, command))
                 elif existing.status != ACTION_DONE:
                     busy.add(stored.key)

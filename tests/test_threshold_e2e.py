@@ -329,3 +329,13 @@ def test_salesforce_failure_is_retried_without_duplicates(salesforce):
     services.clock.advance(5)
     assert services.worker.run_due().done
     assert org.team[opp(1)] == [SF_LEADER]
+
+
+def test_hubspot_several_events_for_one_deal_in_a_batch_settle_together(hubspot):
+    client, services, server = hubspot
+    deal(server)
+    hubspot_webhook(client, services.clock, ["5000"], event_id=0)
+    hubspot_webhook(client, services.clock, ["5000"], amount="2", at=1_795_000_000_500, event_id=1)
+    report = services.worker.run_due()
+    assert len(report.done) == 2 and report.retrying == []
+    assert len(updates(server)) == 1
