@@ -90,7 +90,12 @@ def _has_credentials(tenant: Tenant, environ: Mapping[str, str]) -> bool:
 
 def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     o = dict(overrides or {})
-    environ = o.get("environ", os.environ)
+    if "environ" in o:
+        environ = o["environ"]
+    else:
+        from integration.secrets import environ_with_ssm
+
+        environ = environ_with_ssm(os.environ)  # unchanged unless GAMEFILM_SSM_PATH is set
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)

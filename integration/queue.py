@@ -30,33 +30,46 @@ class SqsNotifier:
             )
 
 
+_services: Any = None
+
+
+def _worker() -> Any:
+    """Services built once per Lambda container (config, store client, CRM adapters)."""
+    global _services
+    if _services is None:
+        from integration.app import build_services
+
+        _services = build_services({"worker_mode": "none"})
+    return _services.worker
+
+
 def sqs_handler(event: dict, context: Any) -> dict:
     """Lambda entry point for the SQS event source (see zappa_settings.json).
 
     Events that fail inside the worker are rescheduled in the store (the sweep retries
-    them), so only a record whose processing raised is handed back to SQS, and from there
-    to the dead-letter queue after its receive limit.
+    them), so only a record that cannot be read, or whose processing raised, is handed back
+    to SQS, and from there to the dead-letter queue after its receive limit.
     """
-    from integration.app import build_services
-
-    worker = build_services({"worker_mode": "none"}).worker
-    keys = {r["messageId"]: json.loads(r["body"])["key"] for r in event.get("Records", [])}
+    keys: dict[str, str] = {}
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        try:
+            keys[record["messageId"]] = json.loads(record["body"])["key"]
+        except (KeyError, TypeError, ValueError):
+            failures.append({"itemIdentifier": record.get("messageId", "")})
+    worker = _worker()
     try:
         worker.process(list(keys.values()))
-        return {"batchItemFailures": []}
     except Exception:
-        failures = []
         for message_id, key in keys.items():  # find the culprit(s) one by one
             try:
                 worker.process([key])
             except Exception:
                 failures.append({"itemIdentifier": message_id})
-        return {"batchItemFailures": failures}
+    return {"batchItemFailures": failures}
 
 
 def sweep_handler(event: dict, context: Any) -> dict:
     """Scheduled (every minute): process due retries and events whose worker died."""
-    from integration.app import build_services
-
-    report = build_services({"worker_mode": "none"}).worker.run_due()
+    report = _worker().run_due()
     return {"done": len(report.done), "retrying": len(report.retrying), "dead": len(report.dead)}

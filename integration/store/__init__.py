@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
@@ -150,8 +150,12 @@ class Store(ABC):
 
 
 # --- serialisation shared by the backends ---------------------------------------------------
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+
+
 def event_to_json(event: Event) -> str:
-    data = asdict(event)
+    # A shallow dict: `asdict` would deep-copy `raw`, which costs more than the JSON encoding.
+    data: dict[str, Any] = {name: getattr(event, name) for name in _EVENT_FIELDS}
     data["occurred_at"] = event.occurred_at.isoformat()
     return json.dumps(data, default=str, separators=(",", ":"))
 

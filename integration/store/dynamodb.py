@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 
 from integration.config import StoreConfig
@@ -57,6 +58,7 @@ _EVENT = "EVENT#"
 _ACTION = "ACTION#"
 _DUE = "DUE"
 _ACTION_STATUSES = (ACTION_IN_PROGRESS, ACTION_DONE, ACTION_FAILED)
+_PUT_WORKERS = 8  # parallel conditional puts per batch (botocore's pool is sized to match)
 _FILTERED_PAGE = 100  # items read per page when a filter may drop most of them
 
 # (index name, hash key attribute, range key attribute, projected non-key attributes or None = ALL)
@@ -89,7 +91,10 @@ class DynamoStore(Store):
                 "dynamodb",
                 region_name=region,
                 endpoint_url=endpoint_url,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10),
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10,
+                    max_pool_connections=_PUT_WORKERS + 2,
+                ),
             )
         self._client = client
 
@@ -131,7 +136,16 @@ class DynamoStore(Store):
 
     # --- events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
-        return [self._put_if_absent(self._event_item(event, now)) for event in events]
+        """One conditional put per event (BatchWriteItem takes no conditions), run in
+        parallel: on real DynamoDB each put is a network round trip, and the webhook waits."""
+        items = [self._event_item(event, now) for event in events]
+        if len(items) <= 1:
+            return [self._put_if_absent(item) for item in items]
+        unique = {item["pk"]["S"]: item for item in items}
+        with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(unique))) as pool:
+            stored = dict(zip(unique, pool.map(self._put_if_absent, unique.values())))
+        # A key repeated inside one batch is new only the first time.
+        return [stored.pop(item["pk"]["S"], False) for item in items]
 
     def _event_item(self, event: Event, now: float) -> Item:
         return _attrs(

@@ -100,15 +100,22 @@ class SqliteStore(Store):
 
     # --- events -------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
-        inserted: list[bool] = []
+        # One lookup of the keys already stored, then one executemany for the new rows, all in
+        # one transaction: a 100-event batch (or a redelivery of it) costs one commit.
+        keys = [e.key for e in events]
         with self._tx() as db:
-            for event in events:
-                cur = db.execute(
-                    "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-                    (event.key, event.tenant, event_to_json(event), PENDING, now, now, now),
-                )
-                inserted.append(cur.rowcount == 1)
+            known = {row[0] for row in db.execute(
+                f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(keys))})", keys
+            )}  # fmt: skip
+            fresh = {e.key: e for e in events if e.key not in known}
+            db.executemany(
+                "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in fresh.values()],
+            )
+        inserted = []
+        for key in keys:  # a key repeated inside one batch is new only the first time
+            inserted.append(fresh.pop(key, None) is not None)
         return inserted
 
     def get_event(self, key: str) -> StoredEvent | None:
