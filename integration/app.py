@@ -10,7 +10,7 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import Flask
@@ -36,7 +36,6 @@ class Services:
     clock: Callable[[], float]
     environ: Mapping[str, str]
     background: BackgroundWorker | None = None
-    _gateways: dict[str, CrmGateway] = field(default_factory=dict)
 
     def secret(self, env_name: str | None) -> str | None:
         return self.environ.get(env_name) or None if env_name else None
@@ -122,8 +121,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
         notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
-    services = Services(cfg, store, worker, Intake(store, notify, clock), clock, environ, background, gateways)
-    return services
+    return Services(cfg, store, worker, Intake(store, notify, clock), clock, environ, background)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
