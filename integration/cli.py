@@ -223,6 +223,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from integration.app import real_gateway
+    from integration.rules import rules_for
 
     cfg = config_mod.load(config_path(args.config))
     tenants = [cfg.tenant(args.tenant)] if args.tenant else list(cfg.tenants)
@@ -234,7 +235,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"{tenant.id} ({tenant.crm}{', dry run' if tenant.dry_run else ''}):")
         try:
             gateway = real_gateway(tenant, os.environ)
-            findings = (getattr(gateway, "reader", None) or gateway).check()
+            target = getattr(gateway, "reader", None) or gateway
+            findings = target.check()
+            if findings and all(f.ok for f in findings):  # the connection works: check the rules' ids
+                findings += [f for rule, settings in rules_for(tenant) for f in rule.check(settings, target)]
         except Exception as exc:  # a doctor reports, it does not crash
             print(f"  FAIL connect: {exc}")
             failed += 1

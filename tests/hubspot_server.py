@@ -90,6 +90,7 @@ class HubSpotServer:
         self.owners: list[dict[str, Any]] = []
         self.properties: dict[str, dict[str, dict[str, Any]]] = {"deals": {"hs_all_collaborator_owner_ids": _property("hs_all_collaborator_owner_ids", "enumeration", "checkbox")}}
         self.scopes: list[str] = list(DEFAULT_SCOPES)
+        self.pipelines: dict[str, str] = {"default": "Sales Pipeline"}  # deal pipelines: id -> label
         self.accepted_tokens: set[str] | None = None  # None: any bearer token works
         self.issued_token = "refreshed-access-token"  # what POST /oauth/v1/token hands out
         self.rate_limit_headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
@@ -247,6 +248,13 @@ class HubSpotServer:
         errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "No associations found", "context": {"fromObjectId": absent}}] if absent else []
         return _batch(results, errors)
 
+    def _pipelines(self, request: Request) -> Reply:
+        stage = {"id": "appointmentscheduled", "label": "Appointment Scheduled", "displayOrder": 0, "metadata": {"probability": "0.2"},
+                 "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "archived": False}  # fmt: skip
+        results = [{"id": pid, "label": label, "displayOrder": n, "stages": [stage], "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "archived": False}
+                   for n, (pid, label) in enumerate(self.pipelines.items())]  # fmt: skip
+        return Reply(200, {"results": results})
+
     def _owners_page(self, request: Request) -> Reply:
         archived = request.query.get("archived", ["false"])[0].lower() == "true"
         limit = int(request.query.get("limit", ["100"])[0])
@@ -297,6 +305,7 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("POST", r"/crm/v3/objects/([^/]+)", HubSpotServer._create_one),
     ("POST", r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", HubSpotServer._associations_read),
     ("GET", r"/crm/v3/owners/?", HubSpotServer._owners_page),
+    ("GET", r"/crm/v3/pipelines/deals", HubSpotServer._pipelines),
     ("GET", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_get),
     ("GET", r"/crm/v3/properties/([^/]+)", HubSpotServer._properties_list),
     ("POST", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._group_create),

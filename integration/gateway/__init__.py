@@ -74,6 +74,11 @@ class CrmGateway(ABC):
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         """Open deals/opportunities each contact is associated with (contact roles in SF)."""
 
+    def read_pipelines(self) -> dict[str, str] | None:
+        """Deal pipelines (HubSpot) / Opportunity record types (Salesforce): id -> label.
+        None when this adapter cannot tell (the doctor then skips the check)."""
+        return None
+
     def read_currency_rates(self) -> dict[str, Decimal]:
         """Units of corporate currency per unit of each ISO code, where the CRM keeps rates
         (Salesforce multi-currency orgs); empty when it keeps none."""

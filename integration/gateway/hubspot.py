@@ -200,6 +200,11 @@ class HubSpotGateway(CrmGateway):
                     users[str(owner.id)] = _user(owner)
         return users
 
+    def read_pipelines(self) -> dict[str, str]:
+        """Deal pipelines by id (for the doctor: threshold tiers scoped to unknown pipelines)."""
+        page = self._sdk("crm.pipelines.pipelines_api", "get_all", "deals")
+        return {p.id: p.label for p in page.results or []}
+
     def find_contacts(self, emails: Sequence[str]) -> dict[str, Contact]:
         wanted = _unique(e.strip().lower() for e in emails if e and e.strip())
         records = self._read_objects("contacts", wanted, ("email", "firstname", "lastname"), id_property="email")

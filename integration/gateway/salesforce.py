@@ -133,6 +133,11 @@ class SalesforceGateway(CrmGateway):
                 deals[record["Id"]] = _to_deal(record, frozenset(m["UserId"] for m in team))
         return deals
 
+    def read_pipelines(self) -> dict[str, str]:
+        """Active Opportunity record types by id (what threshold tiers scope on)."""
+        soql = "SELECT Id, Name FROM RecordType WHERE SobjectType = 'Opportunity' AND IsActive = true"
+        return {r["Id"]: r["Name"] for r in self._query(soql)}
+
     def read_currency_rates(self) -> dict[str, Decimal]:
         """The org's active CurrencyType rates as corporate units per unit, cached for an hour
         (rates change rarely; one query per hour per org). Empty in single-currency orgs.

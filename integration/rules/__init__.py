@@ -10,13 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from marshmallow import Schema
 
 from integration.commands import Command, Deal, User
 from integration.config import Tenant
 from integration.events import Event
+
+if TYPE_CHECKING:
+    from integration.gateway import CrmGateway, Finding
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class Rule(ABC):
     def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> Any:
         """Validate and convert settings; raise marshmallow.ValidationError naming the key."""
         return dict(raw) if self.schema is None else self.schema().load(raw)
+
+    def check(self, settings: Any, gateway: "CrmGateway") -> list["Finding"]:
+        """Doctor: what this rule's settings assume about the CRM (ids exist, ...)."""
+        return []
 
     @abstractmethod
     def needs(self, event: Event, settings: Any) -> Needs | None:

@@ -21,6 +21,7 @@ from integration import events as ev
 from integration.commands import AddCollaborators, AddNote, Command, Deal
 from integration.config import Tenant
 from integration.events import Event
+from integration.gateway import CrmGateway, Finding
 from integration.rules import Needs, Rule, State
 
 # Property changes that can move a deal across a threshold or into a tier's scope.
@@ -101,6 +102,28 @@ class ThresholdRule(Rule):
         if not tiers:
             raise ValidationError("at least one tier is needed", "amount")
         return tuple(tiers)
+
+    def check(self, tiers: Sequence[Tier], gateway: CrmGateway) -> list[Finding]:
+        """Tiers name pipelines and leaders by id: catch typos before a deal needs them."""
+        findings = []
+        pipelines = gateway.read_pipelines() if any(t.pipelines for t in tiers) else {}
+        leaders = sorted({leader for t in tiers for leader in t.leaders})
+        users = gateway.read_users(leaders) if leaders else {}
+        for tier in tiers:
+            unknown = sorted(tier.pipelines - set(pipelines or {})) if pipelines is not None else []
+            if unknown:
+                known = ", ".join(f"{k} ({v})" for k, v in sorted((pipelines or {}).items())) or "none"
+                findings.append(Finding(f"threshold:{tier.name}", False,
+                                        f"Tier '{tier.name}' names pipelines {', '.join(unknown)} that the CRM does not have; use one of: {known}."))  # fmt: skip
+            missing = [u for u in tier.leaders if u not in users]
+            inactive = [u for u in tier.leaders if u in users and not users[u].active]
+            if missing or inactive:
+                problems = (["no user " + ", ".join(missing)] if missing else []) + (["inactive " + ", ".join(inactive)] if inactive else [])
+                findings.append(Finding(f"threshold:{tier.name}", False,
+                                        f"Tier '{tier.name}' leaders are wrong ({'; '.join(problems)}): fix the ids in [[tenants.rules.threshold]]."))  # fmt: skip
+            if not unknown and not missing and not inactive:
+                findings.append(Finding(f"threshold:{tier.name}", True, f"Tier '{tier.name}': pipelines and leaders exist."))
+        return findings
 
     def needs(self, event: Event, tiers: Sequence[Tier]) -> Needs | None:
         if event.object_type not in _DEAL_TYPES or event.kind not in (ev.CREATED, ev.UPDATED):
