@@ -7,7 +7,6 @@ Run: `.venv/bin/python bench/api_calls_hubspot.py`.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `tests` importable
     sys.path.insert(0, str(ROOT))
 
-from integration.commands import AddCollaborators, AddNote, CreateTask, LogCall, UpdateFields  # noqa: E402
 from integration.gateway.hubspot import HubSpotGateway  # noqa: E402
+from operations import operations, print_table  # noqa: E402
 from tests.hubspot_server import HubSpotServer  # noqa: E402
 
 
@@ -24,24 +23,7 @@ def _deal(n: int) -> str:
     return str(10_000 + n)
 
 
-def _common(n: int) -> dict[str, Any]:
-    return {"key": f"bench#{n}", "rule": "bench", "reason": "benchmark", "record_id": _deal(n)}
-
-
-OPERATIONS: dict[str, Callable[[HubSpotGateway, int], object]] = {
-    "update_fields": lambda gw, count: gw.update_fields(
-        [UpdateFields(**_common(n), object_type="deal", fields={"gf_score_avg": 4.0}) for n in range(count)]
-    ),
-    "add_collaborators": lambda gw, count: gw.add_collaborators([AddCollaborators(**_common(n), user_ids=("77",)) for n in range(count)]),
-    "create_tasks": lambda gw, count: gw.create_tasks(
-        [CreateTask(**_common(n), owner_id="7", subject="Review", body="Rubric", due=date(2026, 12, 1)) for n in range(count)]
-    ),
-    "log_calls": lambda gw, count: gw.log_calls(
-        [LogCall(**_common(n), owner_id="7", title="Call", recording_url="https://rec.example/1", occurred_at_ms=1_762_000_000_000) for n in range(count)]
-    ),
-    "add_notes": lambda gw, count: gw.add_notes([AddNote(**_common(n), body="Why this happened") for n in range(count)]),
-    "read_deals": lambda gw, count: gw.read_deals([_deal(n) for n in range(count)]),
-}
+OPERATIONS = operations(_deal, "deal", "gf_score_avg", "7")
 
 
 def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
@@ -56,7 +38,7 @@ def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
 def _count_requests(run: Callable[[HubSpotGateway, int], object], count: int) -> int:
     with HubSpotServer() as server:
         for n in range(count):
-            server.add_deal(_deal(n), amount="1000", hs_is_closed="false", hs_all_collaborator_owner_ids="7")
+            server.add_deal(_deal(n), amount="1000", hs_is_closed="false", hs_all_collaborator_owner_ids="8")  # someone else: every add writes
         gateway = HubSpotGateway("bench-token", host=server.url, sleep=lambda _: None)
         try:
             run(gateway, count)
@@ -66,10 +48,7 @@ def _count_requests(run: Callable[[HubSpotGateway, int], object], count: int) ->
 
 
 def main() -> None:
-    rows = measure()
-    print(f"{'operation':<18} {'records':>8} {'requests':>9} {'one per record':>15}")
-    for row in rows:
-        print(f"{row['op']:<18} {row['records']:>8} {row['requests']:>9} {row['one_per_record']:>15}")
+    print_table(measure())
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from datetime import date
 from typing import Any, Callable
 
 import responses
 
-from integration.commands import AddCollaborators, AddNote, CreateTask, LogCall, UpdateFields
 from integration.gateway.salesforce import SalesforceGateway
+from operations import operations, print_table
 
 INSTANCE = "https://bench.my.salesforce.com"
 DATA = f"{INSTANCE}/services/data/v59.0"
@@ -24,26 +23,7 @@ def _opp(n: int) -> str:
     return f"006{n:012d}AAA"
 
 
-def _common(n: int) -> dict[str, Any]:
-    return {"key": f"bench#{n}", "rule": "bench", "reason": "benchmark", "record_id": _opp(n)}
-
-
-OPERATIONS: dict[str, Callable[[SalesforceGateway, int], object]] = {
-    "update_fields": lambda gw, count: gw.update_fields(
-        [UpdateFields(**_common(n), object_type="opportunity", fields={"Game_Film_Avg__c": 4.0}) for n in range(count)]
-    ),
-    "add_collaborators": lambda gw, count: gw.add_collaborators(
-        [AddCollaborators(**_common(n), user_ids=("005000000000001AAA",)) for n in range(count)]
-    ),
-    "create_tasks": lambda gw, count: gw.create_tasks(
-        [CreateTask(**_common(n), owner_id="005000000000001AAA", subject="Review", body="Rubric", due=date(2026, 12, 1)) for n in range(count)]
-    ),
-    "log_calls": lambda gw, count: gw.log_calls(
-        [LogCall(**_common(n), owner_id=None, title="Call", recording_url="https://rec.example/1", occurred_at_ms=1_762_000_000_000) for n in range(count)]
-    ),
-    "add_notes": lambda gw, count: gw.add_notes([AddNote(**_common(n), body="Why this happened") for n in range(count)]),
-    "read_deals": lambda gw, count: gw.read_deals([_opp(n) for n in range(count)]),
-}
+OPERATIONS = operations(_opp, "opportunity", "Game_Film_Avg__c", "005000000000001AAA")
 
 
 def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
@@ -82,10 +62,7 @@ def _opportunities(request: Any) -> tuple[int, dict[str, str], str]:
 
 
 def main() -> None:
-    rows = measure()
-    print(f"{'operation':<18} {'records':>8} {'requests':>9} {'one per record':>15}")
-    for row in rows:
-        print(f"{row['op']:<18} {row['records']:>8} {row['requests']:>9} {row['one_per_record']:>15}")
+    print_table(measure())
 
 
 if __name__ == "__main__":
