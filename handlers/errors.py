@@ -1,7 +1,6 @@
 """Every error is JSON naming the problem (SOAP faults for Salesforce outbound messages)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -34,9 +33,11 @@ def require_content_type(*allowed: str) -> None:
 
 
 def parse_json(body: bytes) -> Any:
+    import orjson  # several times faster than json on 100-event batches; same errors
+
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise InputError(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", "body") from None
 
 
