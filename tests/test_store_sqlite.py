@@ -28,3 +28,11 @@ def test_database_runs_in_wal_mode(tmp_path):
     s = SqliteStore(tmp_path / "g.db")
     assert s._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s.close()
+
+
+def test_values_orjson_refuses_still_round_trip(store):
+    from dataclasses import replace
+
+    event = replace(make_event(), raw={"eventId": 2**70, "note": "beyond 64 bits"})
+    store.add_events([event], T0)
+    assert store.get_event(event.key).event == event
