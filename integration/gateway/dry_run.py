@@ -6,7 +6,6 @@ tenant's events as the record state: enough to show on a fresh machine what woul
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 from integration.commands import (
@@ -23,19 +22,6 @@ from integration.commands import (
 )
 from integration.events import Event
 from integration.gateway import CrmGateway
-
-# CRM field name -> Deal attribute, for both CRMs.
-_DEAL_FIELDS = {
-    "amount": "amount", "Amount": "amount",
-    "deal_currency_code": "currency", "CurrencyIsoCode": "currency",
-    "hubspot_owner_id": "owner_id", "OwnerId": "owner_id",
-    "dealstage": "stage", "StageName": "stage",
-    "pipeline": "pipeline", "RecordTypeId": "pipeline",
-    "dealname": "name", "Name": "name",
-    "hs_is_closed": "closed", "IsClosed": "closed",
-    "hs_all_collaborator_owner_ids": "collaborators",
-}  # fmt: skip
-
 
 class DryRunGateway(CrmGateway):
     def __init__(self, crm: str, reader: CrmGateway | None = None):
@@ -54,7 +40,13 @@ class DryRunGateway(CrmGateway):
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         if self.reader is not None:
             return self.reader.read_deals(ids)
-        return {i: _deal(i, self._seen[i]) for i in ids if i in self._seen}
+        if self.crm == "hubspot":
+            from integration.gateway.hubspot import deal_from_properties
+
+            return {i: deal_from_properties(i, self._seen[i]) for i in ids if i in self._seen}
+        from integration.gateway.salesforce import deal_from_record
+
+        return {i: deal_from_record({**self._seen[i], "Id": i}) for i in ids if i in self._seen}
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
         return self.reader.read_users(ids) if self.reader else {}
@@ -84,25 +76,3 @@ class DryRunGateway(CrmGateway):
 
 def _planned(commands: Sequence[Command]) -> list[Outcome]:
     return [Outcome(key=c.key, ok=True, detail={"dry_run": True}) for c in commands]
-
-
-def _deal(deal_id: str, values: dict[str, Any]) -> Deal:
-    attrs: dict[str, Any] = {}
-    for name, value in values.items():
-        attr = _DEAL_FIELDS.get(name)
-        if attr == "amount":
-            attrs[attr] = _decimal(value)
-        elif attr == "closed":
-            attrs[attr] = str(value).lower() == "true"
-        elif attr == "collaborators":
-            attrs[attr] = frozenset(v for v in str(value or "").split(";") if v)
-        elif attr:
-            attrs[attr] = value or None
-    return Deal(id=deal_id, fields=dict(values), **attrs)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None

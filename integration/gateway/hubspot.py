@@ -186,7 +186,7 @@ class HubSpotGateway(CrmGateway):
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         records = self._read_objects("deals", _unique(ids), DEAL_PROPERTIES)
-        return {r.id: _deal(r.id, r.properties or {}) for r in records}
+        return {r.id: deal_from_properties(r.id, r.properties or {}) for r in records}
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
         """Owners by id: list active owners, then archived ones only if some are still missing."""
@@ -587,7 +587,8 @@ def _outcome(command: Command, crm_id: str | None, error: str | None, detail: Ma
     return Outcome(key=command.key, ok=True, crm_id=crm_id, detail=detail or {})
 
 
-def _deal(deal_id: str, p: Mapping[str, Any]) -> Deal:
+def deal_from_properties(deal_id: str, p: Mapping[str, Any]) -> Deal:
+    """A deal from HubSpot property values (the API's, or a webhook's in a dry run)."""
     return Deal(
         id=str(deal_id),
         amount=_decimal(p.get("amount")),

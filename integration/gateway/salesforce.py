@@ -130,7 +130,7 @@ class SalesforceGateway(CrmGateway):
         for chunk in _in_chunks(ids):
             for record in self._query_adaptive(lambda: self._deals_soql(chunk)):
                 team = self._all_records(record.get(TEAM_RELATIONSHIP))
-                deals[record["Id"]] = _to_deal(record, frozenset(m["UserId"] for m in team))
+                deals[record["Id"]] = deal_from_record(record, frozenset(m["UserId"] for m in team))
         return deals
 
     def read_pipelines(self) -> dict[str, str]:
@@ -181,7 +181,7 @@ class SalesforceGateway(CrmGateway):
         found: dict[str, dict[str, Deal]] = {}
         for chunk in _in_chunks(contact_ids):
             for r in self._query_adaptive(lambda: self._contact_roles_soql(chunk)):
-                deal = _to_deal(r["Opportunity"], frozenset())
+                deal = deal_from_record(r["Opportunity"])
                 found.setdefault(r["ContactId"], {})[deal.id] = deal
         return {contact: list(deals.values()) for contact, deals in found.items()}
 
@@ -587,17 +587,19 @@ def _quoted(values: list[str]) -> str:
     return quote_soql_value(values)
 
 
-def _to_deal(record: Mapping[str, Any], collaborators: frozenset[str]) -> Deal:
+def deal_from_record(record: Mapping[str, Any], collaborators: frozenset[str] = frozenset()) -> Deal:
+    """A deal from an Opportunity: REST JSON values, or an outbound message's text ones
+    ("false", "" for nil) in a dry run."""
     amount = record.get("Amount")
     return Deal(
         id=record["Id"],
-        amount=None if amount is None else Decimal(str(amount)),
-        currency=record.get("CurrencyIsoCode"),
-        owner_id=record.get("OwnerId"),
-        stage=record.get("StageName"),
-        pipeline=record.get("RecordTypeId"),
-        closed=bool(record.get("IsClosed")),
-        name=record.get("Name"),
+        amount=None if amount in (None, "") else Decimal(str(amount)),
+        currency=record.get("CurrencyIsoCode") or None,
+        owner_id=record.get("OwnerId") or None,
+        stage=record.get("StageName") or None,
+        pipeline=record.get("RecordTypeId") or None,
+        closed=record.get("IsClosed") in (True, "true"),
+        name=record.get("Name") or None,
         collaborators=collaborators,
         fields={k: v for k, v in record.items() if k not in ("attributes", TEAM_RELATIONSHIP)},
     )

@@ -178,29 +178,19 @@ class ThresholdRule(Rule):
             "event": event.key,
         }
         suffix = f"{tenant.id}#{deal.id}#{'+'.join(leaders)}"
+        common = {"rule": f"{self.name}:{tier.name}", "reason": reason, "record_id": deal.id, "evidence": evidence}
         commands: list[Command] = [
             AddCollaborators(
                 key=f"threshold#{suffix}",
-                rule=f"{self.name}:{tier.name}",
-                reason=reason,
-                record_id=deal.id,
-                evidence=evidence,
+                **common,
                 user_ids=leaders,
                 role=tier.role or tenant.team_role,
                 access_level=tier.access_level or tenant.team_access_level,
             )
         ]
         if any(t.note for t in crossed):
-            commands.append(
-                AddNote(
-                    key=f"threshold-note#{suffix}",
-                    rule=f"{self.name}:{tier.name}",
-                    reason=reason,
-                    record_id=deal.id,
-                    evidence=evidence,
-                    body=f"Game Film: {reason}. Rule set by your RevOps admin; leaders are never removed automatically.",
-                )
-            )
+            body = f"Game Film: {reason}. Rule set by your RevOps admin; leaders are never removed automatically."
+            commands.append(AddNote(key=f"threshold-note#{suffix}", **common, body=body))
         return commands
 
 
