@@ -1,15 +1,24 @@
 """Planned CRM commands and the records rules decide on: plain data, no I/O.
 
-Rules return commands; the worker reserves each command's idempotency `key` in the store
-before a gateway executes it, so a re-run of an event never issues the same command twice.
+Rules return commands; the worker writes each to the outbox (the action log) under its
+idempotency `key` before a gateway sends it, so a re-run of an event never issues the same
+command twice and a command once planned is finished even if the rule would no longer plan it.
 Every command carries the rule that planned it and a human-readable reason (the audit trail).
+
+Exactly once, per kind of command:
+- `idempotent = True` (setting fields, adding a team member/collaborator): sending twice has
+  the effect of sending once, so a command whose outcome is unknown is simply sent again.
+- `idempotent = False` (creates: tasks, calls, notes): a command whose outcome is unknown is
+  looked up first (`CrmGateway.reconcile`, by external id or by the `marker` it wrote), and
+  sent again only when the CRM certainly does not have it.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,9 @@ class Contact:
 class Command:
     """Base of every planned CRM command."""
 
-    key: str  # deterministic idempotency key, e.g. "threshold#<tenant>#<deal>#<leader>"
+    idempotent: ClassVar[bool] = False  # True: safe to resend when the outcome is unknown
+
+    key: str  # deterministic idempotency key naming the intent, e.g. "threshold#<tenant>#<deal>#<tier>#<leader>"
     rule: str  # name of the rule that planned it
     reason: str  # one sentence a rep can read: why this happened
     record_id: str  # the deal/opportunity the command is about
@@ -64,9 +75,21 @@ class Command:
     def op(self) -> str:
         return type(self).__name__
 
+    @property
+    def marker(self) -> str:
+        """A short, stable reference derived from the key, written into what a create makes
+        (an external id field, or the body's last line) so an unknown outcome can be looked up."""
+        return marker_for(self.key)
+
+
+def marker_for(key: str) -> str:
+    return "gf-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateFields(Command):
+    idempotent: ClassVar[bool] = True
+
     object_type: str  # "deal" | "opportunity" | custom object API name
     fields: Mapping[str, Any]
 
@@ -74,6 +97,8 @@ class UpdateFields(Command):
 @dataclass(frozen=True, kw_only=True)
 class AddCollaborators(Command):
     """Add users to a deal: HubSpot collaborators / Salesforce OpportunityTeamMember."""
+
+    idempotent: ClassVar[bool] = True
 
     user_ids: tuple[str, ...]
     role: str | None = None  # Salesforce TeamMemberRole
@@ -109,11 +134,21 @@ class AddNote(Command):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one command. `retryable` failures are tried again later."""
+    """What happened to one command.
+
+    `retryable` failures are tried again later. `ambiguous` failures (a 5xx or a dropped
+    connection after the request was sent, a read timeout) may have been applied by the CRM:
+    a create is reconciled before it is sent again, never blindly re-sent.
+    """
 
     key: str
     ok: bool
     crm_id: str | None = None
     error: str | None = None
     retryable: bool = False
+    ambiguous: bool = False
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, command: "Command", error: str, *, retryable: bool = False, ambiguous: bool = False) -> "Outcome":
+        return cls(key=command.key, ok=False, error=error, retryable=retryable or ambiguous, ambiguous=ambiguous)

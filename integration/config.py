@@ -52,6 +52,8 @@ class Tenant:
     team_role: str = "Sales Manager"
     team_access_level: str = "Edit"
     # both
+    connect_timeout_seconds: float = 5.0  # every CRM request: a hanging CRM costs at most these
+    read_timeout_seconds: float = 30.0
     api_base_url: str | None = None  # override for sandboxes and tests
     corporate_currency: str = "USD"
     currency_rates: Mapping[str, float] = field(default_factory=dict)  # 1 unit of X = rate corporate
@@ -83,6 +85,7 @@ class WorkerConfig:
     poll_seconds: float = 1.0
     lease_seconds: float = 300.0
     batch_size: int = 100
+    concurrency: int = 4  # batches in flight at once (per process); one tenant never holds up another
     queue_url: str | None = None
 
 
@@ -146,6 +149,8 @@ class _TenantSchema(Schema):
     team_role = fields.String()
     team_access_level = fields.String(validate=validate.OneOf(["Read", "Edit", "All"]))
     api_base_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    connect_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=60))
+    read_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=120))
     corporate_currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
     currency_rates = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$")), values=fields.Float(validate=validate.Range(min=0, min_inclusive=False)))
     rules = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -209,6 +214,7 @@ class _WorkerSchema(Schema):
     poll_seconds = fields.Float(validate=validate.Range(min=0.01))
     lease_seconds = fields.Float(validate=validate.Range(min=1))
     batch_size = fields.Integer(validate=validate.Range(min=1, max=1000))
+    concurrency = fields.Integer(validate=validate.Range(min=1, max=64))
     queue_url = fields.String()
 
     @post_load

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from integration.commands import Contact, Deal, Outcome, User
-from integration.gateway import CrmError, CrmGateway
+from integration.commands import Command, Contact, Deal, Outcome, User
+from integration.gateway import CommandHandler, CrmError, CrmGateway
 
 
 class Clock:
@@ -63,17 +63,26 @@ class FakeCrm(CrmGateway):
                 out.append(Outcome(key=c.key, ok=True, crm_id=f"crm-{len(self.written)}"))
         return out
 
-    def update_fields(self, commands):
-        return self._write("update_fields", commands)
+    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
+        return _AnyCommand(self)
 
-    def add_collaborators(self, commands):
-        return self._write("add_collaborators", commands)
 
-    def create_tasks(self, commands):
-        return self._write("create_tasks", commands)
+class _AnyCommand(dict):
+    """FakeCrm handles every command type the same way: records it, answers ok."""
 
-    def log_calls(self, commands):
-        return self._write("log_calls", commands)
+    def __init__(self, crm: FakeCrm):
+        super().__init__()
+        self.crm = crm
 
-    def add_notes(self, commands):
-        return self._write("add_notes", commands)
+    def get(self, key: Any, default: Any = None) -> Any:
+        op = _snake(key.__name__)
+        return CommandHandler(
+            send=lambda commands: self.crm._write(op, commands),
+            find=lambda commands: {c.key: next((f"crm-{i + 1}" for i, w in enumerate(self.crm.written) if w.key == c.key), None) for c in commands},
+        )
+
+
+def _snake(name: str) -> str:
+    """AddNote -> add_notes (the names FakeCrm.calls has always used)."""
+    known = {"UpdateFields": "update_fields", "AddCollaborators": "add_collaborators", "CreateTask": "create_tasks", "LogCall": "log_calls", "AddNote": "add_notes"}
+    return known.get(name, name)

@@ -1,9 +1,13 @@
 """The CRM port: one narrow interface, a Salesforce, a HubSpot and a dry-run adapter.
 
-Every operation takes many records at once so adapters can batch (HubSpot: 100 per call;
-Salesforce sObject Collections: 200 per call, Composite: 25 subrequests per call).
-Write operations answer one `Outcome` per command, in order: a per-record failure is
-reported per record, never as a failure of the whole batch.
+Reads take many records at once so adapters can batch (HubSpot: 100 per call; Salesforce
+sObject Collections: 200 per call, Composite: 25 subrequests per call).
+
+Writes are commands handled by type (cosmicpython's COMMAND_HANDLERS): each adapter maps each
+`Command` class it supports to one `CommandHandler` (batching inside the handler). Adding a
+CRM operation is the command dataclass plus one handler per CRM; `execute` and `reconcile`
+are written once, here. A handler answers one `Outcome` per command, in order; a failure of
+one command type never discards the outcomes of another.
 """
 from __future__ import annotations
 
@@ -11,30 +15,23 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
+from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.events import Event
-from integration.commands import (
-    AddCollaborators,
-    AddNote,
-    Command,
-    Contact,
-    CreateTask,
-    Deal,
-    LogCall,
-    Outcome,
-    UpdateFields,
-    User,
-)
+
+C = TypeVar("C", bound=Command)
 
 
 class CrmError(Exception):
-    """A whole call failed. `retryable` tells the worker to back off and try again later."""
+    """A whole call failed. `retryable`: back off and try again later. `ambiguous`: the CRM
+    may have applied the request (5xx or connection lost after sending, read timeout)."""
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None, ambiguous: bool = False):
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable or ambiguous
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
 
 
 class CrmLimitReached(CrmError):
@@ -44,6 +41,16 @@ class CrmLimitReached(CrmError):
         super().__init__(message, retryable=True, retry_after=retry_after)
 
 
+class RecordDataError(CrmError):
+    """A record's value could not be converted (e.g. a non-numeric amount): only the events
+    about that record are parked, with a message naming the field."""
+
+    def __init__(self, record_id: str, field_name: str, message: str):
+        super().__init__(f"record {record_id}: field {field_name}: {message}", retryable=False)
+        self.record_id = record_id
+        self.field_name = field_name
+
+
 @dataclass(frozen=True)
 class Finding:
     """One doctor check: what was checked, whether it passed, and how to fix it if not."""
@@ -51,6 +58,20 @@ class Finding:
     check: str
     ok: bool
     message: str
+
+
+@dataclass(frozen=True)
+class CommandHandler(Generic[C]):
+    """How one CRM carries out one command type.
+
+    `send` runs a batch and answers one Outcome per command, in order.
+    `find` (required for non-idempotent commands) looks commands up in the CRM after an unknown
+    outcome: key -> CRM id where the effect exists, None where it certainly does not; it raises
+    CrmError when it cannot tell (the command then stays unknown and is looked up again later).
+    """
+
+    send: Callable[[Sequence[C]], list[Outcome]]
+    find: Callable[[Sequence[C]], dict[str, str | None]] | None = None
 
 
 class CrmGateway(ABC):
@@ -74,6 +95,10 @@ class CrmGateway(ABC):
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         """Open deals/opportunities each contact is associated with (contact roles in SF)."""
 
+    @abstractmethod
+    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
+        """The command types this CRM supports, each with its handler."""
+
     def read_pipelines(self) -> dict[str, str] | None:
         """Deal pipelines (HubSpot) / Opportunity record types (Salesforce): id -> label.
         None when this adapter cannot tell (the doctor then skips the check)."""
@@ -84,21 +109,6 @@ class CrmGateway(ABC):
         (Salesforce multi-currency orgs); empty when it keeps none."""
         return {}
 
-    @abstractmethod
-    def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]: ...
-
-    @abstractmethod
-    def add_collaborators(self, commands: Sequence[AddCollaborators]) -> list[Outcome]: ...
-
-    @abstractmethod
-    def create_tasks(self, commands: Sequence[CreateTask]) -> list[Outcome]: ...
-
-    @abstractmethod
-    def log_calls(self, commands: Sequence[LogCall]) -> list[Outcome]: ...
-
-    @abstractmethod
-    def add_notes(self, commands: Sequence[AddNote]) -> list[Outcome]: ...
-
     def learn(self, events: Sequence[Event]) -> None:
         """Adapters that cannot read the CRM (dry run without credentials) take record
         state from the events instead; real adapters ignore this."""
@@ -107,29 +117,56 @@ class CrmGateway(ABC):
         """Doctor: authenticate and check the permissions and objects the product needs."""
         return []
 
+    def close(self) -> None:
+        """Drop pooled connections (tests and short-lived CLI runs)."""
+
+    # ---- written once for every adapter ------------------------------------------------
+
     def execute(self, commands: Sequence[Command]) -> list[Outcome]:
-        """Run mixed commands, one batch call per operation, outcomes in input order."""
-        by_op: dict[str, list[int]] = defaultdict(list)
-        for i, command in enumerate(commands):
-            by_op[command.op].append(i)
+        """Run mixed commands, one handler call per command type, outcomes in input order.
+
+        A handler that raises fails only its own commands (ambiguous if the error says the
+        CRM may have applied them); the other types' outcomes are kept."""
         outcomes: list[Outcome | None] = [None] * len(commands)
-        for op, indexes in by_op.items():
+        for kind, indexes in _by_type(commands).items():
             batch = [commands[i] for i in indexes]
-            for i, outcome in zip(indexes, self._dispatch(op, batch)):
+            handler = self.handlers().get(kind)
+            if handler is None:
+                results = [Outcome.failed(c, f"{self.crm} cannot carry out {c.op}") for c in batch]
+            else:
+                try:
+                    results = handler.send(batch)
+                except CrmError as exc:
+                    results = [Outcome.failed(c, str(exc), retryable=exc.retryable, ambiguous=exc.ambiguous) for c in batch]
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{type(self).__name__}: {len(results)} outcomes for {len(batch)} {kind.__name__} commands")
+            for i, outcome in zip(indexes, results):
                 outcomes[i] = outcome
         return [o for o in outcomes if o is not None]
 
-    def _dispatch(self, op: str, batch: list) -> list[Outcome]:
-        methods = {
-            UpdateFields.__name__: self.update_fields,
-            AddCollaborators.__name__: self.add_collaborators,
-            CreateTask.__name__: self.create_tasks,
-            LogCall.__name__: self.log_calls,
-            AddNote.__name__: self.add_notes,
-        }
-        if op not in methods:
-            raise ValueError(f"unknown command type {op}")
-        outcomes = methods[op](batch)
-        if len(outcomes) != len(batch):
-            raise RuntimeError(f"{type(self).__name__}.{op}: {len(outcomes)} outcomes for {len(batch)} commands")
-        return outcomes
+    def reconcile(self, commands: Sequence[Command]) -> dict[str, str | None]:
+        """After an unknown outcome: key -> CRM id if the effect exists, None if it does not.
+
+        Idempotent commands are never looked up (they are simply sent again: None). Keys of
+        types whose lookup failed are left out: they stay unknown and are looked up later."""
+        found: dict[str, str | None] = {}
+        for kind, indexes in _by_type(commands).items():
+            batch = [commands[i] for i in indexes]
+            handler = self.handlers().get(kind)
+            if kind.idempotent or handler is None:
+                found.update({c.key: None for c in batch})
+                continue
+            if handler.find is None:
+                raise RuntimeError(f"{type(self).__name__}: {kind.__name__} creates records but has no lookup")
+            try:
+                found.update(handler.find(batch))
+            except CrmError:
+                continue
+        return found
+
+
+def _by_type(commands: Sequence[Command]) -> dict[type[Command], list[int]]:
+    by_type: dict[type[Command], list[int]] = defaultdict(list)
+    for i, command in enumerate(commands):
+        by_type[type(command)].append(i)
+    return by_type

@@ -6,22 +6,12 @@ tenant's events as the record state: enough to show on a fresh machine what woul
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from integration.commands import (
-    AddCollaborators,
-    AddNote,
-    Command,
-    Contact,
-    CreateTask,
-    Deal,
-    LogCall,
-    Outcome,
-    UpdateFields,
-    User,
-)
+from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.events import Event
-from integration.gateway import CrmGateway
+from integration.gateway import CommandHandler, CrmGateway
+
 
 class DryRunGateway(CrmGateway):
     def __init__(self, crm: str, reader: CrmGateway | None = None):
@@ -58,21 +48,24 @@ class DryRunGateway(CrmGateway):
         return self.reader.open_deals_for_contacts(contact_ids) if self.reader else {}
 
     # --- writes: nothing leaves the building -----------------------------------------------
-    def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
+    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
+        """Every command type, recorded (by the worker, in the action log) and never sent."""
+        return _ANY_COMMAND
+
+    def execute(self, commands: Sequence[Command]) -> list[Outcome]:
         return _planned(commands)
 
-    def add_collaborators(self, commands: Sequence[AddCollaborators]) -> list[Outcome]:
-        return _planned(commands)
-
-    def create_tasks(self, commands: Sequence[CreateTask]) -> list[Outcome]:
-        return _planned(commands)
-
-    def log_calls(self, commands: Sequence[LogCall]) -> list[Outcome]:
-        return _planned(commands)
-
-    def add_notes(self, commands: Sequence[AddNote]) -> list[Outcome]:
-        return _planned(commands)
+    def reconcile(self, commands: Sequence[Command]) -> dict[str, str | None]:
+        return {c.key: None for c in commands}  # nothing was ever sent: send (record) again
 
 
 def _planned(commands: Sequence[Command]) -> list[Outcome]:
     return [Outcome(key=c.key, ok=True, detail={"dry_run": True}) for c in commands]
+
+
+class _AnyCommand(dict):
+    def get(self, key: Any, default: Any = None) -> Any:
+        return CommandHandler(send=_planned, find=lambda commands: {c.key: None for c in commands})
+
+
+_ANY_COMMAND: Mapping[type[Command], CommandHandler[Any]] = _AnyCommand()

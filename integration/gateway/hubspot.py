@@ -30,7 +30,7 @@ from integration.commands import (
     User,
 )
 from integration.config import Tenant
-from integration.gateway import CrmError, CrmGateway, CrmLimitReached, Finding
+from integration.gateway import CommandHandler, CrmError, CrmGateway, CrmLimitReached, Finding
 from integration.gateway.ratelimit import INTERVAL_HEADER, SlidingWindowLimiter
 
 BATCH_SIZE = 100
@@ -227,6 +227,15 @@ class HubSpotGateway(CrmGateway):
         }
 
     # ---- writes ------------------------------------------------------------------------
+
+    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
+        return {
+            UpdateFields: CommandHandler(self.update_fields),
+            AddCollaborators: CommandHandler(self.add_collaborators),
+            CreateTask: CommandHandler(self.create_tasks),
+            LogCall: CommandHandler(self.log_calls),
+            AddNote: CommandHandler(self.add_notes),
+        }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
         return _in_chunks(commands, self._update_fields_chunk)

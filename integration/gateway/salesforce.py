@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from integration.commands import (
     AddCollaborators,
     AddNote,
+    Command,
     Contact,
     CreateTask,
     Deal,
@@ -29,7 +30,7 @@ from integration.commands import (
     UpdateFields,
     User,
 )
-from integration.gateway import CrmError, CrmGateway, CrmLimitReached, Finding
+from integration.gateway import CommandHandler, CrmError, CrmGateway, CrmLimitReached, Finding
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -228,6 +229,15 @@ class SalesforceGateway(CrmGateway):
         return records
 
     # ---- writes ------------------------------------------------------------------------
+
+    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
+        return {
+            UpdateFields: CommandHandler(self.update_fields),
+            AddCollaborators: CommandHandler(self.add_collaborators),
+            CreateTask: CommandHandler(self.create_tasks),
+            LogCall: CommandHandler(self.log_calls),
+            AddNote: CommandHandler(self.add_notes),
+        }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
         records = [
