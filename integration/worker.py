@@ -22,7 +22,7 @@ from integration.config import Config, Tenant
 from integration.events import StoredEvent
 from integration.gateway import CrmError, CrmGateway
 from integration.rules import Needs, Rule, State, merge_needs, registry, rules_for
-from integration.store import ACTION_DONE, Action, Store
+from integration.store import ACTION_DONE, ACTION_SENT, ACTION_UNKNOWN, ACTION_FAILED, Action, ActionUpdate, Store
 
 log = logging.getLogger(__name__)
 
@@ -135,38 +135,45 @@ class Worker:
         planned: dict[str, list[Command]],
         report: BatchReport,
     ) -> None:
-        now = self.clock()
-        to_run: list[tuple[str, Command]] = []
-        busy: set[str] = set()  # events with a command held by another worker right now
-        reserved: set[str] = set()  # several events of a batch may plan the same command
-        for stored in batch:
-            for command in planned[stored.key]:
-                report.commands += 1
-                if command.key in reserved:
-                    continue
-                existing = self.store.reserve_action(self._action(tenant, stored, command), now, self.config.worker.lease_seconds)
-                if existing is None:
-                    reserved.add(command.key)
-                    to_run.append((stored.key, command))
-                elif existing.status != ACTION_DONE:
-                    busy.add(stored.key)
+        """Write the plan to the outbox, then send what this batch owns and has not finished."""
+        actions = [self._action(tenant, stored, command) for stored in batch for command in planned[stored.key]]
+        report.commands += len(actions)
+        rows = self.store.plan_actions(actions, self.clock())
+        commands = {c.key: c for cs in planned.values() for c in cs}
+        owned = {s.key for s in batch}
+        pending = [
+            (row, commands[row.key]) for row in {r.key: r for r in rows}.values()
+            if row.event_key in owned and row.status != ACTION_DONE
+        ]
+        # An unknown (or sent-then-crashed) create is looked up before it is sent again.
+        doubtful = [c for row, c in pending if row.status in (ACTION_SENT, ACTION_UNKNOWN) and not c.idempotent]
+        found = gateway.reconcile(doubtful) if doubtful else {}
+        updates: list[ActionUpdate] = []
+        to_send: list[Command] = []
         outcomes: dict[str, Outcome] = {}
-        if to_run:
-            try:
-                results = gateway.execute([c for _, c in to_run])
-            except CrmError as exc:
-                results = [Outcome(key=c.key, ok=False, error=str(exc), retryable=exc.retryable) for _, c in to_run]
-            report.executed += len(to_run)
-            for (_, command), outcome in zip(to_run, results):
+        for row, command in pending:
+            if command in doubtful and found.get(command.key):
+                updates.append(ActionUpdate(command.key, ACTION_DONE, crm_id=found[command.key]))
+                outcomes[command.key] = Outcome(key=command.key, ok=True, crm_id=found[command.key])
+            elif command in doubtful and command.key not in found:
+                outcomes[command.key] = Outcome.failed(command, "outcome unknown; the lookup failed", ambiguous=True)
+            else:
+                to_send.append(command)
+        self.store.update_actions(updates + [ActionUpdate(c.key, ACTION_SENT) for c in to_send], self.clock())
+        if to_send:
+            report.executed += len(to_send)
+            results = gateway.execute(to_send)
+            finished = []
+            for command, outcome in zip(to_send, results):
                 outcomes[command.key] = outcome
-                self.store.finish_action(command.key, self.clock(), ok=outcome.ok, crm_id=outcome.crm_id, error=outcome.error)
+                status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
+                finished.append(ActionUpdate(command.key, status, crm_id=outcome.crm_id, error=outcome.error))
+            self.store.update_actions(finished, self.clock())
         for stored in batch:
             failures = [outcomes[c.key] for c in planned[stored.key] if c.key in outcomes and not outcomes[c.key].ok]
             if failures:
                 retryable = all(f.retryable for f in failures)
                 self._fail(stored, "; ".join(f"{f.key}: {f.error}" for f in failures), report, retryable=retryable)
-            elif stored.key in busy:
-                self._fail(stored, "a command is in progress in another worker", report, retryable=True)
             else:
                 self.store.complete_event(stored, self.clock())
                 report.done.append(stored.key)

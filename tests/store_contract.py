@@ -5,7 +5,7 @@ import threading
 from datetime import datetime, timezone
 
 from integration.events import DEAD, DONE, PENDING, PROCESSING, Event
-from integration.store import ACTION_DONE, ACTION_FAILED, ACTION_IN_PROGRESS, Action
+from integration.store import ACTION_DONE, ACTION_FAILED, ACTION_PLANNED, ACTION_SENT, ACTION_UNKNOWN, Action, ActionUpdate, Settlement
 
 T0 = 1_700_000_000.0
 
@@ -147,51 +147,87 @@ class StoreContract:
         assert len(store.due_event_keys(T0, limit=3)) == 3
         assert set(store.due_event_keys(T0, limit=10)) == {make_event(i).key for i in range(5)}
 
-    # --- actions ------------------------------------------------------------------------
-    def test_reserving_a_new_action_goes_ahead(self, store):
-        assert store.reserve_action(make_action(), T0) is None
-        action = store.get_action(make_action().key)
-        assert (action.status, action.created_at, action.payload) == (ACTION_IN_PROGRESS, T0, {"user_ids": ["u1"]})
+    def test_claim_many_takes_only_what_is_due_in_input_order(self, store):
+        store.add_events([make_event(i) for i in range(4)], T0)
+        store.claim_event(make_event(1).key, T0, lease_seconds=60)
+        store.fail_event(store.claim_event(make_event(2).key, T0), "later", T0, retry_at=T0 + 100)
+        keys = [make_event(i).key for i in (3, 2, 1, 0)] + ["missing"]
+        claimed = store.claim_events(keys, T0 + 1, lease_seconds=60)
+        assert [c.key for c in claimed] == [make_event(3).key, make_event(0).key]
+        assert all(c.status == PROCESSING for c in claimed)
 
-    def test_a_done_action_is_never_reserved_again(self, store):
-        store.reserve_action(make_action(), T0)
-        store.finish_action(make_action().key, T0 + 1, ok=True, crm_id="00q1")
-        existing = store.reserve_action(make_action(), T0 + 10_000)
-        assert existing is not None and existing.status == ACTION_DONE and existing.crm_id == "00q1"
+    def test_settle_many_writes_each_outcome_and_releases_the_claims(self, store):
+        store.add_events([make_event(i) for i in range(3)], T0)
+        claimed = store.claim_events([make_event(i).key for i in range(3)], T0, lease_seconds=60)
+        store.settle_events(
+            [
+                Settlement(claimed[0].key, DONE, 1),
+                Settlement(claimed[1].key, PENDING, 1, T0 + 9, "HubSpot 503"),
+                Settlement(claimed[2].key, DEAD, 8, 0.0, "record 1002: field amount: not a number"),
+            ],
+            T0 + 1,
+        )
+        states = [store.get_event(make_event(i).key) for i in range(3)]
+        assert [(s.status, s.attempts, s.last_error) for s in states] == [
+            (DONE, 1, None), (PENDING, 1, "HubSpot 503"), (DEAD, 8, "record 1002: field amount: not a number"),
+        ]
+        assert store.due_event_keys(T0 + 9) == [make_event(1).key]
 
-    def test_a_live_in_progress_action_blocks_and_an_expired_one_does_not(self, store):
-        store.reserve_action(make_action(), T0, lease_seconds=60)
-        existing = store.reserve_action(make_action(), T0 + 30, lease_seconds=60)
-        assert existing is not None and existing.status == ACTION_IN_PROGRESS
-        assert store.reserve_action(make_action(), T0 + 61, lease_seconds=60) is None
+    # --- actions (the outbox) -------------------------------------------------------------
+    def test_planned_action_round_trips(self, store):
+        [row] = store.plan_actions([make_action()], T0)
+        assert (row.status, row.created_at, row.sends, row.payload) == (ACTION_PLANNED, T0, 0, {"user_ids": ["u1"]})
+        assert store.get_action(make_action().key) == row
 
-    def test_a_failed_action_may_be_tried_again(self, store):
-        store.reserve_action(make_action(), T0)
-        store.finish_action(make_action().key, T0 + 1, ok=False, error="UNABLE_TO_LOCK_ROW")
-        assert store.get_action(make_action().key).status == ACTION_FAILED
-        assert store.get_action(make_action().key).error == "UNABLE_TO_LOCK_ROW"
-        assert store.reserve_action(make_action(), T0 + 2) is None
-        assert store.get_action(make_action().key).error is None
+    def test_planning_a_known_key_returns_the_existing_row_unchanged(self, store):
+        store.plan_actions([make_action()], T0)
+        store.update_actions([ActionUpdate(make_action().key, ACTION_SENT)], T0 + 1)
+        store.update_actions([ActionUpdate(make_action().key, ACTION_DONE, crm_id="00q1")], T0 + 2)
+        other = make_action()
+        [row] = store.plan_actions([Action(**{**other.__dict__, "event_key": "another-event", "reason": "again"})], T0 + 3)
+        assert (row.status, row.crm_id, row.event_key, row.reason, row.sends) == (ACTION_DONE, "00q1", make_event().key, other.reason, 1)
 
-    def test_two_threads_reserve_the_same_action_exactly_one_wins(self, store):
+    def test_update_many_tracks_sends_and_errors(self, store):
+        store.plan_actions([make_action("a1"), make_action("a2")], T0)
+        store.update_actions([ActionUpdate("a1", ACTION_SENT), ActionUpdate("a2", ACTION_SENT)], T0 + 1)
+        store.update_actions(
+            [ActionUpdate("a1", ACTION_UNKNOWN, error="HubSpot 502 after sending"), ActionUpdate("a2", ACTION_FAILED, error="INVALID_ID")],
+            T0 + 2,
+        )
+        a1, a2 = store.get_action("a1"), store.get_action("a2")
+        assert (a1.status, a1.error, a1.sends, a2.status, a2.error) == (ACTION_UNKNOWN, "HubSpot 502 after sending", 1, ACTION_FAILED, "INVALID_ID")
+        store.update_actions([ActionUpdate("a1", ACTION_SENT)], T0 + 3)
+        store.update_actions([ActionUpdate("a1", ACTION_DONE, crm_id="n-1")], T0 + 4)
+        a1 = store.get_action("a1")
+        assert (a1.status, a1.error, a1.crm_id, a1.sends, a1.updated_at) == (ACTION_DONE, None, "n-1", 2, T0 + 4)
+
+    def test_outbox_of_each_event_oldest_first(self, store):
+        first, second = make_event(1).key, make_event(2).key
+        store.plan_actions([Action(**{**make_action("b").__dict__, "event_key": first})], T0)
+        store.plan_actions([Action(**{**make_action("a").__dict__, "event_key": first})], T0 + 1)
+        store.plan_actions([Action(**{**make_action("c").__dict__, "event_key": second})], T0 + 2)
+        outbox = store.actions_for_events([first, second, "no-actions"])
+        assert {k: [a.key for a in v] for k, v in outbox.items()} == {first: ["b", "a"], second: ["c"]}
+
+    def test_two_threads_plan_the_same_action_one_row_survives(self, store):
         results: list = []
         barrier = threading.Barrier(2)
 
-        def reserve():
+        def plan(reason: str):
             barrier.wait()
-            results.append(store.reserve_action(make_action(), T0))
+            results.extend(store.plan_actions([Action(**{**make_action().__dict__, "reason": reason})], T0))
 
-        threads = [threading.Thread(target=reserve) for _ in range(2)]
+        threads = [threading.Thread(target=plan, args=(r,)) for r in ("first", "second")]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert sum(r is None for r in results) == 1
+        assert results[0] == results[1] == store.get_action(make_action().key)
 
     def test_actions_list_by_tenant_and_event_newest_first(self, store):
-        store.reserve_action(make_action("a1"), T0)
-        store.reserve_action(make_action("a2", tenant="other"), T0 + 1)
-        store.reserve_action(make_action("a3"), T0 + 2)
+        store.plan_actions([make_action("a1")], T0)
+        store.plan_actions([make_action("a2", tenant="other")], T0 + 1)
+        store.plan_actions([make_action("a3")], T0 + 2)
         assert [a.key for a in store.list_actions()] == ["a3", "a2", "a1"]
         assert [a.key for a in store.list_actions(tenant="acme-hubspot")] == ["a3", "a1"]
         assert [a.key for a in store.list_actions(event_key=make_event().key, limit=2)] == ["a3", "a2"]

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from integration.config import StoreConfig
 from integration.events import DONE, PENDING
-from integration.store import ACTION_DONE
+from integration.store import ACTION_DONE, ActionUpdate
 from integration.store.dynamodb import DynamoStore, _table_definition
 from tests.dynalite import dynalite_endpoint  # noqa: F401  (fixture)
 from tests.store_contract import T0, StoreContract, make_action, make_event
@@ -101,13 +101,13 @@ def test_state_changes_on_unknown_events_raise(store):
 
 # --- actions -------------------------------------------------------------------------------
 def test_action_items_carry_a_ttl(store):
-    store.reserve_action(make_action(), T0)
-    store.finish_action(make_action().key, T0 + 5, ok=True, crm_id="00q1")
+    store.plan_actions([make_action()], T0)
+    store.update_actions([ActionUpdate(make_action().key, ACTION_DONE, crm_id="00q1")], T0 + 5)
     assert number(store, "ACTION#" + make_action().key, "expires_at") == int(T0) + 5 + 90 * DAY
     assert store.get_action(make_action().key).status == ACTION_DONE
 
 
-def test_blocked_reservation_uses_the_row_dynamodb_returns_with_the_error():
+def test_planning_a_known_key_uses_the_row_dynamodb_returns_with_the_error():
     """Real DynamoDB honours ReturnValuesOnConditionCheckFailure (dynalite does not): no re-read."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     store = DynamoStore("gamefilm", region="us-east-1", client=client)
@@ -119,7 +119,7 @@ def test_blocked_reservation_uses_the_row_dynamodb_returns_with_the_error():
             http_status_code=400,
             modeled_fields={"Item": done},
         )
-        existing = store.reserve_action(make_action(), T0 + 1)
+        [existing] = store.plan_actions([make_action()], T0 + 1)
         stub.assert_no_pending_responses()
     assert (existing.status, existing.crm_id) == (ACTION_DONE, "00q1")
 

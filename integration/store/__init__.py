@@ -6,9 +6,16 @@ and one contract test suite (`tests/store_contract.py`) runs on both.
 Event lifecycle:  pending --claim--> processing --> done | pending (retry later) | dead
 A `processing` event whose lease has expired (the worker died) is due again.
 
-Action lifecycle (one row per command idempotency key):
-  reserve (in_progress, leased) --> done | failed
-A failed, or in-progress-but-expired, action may be reserved again; a done one never.
+The outbox (one action row per command idempotency key; the action log states the truth):
+  planned --> sent --> done | failed | unknown
+- Planning writes every command as `planned` before anything is sent; a key that exists
+  already is left as it is (the same intent is never planned twice).
+- Only the event that planned an action (`event_key`) sends it, and only while it holds that
+  event's claim: the event lease guards the outbox, actions need no lease of their own.
+- `sent` is written before the CRM call. A `sent` row found later (the process died) is
+  treated like `unknown`: the CRM may have applied it. Idempotent commands are sent again;
+  creates are looked up first (reconciled) and sent again only if the CRM does not have them.
+- `failed` rows are sent again when their event is retried or replayed; `done` never.
 """
 from __future__ import annotations
 
@@ -20,9 +27,12 @@ from typing import Any, Mapping, Sequence
 
 from integration.events import DEAD, DONE, PENDING, Event, StoredEvent
 
-ACTION_IN_PROGRESS = "in_progress"
+ACTION_PLANNED = "planned"
+ACTION_SENT = "sent"
 ACTION_DONE = "done"
 ACTION_FAILED = "failed"
+ACTION_UNKNOWN = "unknown"
+ACTION_STATUSES = (ACTION_PLANNED, ACTION_SENT, ACTION_DONE, ACTION_FAILED, ACTION_UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -38,12 +48,33 @@ class Action:
     reason: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     dry_run: bool = False
-    status: str = ACTION_IN_PROGRESS
+    status: str = ACTION_PLANNED
     crm_id: str | None = None
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
-    lease_until: float = 0.0
+    sends: int = 0  # how many times it was sent to the CRM
+
+
+@dataclass(frozen=True)
+class ActionUpdate:
+    """A new status for one action; `sends` grows by one when the status is `sent`."""
+
+    key: str
+    status: str
+    crm_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The end of one processing attempt of an event: its new status and schedule."""
+
+    key: str
+    status: str  # done | pending (retry at next_attempt_at) | dead | ignored
+    attempts: int
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
 
 
 class Store(ABC):
@@ -84,14 +115,31 @@ class Store(ABC):
         now: float,
     ) -> None: ...
 
-    # --- actions ------------------------------------------------------------------------
-    @abstractmethod
-    def _put_action_if_free(self, action: Action, now: float) -> Action | None:
-        """Write `action` unless a row with its key exists that is done, or in progress with
-        a lease still running. Return None if written, else the existing row."""
+    def claim_events(self, keys: Sequence[str], now: float, lease_seconds: float = 300.0) -> list[StoredEvent]:
+        """Claim several events (backends may do it in one round trip); those held elsewhere
+        or already finished are left out."""
+        claimed = (self._claim(key, now, now + lease_seconds) for key in dict.fromkeys(keys))
+        return [stored for stored in claimed if stored is not None]
 
     @abstractmethod
-    def _update_action(self, key: str, *, status: str, crm_id: str | None, error: str | None, now: float) -> None: ...
+    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
+        """Write the outcome of one attempt for several events at once (one transaction where
+        the backend has them) and release their claims."""
+
+    # --- actions (the outbox) -------------------------------------------------------------
+    @abstractmethod
+    def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
+        """Insert each action as `planned` unless its key exists; answer the stored row for
+        each input, in order (the existing row, unchanged, where the key was known)."""
+
+    @abstractmethod
+    def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
+        """Set status, crm id and error of several actions at once (one transaction where the
+        backend has them); `sent` also counts one more send."""
+
+    @abstractmethod
+    def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
+        """The actions each event planned (its outbox), oldest first; events with none are absent."""
 
     @abstractmethod
     def get_action(self, key: str) -> Action | None: ...
@@ -110,25 +158,14 @@ class Store(ABC):
         return self._claim(key, now, now + lease_seconds)
 
     def complete_event(self, stored: StoredEvent, now: float) -> None:
-        self._set_event_state(
-            stored.key, status=DONE, attempts=stored.attempts + 1, next_attempt_at=0.0, last_error=None, now=now
-        )
+        self.settle_events([Settlement(stored.key, DONE, stored.attempts + 1)], now)
 
     def ignore_event(self, stored: StoredEvent, now: float, status: str) -> None:
-        self._set_event_state(
-            stored.key, status=status, attempts=stored.attempts, next_attempt_at=0.0, last_error=None, now=now
-        )
+        self.settle_events([Settlement(stored.key, status, stored.attempts)], now)
 
     def fail_event(self, stored: StoredEvent, error: str, now: float, retry_at: float | None) -> None:
         """Record a failed attempt: pending again at `retry_at`, or dead when None."""
-        self._set_event_state(
-            stored.key,
-            status=PENDING if retry_at is not None else DEAD,
-            attempts=stored.attempts + 1,
-            next_attempt_at=retry_at or 0.0,
-            last_error=error,
-            now=now,
-        )
+        self.settle_events([failed(stored, error, retry_at)], now)
 
     def replay_event(self, key: str, now: float) -> bool:
         """Make an event (dead, done or ignored) pending again; its done actions stay done."""
@@ -138,15 +175,10 @@ class Store(ABC):
         self._set_event_state(key, status=PENDING, attempts=0, next_attempt_at=now, last_error=None, now=now)
         return True
 
-    def reserve_action(self, action: Action, now: float, lease_seconds: float = 300.0) -> Action | None:
-        """Claim the right to execute a command once. None: go ahead; else the existing row."""
-        fresh = replace(
-            action, status=ACTION_IN_PROGRESS, created_at=now, updated_at=now, lease_until=now + lease_seconds
-        )
-        return self._put_action_if_free(fresh, now)
 
-    def finish_action(self, key: str, now: float, *, ok: bool, crm_id: str | None = None, error: str | None = None) -> None:
-        self._update_action(key, status=ACTION_DONE if ok else ACTION_FAILED, crm_id=crm_id, error=error, now=now)
+def failed(stored: StoredEvent, error: str, retry_at: float | None) -> Settlement:
+    """A failed attempt: pending again at `retry_at`, or dead when None."""
+    return Settlement(stored.key, PENDING if retry_at is not None else DEAD, stored.attempts + 1, retry_at or 0.0, error)
 
 
 # --- serialisation shared by the backends ---------------------------------------------------

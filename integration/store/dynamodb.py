@@ -15,7 +15,10 @@ Access patterns -> how they are served (no path Scans the table):
                               tenant as a filter
   events by tenant            Query `by_tenant` (tenant_scope = "EVENT#<tenant>"), newest first
   all events                  one `by_status` Query per status, merged (five small queries)
-  reserve action              PutItem, condition "absent, failed or lease expired"
+  claim / settle many events  one UpdateItem each, run in parallel (conditional per item)
+  plan action (outbox)        PutItem, condition attribute_not_exists(pk); the existing row comes
+                              back with the failure (ReturnValuesOnConditionCheckFailure)
+  update actions              one UpdateItem each, in parallel; `sends` grows with ADD
   actions by tenant / event   Query `by_tenant` ("ACTION#<tenant>") / `by_event` (event_scope =
                               event key; tenant as a filter)
   all actions                 one `by_status` Query per action status ("ACTION#<status>"), merged
@@ -35,15 +38,18 @@ import heapq
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from integration.config import StoreConfig
 from integration.events import PENDING, PROCESSING, STATUSES, Event, StoredEvent
 from integration.store import (
-    ACTION_DONE,
-    ACTION_FAILED,
-    ACTION_IN_PROGRESS,
+    ACTION_PLANNED,
+    ACTION_SENT,
+    ACTION_STATUSES,
     Action,
+    ActionUpdate,
+    Settlement,
     Store,
     event_from_json,
     event_to_json,
@@ -53,11 +59,12 @@ from integration.store import (
 log = logging.getLogger(__name__)
 
 Item = dict[str, dict[str, Any]]  # a low-level DynamoDB item: {"name": {"S": "..."}}
+T = TypeVar("T")
+R = TypeVar("R")
 
 _EVENT = "EVENT#"
 _ACTION = "ACTION#"
 _DUE = "DUE"
-_ACTION_STATUSES = (ACTION_IN_PROGRESS, ACTION_DONE, ACTION_FAILED)
 _PUT_WORKERS = 8  # parallel conditional puts per batch (botocore's pool is sized to match)
 _FILTERED_PAGE = 100  # items read per page when a filter may drop most of them
 
@@ -231,6 +238,18 @@ class DynamoStore(Store):
         )
         return _stored_event(item) if item else None
 
+    def claim_events(self, keys: Sequence[str], now: float, lease_seconds: float = 300.0) -> list[StoredEvent]:
+        claimed = self._parallel(lambda key: self._claim(key, now, now + lease_seconds), list(dict.fromkeys(keys)))
+        return [stored for stored in claimed if stored is not None]
+
+    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
+        def settle(s: Settlement) -> None:
+            self._set_event_state(
+                s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now
+            )
+
+        self._parallel(settle, list(settlements))
+
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
@@ -245,35 +264,81 @@ class DynamoStore(Store):
             },
         )
 
-    # --- actions --------------------------------------------------------------------------
-    def _put_action_if_free(self, action: Action, now: float) -> Action | None:
-        # The key may already have a row. Its status decides:
-        #   done                                   -> blocks for good (the effect happened)
-        #   failed                                 -> free: try again
-        #   in_progress  |--- lease live ---|lease_until|--- expired: worker died, free ---|
+    # --- actions (the outbox) -------------------------------------------------------------
+    def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
+        fresh = {a.key: replace(a, status=ACTION_PLANNED, created_at=now, updated_at=now, sends=0) for a in actions}
+        stored = dict(zip(fresh, self._parallel(lambda a: self._plan(a, now), list(fresh.values()))))
+        return [stored[a.key] for a in actions]
+
+    def _plan(self, action: Action, now: float) -> Action:
         try:
             self._client.put_item(
                 TableName=self.table,
                 Item=self._action_item(action, now),
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR #status = :failed OR (#status = :in_progress AND lease_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":failed": _s(ACTION_FAILED),
-                    ":in_progress": _s(ACTION_IN_PROGRESS),
-                    ":now": _n(now),
-                },
+                ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException as exc:
-            # DynamoDB returns the blocking row with the error. dynalite ignores the parameter, so
+            # DynamoDB returns the existing row with the error. dynalite ignores the parameter, so
             # there a consistent read fetches it (dynalite never deletes rows: it has no TTL).
             existing = exc.response.get("Item") or self._get(_ACTION + action.key)
             if existing is None:
                 raise RuntimeError(f"action {action.key!r} blocked by a row that no longer exists") from exc
             return _action(existing)
-        return None
+        return action
+
+    def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
+        def update(u: ActionUpdate) -> None:
+            fields = {
+                "status": u.status,
+                "status_scope": _ACTION + u.status,
+                "error": u.error,
+                "updated_at": now,
+                "expires_at": self._expires_at(now),
+            }
+            if u.crm_id is not None:
+                fields["crm_id"] = u.crm_id
+            sets = ", ".join(f"#{name} = :{name}" for name, value in fields.items() if value is not None)
+            removes = " REMOVE #error" if u.error is None else ""
+            names = {f"#{name}": name for name in fields}
+            self._client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(_ACTION + u.key)},
+                UpdateExpression=f"SET {sets}{removes} ADD #sends :sent",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={**names, "#sends": "sends"},
+                ExpressionAttributeValues={
+                    **{f":{k}": v for k, v in _attrs(fields).items()},
+                    ":sent": _n(int(u.status == ACTION_SENT)),
+                },
+            )
+
+        self._parallel(update, list(updates))
+
+    def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
+        """One `by_event` Query per event (eventually consistent: the worker reads an outbox
+        only on a later attempt, after the backoff, never right after writing it)."""
+
+        def query(event_key: str) -> list[Action]:
+            items = self._query(
+                IndexName="by_event",
+                KeyConditionExpression="event_scope = :event",
+                ExpressionAttributeValues={":event": _s(event_key)},
+                ScanIndexForward=True,
+                want=10_000,
+            )
+            return [_action(item) for item in items]
+
+        keys = list(dict.fromkeys(event_keys))
+        found = dict(zip(keys, self._parallel(query, keys)))
+        return {key: sorted(actions, key=lambda a: (a.created_at, a.key)) for key, actions in found.items() if actions}
+
+    def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
+        """Per-item requests (conditions are per item in DynamoDB) run side by side."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(items))) as pool:
+            return list(pool.map(fn, items))
 
     def _action_item(self, action: Action, now: float) -> Item:
         return _attrs(
@@ -293,27 +358,13 @@ class DynamoStore(Store):
                 "error": action.error,
                 "created_at": action.created_at,
                 "updated_at": action.updated_at,
-                "lease_until": action.lease_until,
+                "sends": action.sends,
                 "ts": action.created_at,
                 "status_scope": _ACTION + action.status,
                 "tenant_scope": _ACTION + action.tenant,
                 "event_scope": action.event_key,
                 "expires_at": self._expires_at(now),
             }
-        )
-
-    def _update_action(self, key: str, *, status: str, crm_id: str | None, error: str | None, now: float) -> None:
-        self._update_existing(
-            _ACTION + key,
-            {
-                "status": status,
-                "status_scope": _ACTION + status,
-                "crm_id": crm_id,
-                "error": error,
-                "updated_at": now,
-                "lease_until": 0.0,
-                "expires_at": self._expires_at(now),
-            },
         )
 
     def get_action(self, key: str) -> Action | None:
@@ -328,7 +379,7 @@ class DynamoStore(Store):
         elif tenant is not None:
             items = self._newest("by_tenant", "tenant_scope", [_ACTION + tenant], limit)
         else:
-            items = self._newest("by_status", "status_scope", [_ACTION + s for s in _ACTION_STATUSES], limit)
+            items = self._newest("by_status", "status_scope", [_ACTION + s for s in ACTION_STATUSES], limit)
         return [_action(item) for item in items]
 
     # --- low-level helpers ----------------------------------------------------------------
@@ -491,5 +542,5 @@ def _action(item: Item) -> Action:
         error=_str(item, "error"),
         created_at=_num(item, "created_at"),
         updated_at=_num(item, "updated_at"),
-        lease_until=_num(item, "lease_until"),
+        sends=int(_num(item, "sends")) if "sends" in item else 0,
     )

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, StoredEvent
 from integration.store import (
-    ACTION_FAILED,
-    ACTION_IN_PROGRESS,
+    ACTION_PLANNED,
+    ACTION_SENT,
     Action,
+    ActionUpdate,
+    Settlement,
     Store,
     event_from_json,
     event_to_json,
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS actions (
     error TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    lease_until REAL NOT NULL
+    sends INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS actions_event ON actions (event_key);
 CREATE INDEX IF NOT EXISTS actions_recent ON actions (created_at);
@@ -61,7 +64,7 @@ CREATE INDEX IF NOT EXISTS actions_recent ON actions (created_at);
 _EVENT_COLUMNS = "key, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
     "key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error, "
-    "created_at, updated_at, lease_until"
+    "created_at, updated_at, sends"
 )
 
 
@@ -150,40 +153,72 @@ class SqliteStore(Store):
             row = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE key = ?", (key,)).fetchone()
         return _stored_event(row)
 
+    def claim_events(self, keys: Sequence[str], now: float, lease_seconds: float = 300.0) -> list[StoredEvent]:
+        """One transaction for the whole batch: claim what is due, read back what was claimed."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return []
+        lease_until = now + lease_seconds
+        claimed: list[StoredEvent] = []
+        with self._tx() as db:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = db.execute(
+                    f"UPDATE events SET status = ?, lease_until = ?, updated_at = ? WHERE key IN ({marks}) AND"
+                    " ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))"
+                    f" RETURNING {_EVENT_COLUMNS}",
+                    (PROCESSING, lease_until, now, *chunk, PENDING, now, PROCESSING, now),
+                ).fetchall()
+                claimed.extend(_stored_event(r) for r in rows)
+        order = {k: i for i, k in enumerate(keys)}
+        return sorted(claimed, key=lambda s: order[s.key])
+
+    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
+        if not settlements:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+                " updated_at = ?, lease_until = 0 WHERE key = ?",
+                [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements],
+            )
+
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
+        self.settle_events([Settlement(key, status, attempts, next_attempt_at, last_error)], now)
+
+    # --- actions (the outbox) -------------------------------------------------------------
+    def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
+        if not actions:
+            return []
+        rows = [_action_row(replace(a, status=ACTION_PLANNED, created_at=now, updated_at=now, sends=0)) for a in actions]
+        keys = list(dict.fromkeys(a.key for a in actions))
         with self._tx() as db:
-            db.execute(
-                "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-                " updated_at = ?, lease_until = 0 WHERE key = ?",
-                (status, attempts, next_attempt_at, last_error, now, key),
+            db.executemany(
+                f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)}) ON CONFLICT(key) DO NOTHING", rows
+            )
+            stored = {r[0]: _action(r) for r in _select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", keys)}
+        return [stored[a.key] for a in actions]
+
+    def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
+        if not updates:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE actions SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?,"
+                " sends = sends + ? WHERE key = ?",
+                [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
             )
 
-    # --- actions ------------------------------------------------------------------------
-    def _put_action_if_free(self, action: Action, now: float) -> Action | None:
-        # Free means: no row, a failed row, or an in-progress row whose lease ran out
-        # (the worker that reserved it died before finishing).
-        with self._tx() as db:
-            cur = db.execute(
-                f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"
-                " ON CONFLICT(key) DO UPDATE SET status = excluded.status, error = NULL, crm_id = NULL,"
-                " updated_at = excluded.updated_at, lease_until = excluded.lease_until,"
-                " event_key = excluded.event_key, payload = excluded.payload, reason = excluded.reason"
-                " WHERE actions.status = ? OR (actions.status = ? AND actions.lease_until < ?)",
-                (*_action_row(action), ACTION_FAILED, ACTION_IN_PROGRESS, now),
-            )
-            if cur.rowcount == 1:
-                return None
-            row = db.execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE key = ?", (action.key,)).fetchone()
-        return _action(row)
-
-    def _update_action(self, key: str, *, status: str, crm_id: str | None, error: str | None, now: float) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE actions SET status = ?, crm_id = ?, error = ?, updated_at = ?, lease_until = 0 WHERE key = ?",
-                (status, crm_id, error, now, key),
-            )
+    def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
+        found: dict[str, list[Action]] = {}
+        rows = _select_in(self._conn(), f"SELECT {_ACTION_COLUMNS} FROM actions", "event_key", list(dict.fromkeys(event_keys)))
+        for row in sorted(rows, key=lambda r: (r[12], r[0])):
+            action = _action(row)
+            found.setdefault(action.event_key, []).append(action)
+        return found
 
     def get_action(self, key: str) -> Action | None:
         row = self._conn().execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE key = ?", (key,)).fetchone()
@@ -212,6 +247,15 @@ class _Transaction:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def _select_in(db: sqlite3.Connection, select: str, column: str, values: list[str]) -> list[tuple]:
+    """`select … WHERE column IN (values)`, in chunks that stay under SQLite's variable limit."""
+    rows: list[tuple] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        rows.extend(db.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+    return rows
+
+
 def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
     used = {name: value for name, value in columns.items() if value is not None}
     if not used:
@@ -236,15 +280,15 @@ def _stored_event(row: tuple) -> StoredEvent:
 def _action_row(a: Action) -> tuple:
     return (
         a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, payload_to_json(a.payload),
-        int(a.dry_run), a.status, a.crm_id, a.error, a.created_at, a.updated_at, a.lease_until,
+        int(a.dry_run), a.status, a.crm_id, a.error, a.created_at, a.updated_at, a.sends,
     )  # fmt: skip
 
 
 def _action(row: tuple) -> Action:
     (key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error,
-     created_at, updated_at, lease_until) = row  # fmt: skip
+     created_at, updated_at, sends) = row  # fmt: skip
     return Action(
         key=key, tenant=tenant, event_key=event_key, rule=rule, op=op, record_id=record_id, reason=reason,
         payload=json.loads(payload), dry_run=bool(dry_run), status=status, crm_id=crm_id, error=error,
-        created_at=created_at, updated_at=updated_at, lease_until=lease_until,
+        created_at=created_at, updated_at=updated_at, sends=sends,
     )  # fmt: skip
