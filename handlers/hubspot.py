@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
+from handlers.observe import note
 from integration.normalize import describe, hubspot_batch
 from integration.signature import SignatureError, verify_hubspot_v3
 
@@ -45,7 +46,8 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     require_content_type("application/json")
     s = services()
     body = raw_body()
-    secrets = {s.secret(t.client_secret_env) for t in s.config.tenants if t.crm == "hubspot"} - {None}
+    hubspot_tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
+    secrets = {s.secret(t.client_secret_env) for t in hubspot_tenants} - {None}
     try:
         matched = verify_hubspot_v3(
             secrets=sorted(secrets),  # type: ignore[arg-type]
@@ -59,10 +61,13 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
         )
     except SignatureError as exc:
         return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
-    batch = hubspot_batch(parse_json(body), s.config, lambda tenant: s.secret(tenant.client_secret_env) == matched)
+    note(tenant=",".join(t.id for t in hubspot_tenants if s.secret(t.client_secret_env) == matched))
+    signed_for = lambda tenant: s.secret(tenant.client_secret_env) == matched  # noqa: E731
+    batch = hubspot_batch(parse_json(body), s.config, signed_for).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
-    for dropped in batch.dropped:
-        log.warning("hubspot event %d dropped: %s", dropped.index, dropped.reason)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))
+    for dropped in batch.dropped:  # the portal id is payload content: the response names it, the log doesn't
+        log.warning("hubspot event %d dropped: no tenant for its portalId", dropped.index)
     return jsonify(
         {
             "accepted": accepted.new,
