@@ -103,7 +103,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _invalid_batch(exc: ValidationError) -> tuple[Response, int]:
-        fields = exc.normalized_messages()
+        fields = {str(k) or "(empty name)": v for k, v in exc.normalized_messages().items()}
         message = "; ".join(f"{k}: {v}" for k, v in fields.items())
         return json_error(400, "invalid_batch", message, field=next(iter(fields), "body"))
 
