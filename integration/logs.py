@@ -38,14 +38,18 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str | int = "INFO", stream: IO[str] | None = None) -> None:
-    """Send every log record to `stream` (stderr) as JSON lines; replaces other root handlers."""
+    """Send every log record to `stream` (stderr) as JSON lines; replaces other root handlers.
+    An unknown level name falls back to INFO with a warning rather than failing a request."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    known = isinstance(level, int) or level.upper() in logging.getLevelNamesMapping()
+    root.setLevel(level.upper() if isinstance(level, str) and known else level if known else logging.INFO)
+    if not known:
+        logging.getLogger(__name__).warning("unknown log level %r: using INFO", level)
 
 
 def safe_traceback(exc: BaseException) -> str:

@@ -106,6 +106,23 @@ def test_configure_writes_json_lines_to_the_stream():
     assert (line["endpoint"], line["status"], line["level"]) == ("/healthz", 200, "INFO")
 
 
+def test_configure_with_an_unknown_level_falls_back_to_info():
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.configure("LOUD", stream)
+        level = root.level
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert level == logging.INFO
+    assert json.loads(stream.getvalue())["msg"] == "unknown log level 'LOUD': using INFO"
+
+
 # --- nothing leaks ---------------------------------------------------------------------------------
 C = "CANARY"  # every canary string contains it; numeric canaries are listed
 NUMBERS = ["987654321012", "876543210987", "765432109876", "1795000000123", "4242424242"]

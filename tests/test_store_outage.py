@@ -86,4 +86,5 @@ def test_dynamodb_stopped_mid_test_is_503_and_nothing_is_acknowledged(make_app, 
         assert r.get_json() == UNAVAILABLE
     health = web.get("/healthz")
     assert health.status_code == 503 and health.get_json()["error"] == "store_unavailable"
+    assert health.headers["Retry-After"] == "30"
     client.close()
