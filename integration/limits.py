@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from integration.events import Event
 
@@ -39,6 +39,7 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """True if arrays/objects nest more than `limit` levels (iterative: no recursion limit)."""
     if type(value) is not dict and type(value) is not list:
         return False
+    flat = _CONTAINERS.isdisjoint  # flat(map(type, values)): no container among them, checked in C
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -46,9 +47,21 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
             return True
         for child in node.values() if type(node) is dict else node:
             kind = type(child)
-            if kind is dict or kind is list:
+            if kind is dict:
+                if depth < limit and flat(map(type, child.values())):
+                    continue  # the usual event object: a leaf, no need to stack it
+                stack.append((child, depth + 1))
+            elif kind is list:
                 stack.append((child, depth + 1))
     return False
+
+
+_CONTAINERS = frozenset((dict, list))
+
+
+def keys_may_be_too_long(keys: Iterable[str]) -> bool:
+    """False when no key can exceed MAX_KEY_BYTES (a character is at most 4 UTF-8 bytes)."""
+    return max(map(len, keys), default=0) * 4 > MAX_KEY_BYTES
 
 
 def needs_measuring(body_size: int) -> bool:

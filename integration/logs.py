@@ -58,10 +58,21 @@ def safe_traceback(exc: BaseException) -> str:
     return f"{frames}{type(exc).__module__}.{type(exc).__qualname__}"
 
 
+class _Summary:
+    """`key=value ...` for non-JSON handlers (pytest's), built only if one formats it."""
+
+    def __init__(self, fields: dict[str, Any]):
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.fields.items())
+
+
 def _emit(logger: str, level: int, fields: dict[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in fields.items() if v is not None}
-    summary = " ".join(f"{k}={v}" for k, v in fields.items())  # for non-JSON handlers (pytest)
-    logging.getLogger(logger).log(level, "%s", summary, extra={_FIELDS: fields})
+    log = logging.getLogger(logger)
+    if log.isEnabledFor(level):
+        log.log(level, "%s", _Summary(fields), extra={_FIELDS: fields})
     return fields
 
 

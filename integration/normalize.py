@@ -59,6 +59,8 @@ class Normalized:
     def enforce_limits(self, body_size: int) -> Normalized:
         """Move events no store could keep identically (key or size limits) to `rejected`."""
         measure = limits.needs_measuring(body_size)
+        if not measure and not limits.keys_may_be_too_long(e.key for e in self.events):
+            return self  # the usual batch: nothing can be over a limit
         kept: list[tuple[int, Event]] = []
         for index, event in zip(self.indexes, self.events):
             problem = limits.event_problem(event, self.key_field, measure=measure)

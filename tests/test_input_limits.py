@@ -154,3 +154,9 @@ def test_xml_in_a_single_byte_encoding_is_read(client, store):
     body = samples.outbound_message(ORG_ID, [notification(Name="Caf\u00e9")]).decode().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
     assert post_outbound(client, body.encode("latin-1")).status_code == 200
     assert store.list_events()[0].event.changed["Name"] == "Caf\u00e9"
+
+
+def test_xml_in_utf16_with_its_bom_is_read(client, store):
+    body = samples.outbound_message(ORG_ID, [notification(Name="Caf\u00e9")]).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    assert post_outbound(client, body.encode("utf-16")).status_code == 200
+    assert store.list_events()[0].event.changed["Name"] == "Caf\u00e9"
