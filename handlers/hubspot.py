@@ -26,12 +26,15 @@ def signed_uri() -> str:
     else, behind a proxy, X-Forwarded-Proto/-Host/-Prefix; else the request as received.
     """
     intake = services().config.intake
-    query = f"?{request.query_string.decode()}" if request.query_string else ""
+    # Bytes that are not UTF-8 cannot be what HubSpot signed: decode them so the check fails cleanly.
+    query = f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
     path = quote(request.path, safe="/%:@!$&'()*+,;=-._~")
     if intake.public_base_url:
         return intake.public_base_url.rstrip("/") + path + query
     # Servers that keep the request line as sent (werkzeug, gunicorn) give the exact bytes.
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:  # WSGI hands over the request line's bytes as latin-1 (PEP 3333): recover the text
+        raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
     path_and_query = raw if raw and raw.startswith("/") else request.script_root + path + query
     proto, host, prefix = request.scheme, request.host, ""
     if intake.trust_forwarded:

@@ -190,3 +190,14 @@ def test_fuzzed_headers_on_signed_requests(web, clock, which, value):
     headers = {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(SF_SECRET, body, int(clock()))}
     before = store.inserted
     check(client.post("/hooks/salesforce/events", data=body, headers=headers | {which: value}), "/hooks/salesforce/events", store, before, doc)
+
+
+@settings(FUZZ, max_examples=40)
+@given(query=st.binary(max_size=30), raw_uri=st.booleans())
+def test_fuzzed_query_strings(web, clock, query, raw_uri):
+    """The HubSpot signature covers the URI: arbitrary request-line bytes must still get a clean answer."""
+    client, store, doc = web
+    text = query.decode("latin-1")  # how a WSGI server hands the bytes over
+    environ = {"QUERY_STRING": text, "RAW_URI": f"/hooks/hubspot?{text}" if raw_uri else "", "REQUEST_URI": ""}
+    before = store.inserted
+    check(post_hubspot(client, clock, hubspot_events(1, eventId=8), environ_overrides=environ), "/hooks/hubspot", store, before, doc)

@@ -160,3 +160,24 @@ def test_xml_in_utf16_with_its_bom_is_read(client, store):
     body = samples.outbound_message(ORG_ID, [notification(Name="Caf\u00e9")]).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
     assert post_outbound(client, body.encode("utf-16")).status_code == 200
     assert store.list_events()[0].event.changed["Name"] == "Caf\u00e9"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"QUERY_STRING": "tenant=\xff\xfe", "RAW_URI": "", "REQUEST_URI": ""}, {"RAW_URI": "/hooks/hubspot?\udcff"},
+     {"RAW_URI": "/hooks/hubspot?\xff"}],  # fmt: skip
+)
+def test_request_uri_bytes_that_are_not_utf8_are_401_not_500(client, store, clock, environ):
+    r = post_hubspot(client, clock, hubspot_events(1), environ_overrides=environ)
+    assert r.status_code == 401 and r.get_json()["message"] == "X-HubSpot-Signature-v3 does not match"
+    assert store.list_events() == []
+
+
+def test_a_utf8_path_as_a_wsgi_server_passes_it_is_signed_as_text(client, store, clock):
+    # HubSpot signs the text of the URL; WSGI servers pass the raw bytes decoded as latin-1.
+    uri = "http://localhost/hooks/hubspot?name=caf\u00e9"
+    body = json.dumps(hubspot_events(1)).encode()
+    headers = samples.hubspot_headers("test-hubspot-client-secret", uri, body, int(clock() * 1000))
+    raw = "/hooks/hubspot?name=caf\u00e9".encode().decode("latin-1")
+    r = client.post("/hooks/hubspot", data=body, headers=headers, environ_overrides={"RAW_URI": raw})
+    assert r.status_code == 200, r.get_json()
