@@ -41,7 +41,7 @@ def outbound_message() -> Response | tuple[Response, int]:
     tenant = s.config.salesforce_tenant(message.organization_id)
     if tenant is None:
         # Not a SOAP fault: those travel as HTTP 500, and no input earns a 5xx here. Salesforce
-        # retries any answer but the Ack, and shows this body in its outbound-message queue.
+        # treats any answer but the Ack as a failed delivery either way.
         return json_error(403, "unknown_organization", "OrganizationId is not connected to Game Film", field="OrganizationId")
     note(tenant=tenant.id)
     received = datetime.fromtimestamp(s.clock(), tz=timezone.utc)

@@ -75,7 +75,7 @@ def test_chunked_body_the_server_cannot_delimit_is_411_not_an_empty_body(app, st
 @pytest.fixture
 def server(app):
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
