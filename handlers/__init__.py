@@ -5,9 +5,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from handlers import errors, health, hubspot, salesforce
+    from handlers import docs, errors, health, hubspot, observe, salesforce
 
     errors.register(app)
+    observe.register(app)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(hubspot.bp)
     app.register_blueprint(salesforce.bp)

@@ -1,13 +1,27 @@
-"""Every error is JSON naming the problem (SOAP faults for Salesforce outbound messages)."""
+"""Every error is JSON naming the problem and the field; nothing is stored for a 4xx.
+
+The one 5xx an input can cause is 503 (the store did not confirm the write), with
+`Retry-After`, so the CRM redelivers instead of counting the event as delivered.
+"""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from handlers import observe
+from integration import limits
 from integration.app import Services
+from integration.intake import StoreUnavailable
+from integration.logs import safe_traceback
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+_READ_SIZE = 64 * 1024
 
 
 def services() -> Services:
@@ -15,6 +29,7 @@ def services() -> Services:
 
 
 def json_error(status: int, error: str, message: str, **extra: Any) -> tuple[Response, int]:
+    observe.note(error=error, field=extra.get("field"), message=message if status == 401 else None)
     return jsonify({"error": error, "message": message, **extra}), status
 
 
@@ -36,14 +51,49 @@ def parse_json(body: bytes) -> Any:
     import orjson  # several times faster than json on 100-event batches; same errors
 
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", "body") from None
+    if limits.too_deep(value):
+        raise InputError(400, "too_deep", f"JSON nests more than {limits.MAX_JSON_DEPTH} levels", "body")
+    return value
+
+
+def _too_large(limit: int) -> InputError:
+    return InputError(413, "request_entity_too_large", f"body is larger than {limit} bytes", "body")
 
 
 def raw_body() -> bytes:
-    """The exact bytes the sender signed (raises 413 past MAX_CONTENT_LENGTH)."""
-    return request.get_data(cache=True)
+    """The exact bytes the sender signed, read with a cap whatever the framing.
+
+    Werkzeug enforces MAX_CONTENT_LENGTH on a chunked body only since 2.3, and only when the
+    server decodes the chunks (`wsgi.input_terminated`); without that it hands over an empty
+    stream, which would surface as a misleading 401/400. Reading here, capped, gives 413 on
+    every version and 411 when the server cannot delimit the body at all.
+    """
+    cached: bytes | None = g.get("raw_body")
+    if cached is not None:
+        return cached
+    limit = services().config.intake.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if length is None and chunked and not request.environ.get("wsgi.input_terminated"):
+        raise InputError(411, "length_required", "this server cannot read a chunked body: send Content-Length", "Content-Length")
+    stream = request.stream  # bounded by Content-Length, or empty when the body is undelimited
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(_READ_SIZE, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(limit)
+    g.raw_body = body = b"".join(chunks)
+    return body
 
 
 def register(app: Flask) -> None:
@@ -53,13 +103,29 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _invalid_batch(exc: ValidationError) -> tuple[Response, int]:
-        fields = exc.normalized_messages()
+        fields = {str(k) or "(empty name)": v for k, v in exc.normalized_messages().items()}
         message = "; ".join(f"{k}: {v}" for k, v in fields.items())
         return json_error(400, "invalid_batch", message, field=next(iter(fields), "body"))
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int]:
+        log.error("store did not confirm the write: %s", exc)
+        response, status = json_error(
+            503, "store_unavailable", "the events were not stored; retry later", retry_after_seconds=RETRY_AFTER_SECONDS
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         name = (exc.name or "error").lower().replace(" ", "_")
-        limit = app.config.get("MAX_CONTENT_LENGTH")
-        message = f"body is larger than {limit} bytes" if exc.code == 413 else (exc.description or name)
-        return json_error(exc.code or 500, name, message)
+        if exc.code == 413:
+            return json_error(413, name, f"body is larger than {services().config.intake.max_body_bytes} bytes", field="body")
+        return json_error(exc.code or 500, name, exc.description or name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        # A bug, not an input problem: the log gets the frames but not the exception's
+        # message, which may quote payload values.
+        log.error("unhandled %s\n%s", type(exc).__name__, safe_traceback(exc))
+        return json_error(500, "internal_error", "unexpected error; the events were not acknowledged")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from handlers.errors import json_error, services
+from handlers.errors import RETRY_AFTER_SECONDS, json_error, services
+from integration.intake import describe_failure
 
 bp = Blueprint("health", __name__)
 
@@ -13,7 +14,9 @@ def healthz() -> Response | tuple[Response, int]:
     try:
         s.store.list_events(limit=1)
     except Exception as exc:  # the store is what acknowledgement depends on
-        return json_error(503, "store_unavailable", type(exc).__name__)
+        response, status = json_error(503, "store_unavailable", describe_failure(exc))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status
     return jsonify(
         {
             "status": "ok",

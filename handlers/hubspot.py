@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
+from handlers.observe import note
 from integration.normalize import describe, hubspot_batch
 from integration.signature import SignatureError, verify_hubspot_v3
 
@@ -25,12 +26,15 @@ def signed_uri() -> str:
     else, behind a proxy, X-Forwarded-Proto/-Host/-Prefix; else the request as received.
     """
     intake = services().config.intake
-    query = f"?{request.query_string.decode()}" if request.query_string else ""
+    # Bytes that are not UTF-8 cannot be what HubSpot signed: decode them so the check fails cleanly.
+    query = f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
     path = quote(request.path, safe="/%:@!$&'()*+,;=-._~")
     if intake.public_base_url:
         return intake.public_base_url.rstrip("/") + path + query
     # Servers that keep the request line as sent (werkzeug, gunicorn) give the exact bytes.
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:  # WSGI hands over the request line's bytes as latin-1 (PEP 3333): recover the text
+        raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
     path_and_query = raw if raw and raw.startswith("/") else request.script_root + path + query
     proto, host, prefix = request.scheme, request.host, ""
     if intake.trust_forwarded:
@@ -45,7 +49,8 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     require_content_type("application/json")
     s = services()
     body = raw_body()
-    secrets = {s.secret(t.client_secret_env) for t in s.config.tenants if t.crm == "hubspot"} - {None}
+    hubspot_tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
+    secrets = {s.secret(t.client_secret_env) for t in hubspot_tenants} - {None}
     try:
         matched = verify_hubspot_v3(
             secrets=sorted(secrets),  # type: ignore[arg-type]
@@ -59,10 +64,13 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
         )
     except SignatureError as exc:
         return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
-    batch = hubspot_batch(parse_json(body), s.config, lambda tenant: s.secret(tenant.client_secret_env) == matched)
+    note(tenant=",".join(t.id for t in hubspot_tenants if s.secret(t.client_secret_env) == matched))
+    signed_for = lambda tenant: s.secret(tenant.client_secret_env) == matched  # noqa: E731
+    batch = hubspot_batch(parse_json(body), s.config, signed_for).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
-    for dropped in batch.dropped:
-        log.warning("hubspot event %d dropped: %s", dropped.index, dropped.reason)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))
+    for dropped in batch.dropped:  # the portal id is payload content: the response names it, the log doesn't
+        log.warning("hubspot event %d dropped: no tenant for its portalId", dropped.index)
     return jsonify(
         {
             "accepted": accepted.new,

@@ -6,16 +6,18 @@ retries for 24 hours.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
-from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
+from handlers.observe import note
 from integration.normalize import SoapError, describe, outbound_events, parse_outbound_message, salesforce_json_batch
 from integration.signature import SignatureError, verify_gamefilm
 
 bp = Blueprint("salesforce", __name__)
+log = logging.getLogger(__name__)
 
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -27,30 +29,27 @@ ACK = (
 )
 
 
-def soap_fault(code: str, message: str, status: int = 500) -> tuple[Response, int]:
-    """SOAP 1.1 faults travel with HTTP 500; Salesforce shows the faultstring in its queue."""
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-        f"<soapenv:Fault><faultcode>soapenv:{code}</faultcode><faultstring>{escape(message)}</faultstring></soapenv:Fault>"
-        "</soapenv:Body></soapenv:Envelope>"
-    )
-    return Response(body, mimetype="text/xml", content_type="text/xml; charset=utf-8"), status
-
-
 @bp.post("/hooks/salesforce/outbound")
 def outbound_message() -> Response | tuple[Response, int]:
     require_content_type("text/xml", "application/soap+xml")
     s = services()
+    body = raw_body()
     try:
-        message = parse_outbound_message(raw_body())
+        message = parse_outbound_message(body)
     except SoapError as exc:
         return json_error(400, "malformed_xml", str(exc), field="body")
     tenant = s.config.salesforce_tenant(message.organization_id)
     if tenant is None:
-        return soap_fault("Client", "OrganizationId is not connected to Game Film")
+        # Not a SOAP fault: those travel as HTTP 500, and no input earns a 5xx here. Salesforce
+        # treats any answer but the Ack as a failed delivery either way.
+        return json_error(403, "unknown_organization", "OrganizationId is not connected to Game Film", field="OrganizationId")
+    note(tenant=tenant.id)
     received = datetime.fromtimestamp(s.clock(), tz=timezone.utc)
-    s.intake.accept(outbound_events(message, tenant, received))
+    batch = outbound_events(message, tenant, received).enforce_limits(len(body))
+    accepted = s.intake.accept(batch.events)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
+    for rejected in batch.rejected:  # acked anyway: Salesforce would resend it for 24 hours
+        log.warning("salesforce notification %d not stored: %s", rejected.index, rejected.reason)
     return Response(ACK, content_type="text/xml; charset=utf-8")
 
 
@@ -76,6 +75,8 @@ def json_events() -> Response | tuple[Response, int]:
         break
     if tenant is None:
         return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
-    batch = salesforce_json_batch(parse_json(body), tenant)
+    note(tenant=tenant.id)
+    batch = salesforce_json_batch(parse_json(body), tenant).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
     return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "rejected": describe(batch.rejected)})

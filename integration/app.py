@@ -5,7 +5,6 @@ time, so a Lambda cold start pays only for what the first request needs.
 """
 from __future__ import annotations
 
-import logging
 import os
 import random
 import threading
@@ -137,6 +136,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _configure_logging() -> None:
+    """JSON lines on stderr (CloudWatch on Lambda): see integration.logs."""
+    from integration import logs
+
+    logs.configure(os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+
+
 class _LazyApp:
     """WSGI callable that builds the real app on the first request (Zappa's `app_function`)."""
 
@@ -148,7 +154,7 @@ class _LazyApp:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+                    _configure_logging()
                     self._app = create_app()
         return self._app(environ, start_response)
 

@@ -15,6 +15,24 @@ from integration.store import Store
 log = logging.getLogger(__name__)
 
 
+class StoreUnavailable(Exception):
+    """The store did not confirm the write: answer 503 so the sender retries (never a 2xx)."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(describe_failure(cause))
+        self.cause = cause
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Exception class plus a machine code where the library has one, never its message:
+    messages can quote the values being written."""
+    response = getattr(exc, "response", None)  # botocore's ClientError carries the error code
+    code = getattr(exc, "sqlite_errorname", None) or (
+        response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    )
+    return f"{type(exc).__name__}({code})" if code else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Accepted:
     new: int
@@ -30,7 +48,10 @@ class Intake:
     def accept(self, events: Sequence[Event]) -> Accepted:
         if not events:
             return Accepted(0, 0)
-        inserted = self.store.add_events(events, self.clock())
+        try:
+            inserted = self.store.add_events(events, self.clock())
+        except Exception as exc:  # any failure means "not known to be stored"
+            raise StoreUnavailable(exc) from exc
         new_keys = [e.key for e, fresh in zip(events, inserted) if fresh]
         if new_keys:
             try:

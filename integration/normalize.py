@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from integration import events as ev
+from integration import limits
 from integration.config import Config, Tenant
 from integration.events import Event
 
@@ -48,32 +49,60 @@ class Normalized:
     events: list[Event] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     dropped: list[Rejected] = field(default_factory=list)  # valid, but for no tenant of ours
+    indexes: list[int] = field(default_factory=list)  # each event's position in the batch
+    key_field: str = "id"  # the payload field a delivery key is built from (for its limit)
+
+    def add(self, index: int, event: Event) -> None:
+        self.events.append(event)
+        self.indexes.append(index)
+
+    def enforce_limits(self, body_size: int) -> Normalized:
+        """Move events no store could keep identically (key or size limits) to `rejected`."""
+        measure = limits.needs_measuring(body_size)
+        if not measure and not limits.keys_may_be_too_long(e.key for e in self.events):
+            return self  # the usual batch: nothing can be over a limit
+        kept: list[tuple[int, Event]] = []
+        for index, event in zip(self.indexes, self.events):
+            problem = limits.event_problem(event, self.key_field, measure=measure)
+            if problem is None:
+                kept.append((index, event))
+            else:
+                self.rejected.append(Rejected(index, "event exceeds a storage limit", {problem[0]: [problem[1]]}))
+        if len(kept) != len(self.events):
+            self.indexes, self.events = [i for i, _ in kept], [e for _, e in kept]
+            self.rejected.sort(key=lambda r: r.index)
+        return self
 
 
 # --- HubSpot ------------------------------------------------------------------------------------
+_ID = validate.Range(min=0, max=limits.MAX_ID)
+
+
 class HubSpotEventSchema(Schema):
     """One element of a HubSpot webhook array (classic and generic `object.*` forms)."""
 
     class Meta:
         unknown = INCLUDE
 
-    eventId = fields.Integer(required=True, strict=False)
-    subscriptionId = fields.Integer(required=True, strict=False)
-    portalId = fields.Integer(required=True, strict=False)
-    appId = fields.Integer(strict=False)
-    occurredAt = fields.Integer(required=True, strict=False, validate=validate.Range(min=0))
+    eventId = fields.Integer(required=True, strict=False, validate=_ID)
+    subscriptionId = fields.Integer(required=True, strict=False, validate=_ID)
+    portalId = fields.Integer(required=True, strict=False, validate=_ID)
+    appId = fields.Integer(strict=False, validate=_ID)
+    occurredAt = fields.Integer(  # epoch milliseconds, 1970 to the end of year 9999
+        required=True, strict=False, validate=validate.Range(min=0, max=limits.MAX_EPOCH_MS)
+    )
     subscriptionType = fields.String()
     eventType = fields.String()  # the docs' table name for subscriptionType
-    attemptNumber = fields.Integer(strict=False, validate=validate.Range(min=0))
-    objectId = fields.Integer(strict=False)
+    attemptNumber = fields.Integer(strict=False, validate=validate.Range(min=0, max=limits.MAX_ATTEMPT))
+    objectId = fields.Integer(strict=False, validate=_ID)
     objectTypeId = fields.String()
     propertyName = fields.String()
     propertyValue = fields.Raw(allow_none=True)
     changeSource = fields.String()
     sourceId = fields.String(allow_none=True)
     changeFlag = fields.String()
-    primaryObjectId = fields.Integer(strict=False)  # merge events
-    fromObjectId = fields.Integer(strict=False)  # association events
+    primaryObjectId = fields.Integer(strict=False, validate=_ID)  # merge events
+    fromObjectId = fields.Integer(strict=False, validate=_ID)  # association events
 
     @validates_schema
     def _type_and_object(self, data: dict, **_: Any) -> None:
@@ -91,7 +120,7 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
         raise ValidationError("body must be a JSON array of events", "body")
     if len(payload) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} events per request", "body")
-    out = Normalized()
+    out = Normalized(key_field="eventId")
     schema = HubSpotEventSchema()
     tenants: dict[int, tuple[Tenant | None, bool]] = {}
     for index, item in enumerate(payload):
@@ -113,7 +142,7 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
         if not signed:
             out.rejected.append(Rejected(index, "portalId belongs to a tenant that did not sign this request"))
             continue
-        out.events.append(_hubspot_event(data, tenant, item))
+        out.add(index, _hubspot_event(data, tenant, item))
     return out
 
 
@@ -130,17 +159,18 @@ def _well_typed_hubspot_event(item: Any) -> dict[str, Any] | None:
     if type(item) is not dict:
         return None
     for name in _REQUIRED_INTS:
-        if type(item.get(name)) is not int:
+        value = item.get(name)
+        if type(value) is not int or not 0 <= value <= limits.MAX_ID:
             return None
     for name in _OPTIONAL_INTS:
-        if name in item and type(item[name]) is not int:
+        if name in item and (type(item[name]) is not int or not 0 <= item[name] <= limits.MAX_ID):
             return None
     for name in _OPTIONAL_STRS:
         if name in item and type(item[name]) is not str:
             return None
     if "sourceId" in item and not (item["sourceId"] is None or type(item["sourceId"]) is str):
         return None
-    if item["occurredAt"] < 0 or item.get("attemptNumber", 0) < 0:
+    if item["occurredAt"] > limits.MAX_EPOCH_MS or item.get("attemptNumber", 0) > limits.MAX_ATTEMPT:
         return None
     if not (item.get("subscriptionType") or item.get("eventType")):
         return None
@@ -197,6 +227,8 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
         raise SoapError(f"XML with a DTD or entity declarations is not accepted ({type(exc).__name__})") from None
     except ParseError as exc:
         raise SoapError(f"malformed XML: {exc}") from None
+    except (LookupError, ValueError):  # expat refuses the declared encoding (unknown or multi-byte)
+        raise SoapError("the XML declares an encoding the parser does not support (send UTF-8)") from None
     if root.tag != f"{{{_SOAP}}}Envelope":
         raise SoapError("not a SOAP 1.1 envelope")
     notifications = root.find(f"{{{_SOAP}}}Body/{{{_OM}}}notifications")
@@ -224,12 +256,13 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     return OutboundMessage(org, notifications.findtext(f"{{{_OM}}}ActionId"), items)
 
 
-def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> list[Event]:
+def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> Normalized:
     org15 = message.organization_id[:15]
-    out = []
-    for nid, sobject_type, values in message.notifications:
+    out = Normalized(key_field="Notification.Id")
+    for index, (nid, sobject_type, values) in enumerate(message.notifications):
         modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
-        out.append(
+        out.add(
+            index,
             Event(
                 key=f"salesforce#{org15}#{nid}",
                 tenant=tenant.id,
@@ -241,7 +274,7 @@ def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datet
                 source_id=nid,
                 changed={k: v for k, v in values.items() if k != "Id"},
                 raw={"notificationId": nid, "actionId": message.action_id, "sObjectType": sobject_type, "fields": values},
-            )
+            ),
         )
     return out
 
@@ -255,7 +288,9 @@ class SalesforceJsonEventSchema(Schema):
     object = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9_]*$"))
     recordId = fields.String(required=True, validate=validate.Regexp(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"))
     kind = fields.String(load_default=ev.UPDATED, validate=validate.OneOf([ev.CREATED, ev.UPDATED, ev.DELETED]))
-    occurredAt = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    occurredAt = fields.AwareDateTime(
+        required=True, default_timezone=timezone.utc, validate=validate.Range(min=limits.MIN_TIME, max=limits.MAX_TIME)
+    )
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), load_default=dict)
 
 
@@ -272,7 +307,7 @@ def salesforce_json_batch(payload: Any, tenant: Tenant) -> Normalized:
     batch = SalesforceJsonBatchSchema().load(payload if isinstance(payload, dict) else {})
     if batch["organizationId"][:15] != (tenant.org_id or "")[:15]:
         raise ValidationError("organizationId does not match the signing tenant", "organizationId")
-    out = Normalized()
+    out = Normalized(key_field="id")
     schema = SalesforceJsonEventSchema()
     org15 = batch["organizationId"][:15]
     for index, item in enumerate(batch["events"]):
@@ -281,7 +316,8 @@ def salesforce_json_batch(payload: Any, tenant: Tenant) -> Normalized:
         except ValidationError as exc:
             out.rejected.append(Rejected(index, "invalid event", exc.messages))
             continue
-        out.events.append(
+        out.add(
+            index,
             Event(
                 key=f"salesforce#{org15}#evt#{data['id']}",
                 tenant=tenant.id,
@@ -293,7 +329,7 @@ def salesforce_json_batch(payload: Any, tenant: Tenant) -> Normalized:
                 source_id=data["id"],
                 changed=data["fields_"],
                 raw=item,
-            )
+            ),
         )
     return out
 
@@ -305,7 +341,11 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        return parsed if limits.MIN_TIME <= parsed <= limits.MAX_TIME else None
+    except OverflowError:  # an offset that pushes year 1 or 9999 out of range
+        return None
 
 
 def describe(rejected: Iterable[Rejected]) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 from typing import Iterable
 
+from integration.limits import MAX_SIGNATURE_HEADER, valid_timestamp
+
 # HubSpot decodes exactly these escapes in the URI before signing (and no others).
 _HUBSPOT_DECODED = {
     "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
@@ -62,6 +64,8 @@ def verify_hubspot_v3(
         raise SignatureError("missing X-HubSpot-Signature-v3 header")
     if not timestamp:
         raise SignatureError("missing X-HubSpot-Request-Timestamp header")
+    if len(signature) > MAX_SIGNATURE_HEADER:
+        raise SignatureError(f"X-HubSpot-Signature-v3 is longer than {MAX_SIGNATURE_HEADER} characters")
     _check_age(timestamp, now, tolerance, millis=True)
     for secret in secrets:
         expected = hubspot_v3_signature(secret, method, uri, body, timestamp)
@@ -84,6 +88,8 @@ def verify_gamefilm(
     """Raise SignatureError unless one `v1=` value matches one of the secrets."""
     if not header:
         raise SignatureError("missing X-GameFilm-Signature header")
+    if len(header) > MAX_SIGNATURE_HEADER:
+        raise SignatureError(f"X-GameFilm-Signature is longer than {MAX_SIGNATURE_HEADER} characters")
     timestamp: str | None = None
     candidates: list[str] = []
     for part in header.split(","):
@@ -103,8 +109,8 @@ def verify_gamefilm(
 
 
 def _check_age(timestamp: str, now: float, tolerance: float, *, millis: bool) -> None:
-    if not timestamp.isdigit():
-        raise SignatureError("signature timestamp is not an integer")
+    if not valid_timestamp(timestamp):
+        raise SignatureError("signature timestamp must be 1 to 16 ASCII digits")
     seconds = int(timestamp) / 1000 if millis else int(timestamp)
     if seconds < now - tolerance:
         raise SignatureError(f"signature timestamp is more than {tolerance:g} seconds old")

@@ -25,6 +25,11 @@ VARIANTS = [
     {k: v for k, v in BASE.items() if k != "objectId"},
     {**BASE, "subscriptionType": ""},
     ["not", "a", "dict"],
+    # out of range (limits.py): the fast path declines and the schema rejects
+    {**BASE, "occurredAt": 253_402_300_800_000},
+    {**BASE, "objectId": 2**63},
+    {**BASE, "portalId": 2**64},
+    {**BASE, "attemptNumber": 2**31},
 ]
 
 
@@ -39,6 +44,17 @@ def test_fast_path_accepts_only_what_the_schema_loads_unchanged(item):
         assert fast == loaded == item
     else:
         assert loaded is None or loaded != item or type(item.get("eventId")) is bool
+
+
+@pytest.mark.parametrize("field", ["eventId", "subscriptionId", "portalId", "appId", "occurredAt", "attemptNumber", "objectId"])
+@pytest.mark.parametrize("value", [0, 2**31 - 1, 2**31, 253_402_300_799_999, 253_402_300_800_000, 2**63 - 1, 2**63, -1])
+def test_fast_path_and_schema_agree_on_every_range_edge(field, value):
+    item = {**BASE, field: value}
+    try:
+        loaded = HubSpotEventSchema().load(item)
+    except ValidationError:
+        loaded = None
+    assert _well_typed_hubspot_event(item) == loaded
 
 
 def test_most_variants_take_the_fast_path():

@@ -63,11 +63,12 @@ def test_nil_fields_are_none(client, store):
     assert store.get_event("salesforce#00D5e0000001Abc#04l5e000000AAA3AAG").event.changed["Amount"] is None
 
 
-def test_unknown_org_gets_a_soap_fault_and_nothing_is_stored(client, store):
+def test_unknown_org_gets_403_naming_the_field_and_nothing_is_stored(client, store):
+    # Not a SOAP fault: SOAP 1.1 sends faults as HTTP 500, and no input may earn a 5xx.
     r = outbound(client, [opportunity("04l5e000000AAA1AAG")], org="00D5e0000009ZZZEAA")
-    assert r.status_code == 500
-    assert b"<faultcode>soapenv:Client</faultcode>" in r.data
-    assert b"OrganizationId is not connected to Game Film" in r.data
+    assert r.status_code == 403
+    assert r.get_json() == {"error": "unknown_organization", "message": "OrganizationId is not connected to Game Film",
+                            "field": "OrganizationId"}  # fmt: skip
     assert store.list_events() == []
 
 

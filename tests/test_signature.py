@@ -47,7 +47,7 @@ def test_verify_returns_the_secret_that_signed():
         ({"method": "PUT"}, "does not match"),
         ({"now": NOW + 301}, "seconds old"),
         ({"now": NOW - 301}, "in the future"),
-        ({"timestamp": "12ab"}, "not an integer"),
+        ({"timestamp": "12ab"}, "1 to 16 ASCII digits"),
     ],
 )
 def test_hubspot_v3_rejections(change, message):
