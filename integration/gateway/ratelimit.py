@@ -20,7 +20,10 @@ class SlidingWindowLimiter:
     `acquire()` before each request blocks (through `sleep`) until the request fits the window.
     `observe(headers)` reads HubSpot's counters from a response: when the server reports
     `reserve` or fewer requests left (other clients share the app's budget), the next request
-    waits one server interval. `pause(seconds)` holds every request, e.g. after a 429.
+    waits only until the oldest of our requests in the window leaves it (the server's rolling
+    window frees a slot then), or one server interval when none of ours is in it.
+    `pause(seconds)` holds every request, e.g. after a 429. Thread-safe: requests queue on
+    one lock, so threads sharing a limiter share its budget.
     """
 
     def __init__(
@@ -56,7 +59,11 @@ class SlidingWindowLimiter:
         remaining = _int_header(headers, REMAINING_HEADER)
         interval_ms = _int_header(headers, INTERVAL_HEADER)
         if remaining is not None and interval_ms and remaining <= self.reserve:
-            self.pause(interval_ms / 1000)
+            with self._lock:
+                now = self._clock()
+                window = interval_ms / 1000
+                oldest = next((t for t in self._sent if t > now - window), None)
+                self._resume_at = max(self._resume_at, (oldest + window) if oldest is not None else now + window)
 
     def pause(self, seconds: float) -> None:
         with self._lock:
