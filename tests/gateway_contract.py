@@ -198,6 +198,7 @@ class FaultyFakeCrm(FakeCrm):
         class _Faulty(dict):  # every command type, like FakeCrm's
             def get(self, key: Any, default: Any = None) -> Any:
                 handler = generic.get(key)
+                assert handler is not None
                 return CommandHandler(send=lambda commands: crm._send(key, handler.send, commands), find=handler.find)
 
         return _Faulty()

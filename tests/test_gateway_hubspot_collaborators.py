@@ -159,7 +159,11 @@ def test_low_remaining_waits_only_until_our_oldest_request_leaves_the_window(fak
 
 def test_threads_sharing_a_limiter_share_its_budget(fake_time: FakeTime) -> None:
     limiter = SlidingWindowLimiter(10, 10.0, clock=fake_time.clock, sleep=fake_time.sleep)
-    threads = [threading.Thread(target=lambda: [limiter.acquire() for _ in range(20)]) for _ in range(8)]
+    def burst() -> None:
+        for _ in range(20):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=burst) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -177,3 +181,15 @@ def test_limit_imposed_ceiling_is_reached_without_sleeping_whole_windows(make_ga
         fake_time.now += 4.0
 
     assert fake_time.sleeps == [pytest.approx(6.0), pytest.approx(6.0)]
+
+
+def test_a_failed_repair_does_not_fail_the_read_and_is_tried_again_on_the_next(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.add_deal("101", **{COLLABORATORS: "1"})
+    gateway.read_deals(["101"])
+    hubspot_server.set_property("deals", "101", COLLABORATORS, "1;9")
+    gateway.add_collaborators([_leaders("a", "101", "7")])
+    hubspot_server.respond("POST", UPDATE, status=400, body={"status": "error", "message": "Property values were not valid", "category": "VALIDATION_ERROR"})
+
+    assert gateway.read_deals(["101"])["101"].collaborators == {"1", "7"}
+    assert gateway.read_deals(["101"])["101"].collaborators == {"1", "7", "9"}
+    assert value(hubspot_server, "101") == "1;7;9"

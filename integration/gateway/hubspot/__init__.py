@@ -81,7 +81,8 @@ class HubSpotGateway(CrmGateway):
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         """Deals with the collaborators' history: what our earlier writes dropped is re-added
-        here (see `collaborators`), and the deal shows the repaired value."""
+        here (see `collaborators`), and the deal shows the repaired value. A value that
+        cannot be converted raises RecordDataError naming the first such deal and field."""
         records = self.records.read("deals", unique(ids), DEAL_PROPERTIES, history=(COLLABORATORS,))
         deals = {r.id: deal_from_properties(r.id, r.properties or {}) for r in records}
         for deal_id, value in self.collaborators.repair(records).items():
@@ -91,7 +92,7 @@ class HubSpotGateway(CrmGateway):
     def verify_collaborators(self, older_than_seconds: float = 60.0) -> dict[str, list[str]]:
         """Read back (with history) the deals we wrote collaborators to at least this long ago
         and not verified since; repair drops. One request per 100 deals (+ one per repair)."""
-        pending = self.collaborators.ledger.unverified(int(self.collaborators._now_ms()), int(older_than_seconds * 1000))
+        pending = self.collaborators.ledger.unverified(self.collaborators.now_ms(), int(older_than_seconds * 1000))
         if not pending:
             return {}
         return self.collaborators.repair(self.records.read("deals", pending, (COLLABORATORS,), history=(COLLABORATORS,)))

@@ -19,15 +19,18 @@ window is restored by our write and not taken away again.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from integration.commands import AddCollaborators, Outcome
+from integration.gateway import CrmError
 from integration.gateway.hubspot.mapping import COLLABORATORS, outcome, split_ids, unique
 from integration.gateway.hubspot.records import Records
 
+log = logging.getLogger(__name__)
 SKEW_MS = 60_000  # our clock vs HubSpot's when matching our write in the history
 _MAX_SEEN = 20_000
 
@@ -90,7 +93,9 @@ class Ledger:
             pending = []
             for write in self._writes.get(deal_id, []):
                 found = dropped_by(write, history) if history else None
-                if found is None and now_ms - write.at_ms < self.verify_seconds * 1000:
+                # Kept while unseen, and while its drops are not repaired (the repair's own
+                # version then shows them, and the next read settles it).
+                if (found is None or found) and now_ms - write.at_ms < self.verify_seconds * 1000:
                     pending.append(write)
                 dropped |= found or frozenset()
             self._set_writes(deal_id, pending)
@@ -133,7 +138,7 @@ class Collaborators:
 
     def observe(self, records: Sequence[Any]) -> dict[str, frozenset[str]]:
         """Remember deals just read (with history); deal id -> ids our writes dropped."""
-        now, now_ms = self._clock(), self._now_ms()
+        now, now_ms = self._clock(), self.now_ms()
         repairs = {}
         for record in records:
             current = split_ids((record.properties or {}).get(COLLABORATORS))
@@ -148,7 +153,12 @@ class Collaborators:
         repairs = self.observe(records)
         current = {str(r.id): split_ids((r.properties or {}).get(COLLABORATORS)) for r in records if str(r.id) in repairs}
         merged = {d: current[d] + sorted(ids) for d, ids in repairs.items()}
-        return {d: merged[d] for d, error in self._write(current, merged).items() if error is None}
+        try:
+            results = self._write(current, merged)
+        except CrmError as exc:  # the drops stay in the ledger: the next read tries again
+            log.warning("repairing collaborators on %d deals failed: %s", len(merged), exc)
+            return {}
+        return {d: merged[d] for d, error in results.items() if error is None}
 
     def add(self, commands: Sequence[AddCollaborators]) -> list[Outcome]:
         """One chunk of ≤100 commands: several on one deal merge into one input."""
@@ -185,13 +195,13 @@ class Collaborators:
     def _write(self, current: Mapping[str, list[str]], merged: Mapping[str, list[str]]) -> dict[str, str | None]:
         changes = {d: {COLLABORATORS: ";".join(ids)} for d, ids in merged.items() if ids != current[d]}
         results = self.records.update("deals", changes)
-        now, now_ms = self._clock(), self._now_ms()
+        now, now_ms = self._clock(), self.now_ms()
         for deal_id, error in results.items():
             if error is None:
                 self.ledger.wrote(deal_id, current[deal_id], merged[deal_id], now, now_ms)
         return results
 
-    def _now_ms(self) -> int:
+    def now_ms(self) -> int:
         return int(self._wall_clock() * 1000)
 
 
