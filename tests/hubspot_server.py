@@ -119,7 +119,7 @@ class HubSpotServer:
     # ---- lifecycle ------------------------------------------------------------------
 
     def start(self) -> "HubSpotServer":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="fake-hubspot", daemon=True)
         self._thread.start()
@@ -378,6 +378,10 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("GET", r"/oauth/v1/access-tokens/([^/]+)", HubSpotServer._oauth_token_info),
     ("POST", r"/oauth/v2/private-apps/get/access-token-info", HubSpotServer._private_app_token_info),
 ]
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connects from several worker threads (1 s SYN retry)
 
 
 def _handler_class(server: HubSpotServer) -> type[BaseHTTPRequestHandler]:
