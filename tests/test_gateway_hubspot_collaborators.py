@@ -3,6 +3,7 @@ and collaborators a person added between our read and our write put back from th
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import pytest
@@ -157,19 +158,36 @@ def test_low_remaining_waits_only_until_our_oldest_request_leaves_the_window(fak
     assert fake_time.sleeps == [pytest.approx(3.0)]  # not a whole 10 s window
 
 
-def test_threads_sharing_a_limiter_share_its_budget(fake_time: FakeTime) -> None:
-    limiter = SlidingWindowLimiter(10, 10.0, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_threads_sharing_a_limiter_share_its_budget() -> None:
+    limiter = SlidingWindowLimiter(5, 0.1, clock=time.monotonic, sleep=time.sleep)
+
     def burst() -> None:
-        for _ in range(20):
+        for _ in range(5):
             limiter.acquire()
 
-    threads = [threading.Thread(target=burst) for _ in range(8)]
+    threads = [threading.Thread(target=burst) for _ in range(4)]
+    start = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
 
-    assert sum(fake_time.sleeps) == pytest.approx(150.0)  # 160 requests: 16 windows of 10
+    assert 0.3 - 0.01 <= time.monotonic() - start < 0.6  # 20 requests at 5 per 0.1 s: 3 more windows
+
+
+def test_a_thread_waiting_for_room_does_not_hold_up_the_others() -> None:
+    limiter = SlidingWindowLimiter(1, 0.5, clock=time.monotonic, sleep=time.sleep)
+    limiter.acquire()
+    waiter = threading.Thread(target=limiter.acquire)
+    waiter.start()
+    time.sleep(0.02)
+
+    start = time.monotonic()
+    limiter.observe({"X-HubSpot-RateLimit-Remaining": "50", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
+    limiter.pause(0.0)
+
+    assert time.monotonic() - start < 0.1
+    waiter.join()
 
 
 def test_limit_imposed_ceiling_is_reached_without_sleeping_whole_windows(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
