@@ -172,7 +172,7 @@ def test_threads_sharing_a_limiter_share_its_budget() -> None:
     for t in threads:
         t.join()
 
-    assert 0.3 - 0.01 <= time.monotonic() - start < 0.6  # 20 requests at 5 per 0.1 s: 3 more windows
+    assert 0.3 - 0.01 <= time.monotonic() - start < 1.5  # 20 requests at 5 per 0.1 s: 3 more windows
 
 
 def test_a_thread_waiting_for_room_does_not_hold_up_the_others() -> None:
@@ -186,7 +186,7 @@ def test_a_thread_waiting_for_room_does_not_hold_up_the_others() -> None:
     limiter.observe({"X-HubSpot-RateLimit-Remaining": "50", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
     limiter.pause(0.0)
 
-    assert time.monotonic() - start < 0.1
+    assert time.monotonic() - start < 0.3  # the waiter sleeps 0.5 s
     waiter.join()
 
 

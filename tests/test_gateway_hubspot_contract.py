@@ -24,8 +24,8 @@ class HubSpotHarness:
 
     def __init__(self, server: HubSpotServer) -> None:
         self.server = server
-        server.hang_seconds = 0.25
-        self.gateway = HubSpotGateway("pat-contract", host=server.url, sleep=lambda s: None, retry=RetryPolicy(attempts=2), timeouts=Timeouts(1.0, 0.1))
+        server.hang_seconds = 0.8
+        self.gateway = HubSpotGateway("pat-contract", host=server.url, sleep=lambda s: None, retry=RetryPolicy(attempts=2), timeouts=Timeouts(1.0, 0.3))
 
     def deal(self, deal_id: str) -> None:
         self.server.add_deal(deal_id, amount="1000", hs_is_closed="false", hs_all_collaborator_owner_ids="")
