@@ -23,6 +23,8 @@ API (all state is public and may be mutated by a test):
   applied-then-drop, refused-500, 429, hang (> `hang_seconds`); served before canned replies.
 - History: every write adds a version per property (`history`, stamped by `clock`);
   batch read answers `propertiesWithHistory` newest first; `set_property` is a person's edit.
+- Load: `latency` delays every reply; `enforce_limit(requests, window)` answers 429 beyond a
+  rolling limit (`rejected` counts them) and sends live X-HubSpot-RateLimit-* headers.
 - Auth: `accepted_tokens` (None accepts any bearer token; otherwise others get 401),
   `issued_token` (what POST /oauth/v1/token returns; it is then accepted).
 - `rate_limit_headers` sent with every reply; `rate_limited(policy)` and `error_reply()`
@@ -108,6 +110,10 @@ class HubSpotServer:
         self.history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # (type, id, property) -> versions, oldest first
         self.clock: Callable[[], float] = time.time  # stamps history versions
         self.hang_seconds = 1.0  # how long a "hang" fault waits before answering
+        self.latency = 0.0  # seconds every reply waits (a stand-in for the network and HubSpot)
+        self.limit: tuple[int, float] | None = None  # (requests, window seconds) enforced with 429s
+        self.rejected = 0  # requests answered 429 by the enforced limit
+        self._window: list[float] = []
         self._faults: dict[tuple[str, str], list[str]] = {}
         self._queued: dict[tuple[str, str], list[Reply]] = {}
         self._routes: dict[tuple[str, str], Handler] = {}
@@ -194,9 +200,43 @@ class HubSpotServer:
     # ---- dispatch -------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
+        reply = self._handle(request)
+        limit_headers = self._limit_headers()
+        if self.latency or limit_headers:
+            reply = Reply(reply.status, reply.body, {**limit_headers, **reply.headers}, reply.delay + self.latency, reply.drop)
+        return reply
+
+    def enforce_limit(self, requests: int, window: float = 10.0) -> None:
+        """Answer 429 (TEN_SECONDLY_ROLLING) beyond `requests` per rolling `window`, with the
+        X-HubSpot-RateLimit-* headers counting down on every reply, as HubSpot does."""
+        self.limit = (requests, window)
+
+    def _limit_headers(self) -> dict[str, str]:
+        if self.limit is None:
+            return {}
+        with self._lock:
+            used = len(self._window)
+        return {"X-HubSpot-RateLimit-Max": str(self.limit[0]), "X-HubSpot-RateLimit-Remaining": str(max(0, self.limit[0] - used)),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.limit[1] * 1000))}  # fmt: skip
+
+    def _over_limit(self) -> bool:
+        """Called under the lock: counts the request in the rolling window unless it is over."""
+        if self.limit is None:
+            return False
+        now = time.monotonic()
+        self._window = [t for t in self._window if t > now - self.limit[1]]
+        if len(self._window) >= self.limit[0]:
+            self.rejected += 1
+            return True
+        self._window.append(now)
+        return False
+
+    def _handle(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
             key = (request.method, request.path)
+            if self._over_limit():
+                return Reply(429, rate_limited())
             fault = self._faults[key].pop(0) if self._faults.get(key) else None
             if fault is None and self._queued.get(key):
                 return self._queued[key].pop(0)
