@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from integration.gateway.hubspot import HubSpotGateway
-from integration.gateway.hubspot.collaborators import Version, Write, dropped_by
+from integration.gateway.hubspot.collaborators import Repair, Version, Write, repair_for
 from tests.hubspot_server import HubSpotServer, hubspot_server  # noqa: F401
 from tests.test_gateway_hubspot import NOW, FakeTime, _leaders, fake_time, gateway, make_gateway  # noqa: F401
 
@@ -110,12 +110,40 @@ def test_verify_reads_back_old_writes_and_repairs_them(gateway: HubSpotGateway, 
     assert gateway.verify_collaborators(older_than_seconds=0) == {}  # 102 verified clean; 101's repair verified
 
 
-def test_dropped_by_waits_until_the_history_shows_our_write() -> None:
+def test_repair_for_waits_until_the_history_shows_our_write() -> None:
     write = Write(base=frozenset({"1"}), written=frozenset({"1", "7"}), at_ms=1_000_000)
     history = [Version(frozenset({"1"}), 900_000), Version(frozenset({"1", "9"}), 999_000)]
 
-    assert dropped_by(write, history) is None
-    assert dropped_by(write, [*history, Version(frozenset({"1", "7"}), 1_000_050)]) == {"9"}
+    assert repair_for(write, history) is None
+    assert repair_for(write, [*history, Version(frozenset({"1", "7"}), 1_000_050)]) == Repair(add=frozenset({"9"}))
+
+
+def test_repair_for_compares_with_nothing_when_our_write_is_the_oldest_version_shown() -> None:
+    write = Write(base=frozenset({"1", "5"}), written=frozenset({"1", "5", "7"}), at_ms=1_000_000)
+
+    assert repair_for(write, [Version(frozenset({"1", "5", "7"}), 1_000_000)]) == Repair()
+
+
+def test_an_id_a_person_removed_while_we_wrote_is_removed_again_by_the_next_read(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.add_deal("101", **{COLLABORATORS: "1;5"})
+    gateway.read_deals(["101"])
+    hubspot_server.set_property("deals", "101", COLLABORATORS, "1")  # a person removes 5
+    gateway.add_collaborators([_leaders("a", "101", "7")])
+    assert value(hubspot_server, "101") == "1;5;7"  # our write put 5 back
+
+    assert gateway.read_deals(["101"])["101"].collaborators == {"1", "7"}
+    assert value(hubspot_server, "101") == "1;7"
+
+
+def test_a_removal_is_not_undone_once_someone_wrote_after_us(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.add_deal("101", **{COLLABORATORS: "1;5"})
+    gateway.read_deals(["101"])
+    hubspot_server.set_property("deals", "101", COLLABORATORS, "1")
+    gateway.add_collaborators([_leaders("a", "101", "7")])
+    hubspot_server.set_property("deals", "101", COLLABORATORS, "1;5;7;8")  # a person saw 5 and kept it
+
+    assert gateway.read_deals(["101"])["101"].collaborators == {"1", "5", "7", "8"}
+    assert len(hubspot_server.requests_to("POST", UPDATE)) == 1
 
 
 def test_threads_sharing_a_gateway_each_write_their_deal(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:

@@ -11,11 +11,13 @@ The race, and what is done about it: a person who adds a collaborator between ou
 our write loses it to our write. The window is at most `max_state_age` plus one request.
 Every deal read asks HubSpot for the property's history; for each write of ours remembered
 (`Ledger`, in memory, `verify_seconds` long) the version just before ours shows what our
-write dropped: those ids are re-added (the next read of the deal, or `verify`, repairs it),
-unless a later version shows a person removed them again.
-What remains: a drop is only seen by a later read of that deal in the same process within
-`verify_seconds` (a restarted process forgets its writes); an id a person *removed* in the
-window is restored by our write and not taken away again.
+write got wrong (`repair_for`): ids a person added that it dropped are re-added, unless a
+later version shows them removed again; ids a person removed that it put back are removed
+again while ours is still the latest version. The next read of the deal (or `verify`)
+writes the repair.
+What remains: a mistake is only seen by a later read of that deal, in the same process,
+within `verify_seconds` (a restarted process forgets its writes); until then the deal shows
+it. A removal is not undone once someone else has written the property after us.
 """
 from __future__ import annotations
 
@@ -52,15 +54,36 @@ class Write:
     at_ms: int
 
 
-def dropped_by(write: Write, history: Sequence[Version]) -> frozenset[str] | None:
-    """Ids present just before our write that it left out and nobody touched since; None
-    while the history does not show our write yet."""
+@dataclass(frozen=True)
+class Repair:
+    """What to change so a write of ours no longer undoes a person's concurrent edit."""
+
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.remove)
+
+    def __or__(self, other: "Repair") -> "Repair":
+        return Repair(self.add | other.add, self.remove | other.remove)
+
+    def apply(self, ids: Sequence[str]) -> list[str]:
+        kept = [i for i in ids if i not in self.remove]
+        return kept + sorted(self.add - set(kept))
+
+
+def repair_for(write: Write, history: Sequence[Version]) -> Repair | None:
+    """Compare our write with the version just before it. Add: ids present then that it left
+    out and no later version shows. Remove: ids of our base a person removed then that it put
+    back, while ours is the latest version. None while the history does not show our write."""
     ordered = sorted(history, key=lambda v: v.at_ms)
     for i, version in enumerate(ordered):
         if version.ids == write.written and version.at_ms >= write.at_ms - SKEW_MS:
-            before = ordered[i - 1].ids if i else frozenset()
-            touched_later = frozenset().union(*(v.ids for v in ordered[i + 1 :]))
-            return before - write.written - touched_later
+            if i == 0:
+                return Repair()  # nothing before ours is shown: nothing to compare with
+            before, later = ordered[i - 1].ids, ordered[i + 1 :]
+            touched_later = frozenset().union(*(v.ids for v in later))
+            return Repair(add=before - write.written - touched_later, remove=frozenset() if later else write.base - before)
     return None
 
 
@@ -85,21 +108,21 @@ class Ledger:
             seen = self._seen.get(deal_id)
             return seen.ids if seen is not None and now - seen.at <= max_age else None
 
-    def read(self, deal_id: str, ids: Iterable[str], history: Sequence[Version], now: float, now_ms: int) -> frozenset[str]:
-        """Remember a read; answers the ids our earlier writes dropped (to re-add)."""
-        dropped: frozenset[str] = frozenset()
+    def read(self, deal_id: str, ids: Iterable[str], history: Sequence[Version], now: float, now_ms: int) -> Repair:
+        """Remember a read; answers what our earlier writes got wrong on this deal."""
+        repair = Repair()
         with self._lock:
             self._remember(deal_id, ids, now)
             pending = []
             for write in self._writes.get(deal_id, []):
-                found = dropped_by(write, history) if history else None
-                # Kept while unseen, and while its drops are not repaired (the repair's own
-                # version then shows them, and the next read settles it).
+                found = repair_for(write, history) if history else None
+                # Kept while unseen, and while its repair is not written (the repair's own
+                # version then shows it, and the next read settles it).
                 if (found is None or found) and now_ms - write.at_ms < self.verify_seconds * 1000:
                     pending.append(write)
-                dropped |= found or frozenset()
+                repair |= found or Repair()
             self._set_writes(deal_id, pending)
-        return dropped
+        return repair
 
     def wrote(self, deal_id: str, base: Iterable[str], written: Sequence[str], now: float, now_ms: int) -> None:
         with self._lock:
@@ -136,26 +159,26 @@ class Collaborators:
         self._clock = clock
         self._wall_clock = wall_clock
 
-    def observe(self, records: Sequence[Any]) -> dict[str, frozenset[str]]:
-        """Remember deals just read (with history); deal id -> ids our writes dropped."""
+    def observe(self, records: Sequence[Any]) -> dict[str, Repair]:
+        """Remember deals just read (with history); deal id -> what our writes got wrong."""
         now, now_ms = self._clock(), self.now_ms()
         repairs = {}
         for record in records:
             current = split_ids((record.properties or {}).get(COLLABORATORS))
-            dropped = self.ledger.read(str(record.id), current, history_of(record), now, now_ms) - set(current)
-            if dropped:
-                repairs[str(record.id)] = dropped
+            repair = self.ledger.read(str(record.id), current, history_of(record), now, now_ms)
+            if repair.apply(current) != current:
+                repairs[str(record.id)] = repair
         return repairs
 
     def repair(self, records: Sequence[Any]) -> dict[str, list[str]]:
-        """Re-add what our writes dropped on these freshly read deals: one batch update per
-        100 deals, only when something was dropped. Answers deal id -> repaired value."""
+        """Write the repairs these freshly read deals need: one batch update per 100 deals,
+        only when something needs it. Answers deal id -> repaired value."""
         repairs = self.observe(records)
         current = {str(r.id): split_ids((r.properties or {}).get(COLLABORATORS)) for r in records if str(r.id) in repairs}
-        merged = {d: current[d] + sorted(ids) for d, ids in repairs.items()}
+        merged = {d: repair.apply(current[d]) for d, repair in repairs.items()}
         try:
             results = self._write(current, merged)
-        except CrmError as exc:  # the drops stay in the ledger: the next read tries again
+        except CrmError as exc:  # the writes stay in the ledger: the next read tries again
             log.warning("repairing collaborators on %d deals failed: %s", len(merged), exc)
             return {}
         return {d: merged[d] for d, error in results.items() if error is None}
@@ -172,12 +195,12 @@ class Collaborators:
                 stale.append(deal_id)
             else:
                 current[deal_id] = list(fresh)
-        repairs: Mapping[str, frozenset[str]] = {}
+        repairs: Mapping[str, Repair] = {}
         if stale:
             records = self.records.read("deals", stale, (COLLABORATORS,), history=(COLLABORATORS,))
             repairs = self.observe(records)
             current.update({str(r.id): split_ids((r.properties or {}).get(COLLABORATORS)) for r in records})
-        merged = {d: ids + sorted(repairs.get(d, ())) for d, ids in current.items()}
+        merged = {d: repairs[d].apply(ids) if d in repairs else list(ids) for d, ids in current.items()}
         for c in commands:
             if c.record_id in merged:
                 merged[c.record_id].extend(u for u in c.user_ids if u not in merged[c.record_id])
