@@ -241,3 +241,15 @@ def test_read_errors_say_they_may_have_been_applied_only_after_sending() -> None
 
     assert Failure(500, {}, {}).ambiguous and not Failure(429, {}, {}).ambiguous and not Failure(0, {}, {}, sent=False).ambiguous
     assert isinstance(HubSpotError("x", status=503, ambiguous=True).retryable, bool)
+
+
+def test_a_create_refused_with_401_is_sent_again_after_the_oauth_refresh(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer) -> None:
+    from integration.gateway.hubspot import OAuthCredentials
+
+    hubspot_server.accepted_tokens = set()
+    gateway = make_gateway("expired-token", oauth=OAuthCredentials("refresh-1", "client-1", "client-secret-1"))
+
+    [outcome] = gateway.add_notes([_note("n")])
+
+    assert outcome.ok and list(hubspot_server.objects["notes"]) == [outcome.crm_id]
+    assert [r.path for r in hubspot_server.requests] == [CREATES["notes"][0], "/oauth/v1/token", CREATES["notes"][0]]
