@@ -19,6 +19,12 @@ API (all state is public and may be mutated by a test):
   answers every matching request and may delegate to `server.default(request)`.
 - Portal data: `add_deal`, `add_contact`, `add_object`, `associate`, `add_owner`;
   `objects`, `associations`, `owners`, `properties`, `scopes`.
+- Faults: `fault(method, path, kind, times=1)` with kind in `FAULTS`: applied-then-500,
+  applied-then-drop, refused-500, 429, hang (> `hang_seconds`); served before canned replies.
+- History: every write adds a version per property (`history`, stamped by `clock`);
+  batch read answers `propertiesWithHistory` newest first; `set_property` is a person's edit.
+- Load: `latency` delays every reply; `enforce_limit(requests, window)` answers 429 beyond a
+  rolling limit (`rejected` counts them) and sends live X-HubSpot-RateLimit-* headers.
 - Auth: `accepted_tokens` (None accepts any bearer token; otherwise others get 401),
   `issued_token` (what POST /oauth/v1/token returns; it is then accepted).
 - `rate_limit_headers` sent with every reply; `rate_limited(policy)` and `error_reply()`
@@ -36,6 +42,8 @@ import itertools
 import json
 import re
 import threading
+import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Mapping
@@ -75,6 +83,11 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering
+    drop: bool = False  # close the connection without an answer
+
+
+FAULTS = ("applied-then-500", "applied-then-drop", "refused-500", "429", "hang")
 
 
 Handler = Callable[[Request], Reply]
@@ -94,6 +107,14 @@ class HubSpotServer:
         self.accepted_tokens: set[str] | None = None  # None: any bearer token works
         self.issued_token = "refreshed-access-token"  # what POST /oauth/v1/token hands out
         self.rate_limit_headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+        self.history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # (type, id, property) -> versions, oldest first
+        self.clock: Callable[[], float] = time.time  # stamps history versions
+        self.hang_seconds = 1.0  # how long a "hang" fault waits before answering
+        self.latency = 0.0  # seconds every reply waits (a stand-in for the network and HubSpot)
+        self.limit: tuple[int, float] | None = None  # (requests, window seconds) enforced with 429s
+        self.rejected = 0  # requests answered 429 by the enforced limit
+        self._window: list[float] = []
+        self._faults: dict[tuple[str, str], list[str]] = {}
         self._queued: dict[tuple[str, str], list[Reply]] = {}
         self._routes: dict[tuple[str, str], Handler] = {}
         self._ids = itertools.count(9001)
@@ -104,7 +125,7 @@ class HubSpotServer:
     # ---- lifecycle ------------------------------------------------------------------
 
     def start(self) -> "HubSpotServer":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="fake-hubspot", daemon=True)
         self._thread.start()
@@ -140,11 +161,27 @@ class HubSpotServer:
         with self._lock:
             self._routes[(method.upper(), path)] = handler
 
+    def fault(self, method: str, path: str, kind: str, times: int = 1) -> None:
+        """Fail the next `times` requests to this method and path: `applied-then-500` and
+        `applied-then-drop` (the request takes effect, then a 500 / the connection closes
+        without an answer), `refused-500` (nothing applied), `429` (Retry-After: 1, nothing
+        applied), `hang` (applied, answered after `hang_seconds`)."""
+        assert kind in FAULTS, kind
+        with self._lock:
+            self._faults.setdefault((method.upper(), path), []).extend([kind] * times)
+
+    def set_property(self, object_type: str, object_id: str, name: str, value: str, source: str = "CRM_UI") -> None:
+        """A person's edit: the value changes and its history gets a version."""
+        with self._lock:
+            self.objects[object_type][str(object_id)][name] = value
+            self._record_history(object_type, str(object_id), {name: value}, source)
+
     def requests_to(self, method: str | None = None, path: str | None = None) -> list[Request]:
         return [r for r in self.requests if (method is None or r.method == method.upper()) and (path is None or r.path == path)]
 
     def add_object(self, object_type: str, object_id: str, **properties: Any) -> None:
         self.objects.setdefault(object_type, {})[str(object_id)] = {k: str(v) for k, v in properties.items()}
+        self._record_history(object_type, str(object_id), self.objects[object_type][str(object_id)], "CRM_UI")
 
     def add_deal(self, deal_id: str, **properties: Any) -> None:
         self.add_object("deals", deal_id, **properties)
@@ -163,13 +200,75 @@ class HubSpotServer:
     # ---- dispatch -------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
+        reply = self._handle(request)
+        limit_headers = self._limit_headers()
+        if self.latency or limit_headers:
+            reply = Reply(reply.status, reply.body, {**limit_headers, **reply.headers}, reply.delay + self.latency, reply.drop)
+        return reply
+
+    def enforce_limit(self, requests: int, window: float = 10.0) -> None:
+        """Answer 429 (TEN_SECONDLY_ROLLING) beyond `requests` per rolling `window`, with the
+        X-HubSpot-RateLimit-* headers counting down on every reply, as HubSpot does."""
+        self.limit = (requests, window)
+
+    def _limit_headers(self) -> dict[str, str]:
+        if self.limit is None:
+            return {}
+        with self._lock:
+            used = len(self._window)
+        return {"X-HubSpot-RateLimit-Max": str(self.limit[0]), "X-HubSpot-RateLimit-Remaining": str(max(0, self.limit[0] - used)),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.limit[1] * 1000))}  # fmt: skip
+
+    def _over_limit(self) -> bool:
+        """Called under the lock: counts the request in the rolling window unless it is over."""
+        if self.limit is None:
+            return False
+        now = time.monotonic()
+        self._window = [t for t in self._window if t > now - self.limit[1]]
+        if len(self._window) >= self.limit[0]:
+            self.rejected += 1
+            return True
+        self._window.append(now)
+        return False
+
+    def _handle(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
             key = (request.method, request.path)
-            if self._queued.get(key):
+            if self._over_limit():
+                return Reply(429, rate_limited())
+            fault = self._faults[key].pop(0) if self._faults.get(key) else None
+            if fault is None and self._queued.get(key):
                 return self._queued[key].pop(0)
             handler = self._routes.get(key)
-        return handler(request) if handler else self.default(request)
+        if fault == "refused-500":
+            return error_reply(500, "INTERNAL_ERROR", "Internal error, nothing was changed")
+        if fault == "429":
+            return Reply(429, rate_limited(), {"Retry-After": "1"})
+        reply = handler(request) if handler else self.default(request)
+        if fault == "applied-then-500":
+            return error_reply(500, "INTERNAL_ERROR", "Internal error")
+        if fault == "applied-then-drop":
+            return Reply(drop=True)
+        if fault == "hang":
+            return Reply(reply.status, reply.body, reply.headers, delay=self.hang_seconds)
+        return reply
+
+    def _record_history(self, object_type: str, object_id: str, properties: Mapping[str, Any], source: str) -> None:
+        """Each write adds a version per property, stamped strictly after the previous one."""
+        for name, value in properties.items():
+            versions = self.history.setdefault((object_type, object_id, name), [])
+            at = self.clock()
+            if versions and at <= versions[-1]["at"]:
+                at = versions[-1]["at"] + 0.001
+            versions.append({"value": str(value), "at": at, "sourceType": source})
+
+    def _history_body(self, object_type: str, object_id: str, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """HubSpot's propertiesWithHistory: newest version first."""
+        return {
+            name: [{"value": v["value"], "timestamp": _iso(v["at"]), "sourceType": v["sourceType"]} for v in reversed(self.history.get((object_type, object_id, name), []))]
+            for name in names
+        }
 
     def default(self, request: Request) -> Reply:
         """What the fake portal answers without scripting; route handlers may delegate here."""
@@ -200,7 +299,10 @@ class HubSpotServer:
                 missing.append(item["id"])
             else:
                 object_id, props = found
-                results.append(_record(object_id, {k: props.get(k) for k in wanted} | {"hs_object_id": object_id}))
+                record = _record(object_id, {k: props.get(k) for k in wanted} | {"hs_object_id": object_id})
+                if request.body.get("propertiesWithHistory"):
+                    record["propertiesWithHistory"] = self._history_body(_type(object_type), object_id, request.body["propertiesWithHistory"])
+                results.append(record)
         return _batch(results, _not_found(object_type, missing))
 
     def _batch_update(self, request: Request, object_type: str) -> Reply:
@@ -211,6 +313,7 @@ class HubSpotServer:
                 missing.append(item["id"])
                 continue
             store[item["id"]].update(item["properties"])
+            self._record_history(_type(object_type), item["id"], item["properties"], "INTEGRATION")
             results.append(_record(item["id"], dict(store[item["id"]])))
         return _batch(results, _not_found(object_type, missing))
 
@@ -226,6 +329,7 @@ class HubSpotServer:
     def _create(self, object_type: str, item: Mapping[str, Any]) -> dict[str, Any]:
         object_id = str(next(self._ids))
         self.objects.setdefault(object_type, {})[object_id] = dict(item.get("properties", {}))
+        self._record_history(object_type, object_id, item.get("properties", {}), "INTEGRATION")
         for association in item.get("associations", []):
             to_type = ASSOCIATION_TARGETS.get(association["types"][0]["associationTypeId"], "deals")
             self.associate(object_type, object_id, to_type, association["to"]["id"])
@@ -316,6 +420,10 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
 ]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connects from several worker threads (1 s SYN retry)
+
+
 def _handler_class(server: HubSpotServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
@@ -323,14 +431,22 @@ def _handler_class(server: HubSpotServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             request = Request(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, _parse(raw, self.headers.get("Content-Type", "")))
             reply = server.handle(request)
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.drop:
+                self.close_connection = True
+                return
             payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            for name, value in {**server.rate_limit_headers, **reply.headers}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(reply.status)
+                for name, value in {**server.rate_limit_headers, **reply.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (read timeout)
+                self.close_connection = True
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
@@ -346,6 +462,10 @@ def _parse(raw: bytes, content_type: str) -> Any:
     if "x-www-form-urlencoded" in content_type:
         return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
     return json.loads(raw)
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _type(object_type: str) -> str:

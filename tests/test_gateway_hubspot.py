@@ -9,11 +9,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from integration.commands import AddCollaborators, AddNote, CreateTask, LogCall, UpdateFields
+from integration.commands import AddCollaborators, marker_for, AddNote, CreateTask, LogCall, UpdateFields
 from integration.config import Tenant
 from integration.gateway import CrmError, CrmLimitReached
 from integration.gateway.hubspot import DEAL_PROPERTIES, HubSpotError, HubSpotGateway, OAuthCredentials
 from integration.gateway.ratelimit import SlidingWindowLimiter
+from integration.gateway.transport import RetryPolicy
 from tests.hubspot_server import HubSpotServer, Reply, error_reply, hubspot_server, rate_limited  # noqa: F401
 
 TOKEN = "pat-na1-secret-token"
@@ -45,7 +46,7 @@ def make_gateway(hubspot_server: HubSpotServer, fake_time: FakeTime) -> Iterator
     made: list[HubSpotGateway] = []
 
     def make(token: str | None = TOKEN, **options: Any) -> HubSpotGateway:
-        options = {"host": hubspot_server.url, "sleep": fake_time.sleep, "clock": fake_time.clock, "wall_clock": lambda: NOW, **options}
+        options = {"host": hubspot_server.url, "sleep": fake_time.sleep, "clock": fake_time.clock, "wall_clock": lambda: NOW, "retry": RetryPolicy(base_delay=1.0), "rng": lambda: 1.0, **options}
         made.append(HubSpotGateway(token, **options))
         return made[-1]
 
@@ -97,7 +98,7 @@ def test_read_deals_sends_one_batch_read_and_maps_the_properties(gateway: HubSpo
 
     [request] = hubspot_server.requests
     assert (request.method, request.path) == ("POST", "/crm/v3/objects/deals/batch/read")
-    assert request.body == {"inputs": [{"id": "101"}], "properties": list(DEAL_PROPERTIES), "propertiesWithHistory": []}
+    assert request.body == {"inputs": [{"id": "101"}], "properties": list(DEAL_PROPERTIES), "propertiesWithHistory": ["hs_all_collaborator_owner_ids"]}
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     deal = deals["101"]
     assert (deal.amount, deal.currency, deal.owner_id, deal.stage, deal.pipeline, deal.name) == (Decimal("250000.50"), "EUR", "7", "qualifiedtobuy", "default", "Acme")
@@ -211,7 +212,7 @@ def test_create_tasks_puts_the_deal_and_contact_associations_in_the_create_body(
                 "properties": {
                     "hs_timestamp": str(due_noon_utc),
                     "hs_task_subject": "Review the call",
-                    "hs_task_body": "Watch &lt;the&gt; call<br>Score it",
+                    "hs_task_body": f"Watch &lt;the&gt; call<br>Score it<br>Game Film ref {marker_for('t1')}",
                     "hs_task_status": "NOT_STARTED",
                     "hs_task_priority": "MEDIUM",
                     "hs_task_type": "TODO",
@@ -244,7 +245,7 @@ def test_log_calls_creates_completed_calls_on_the_deal(gateway: HubSpotGateway, 
             "properties": {
                 "hs_timestamp": "1794000000000",
                 "hs_call_title": "Discovery call",
-                "hs_call_body": "Notes",
+                "hs_call_body": f"Notes<br>Game Film ref {marker_for('c1')}",
                 "hs_call_status": "COMPLETED",
                 "hs_call_recording_url": "https://rec.example.com/1.mp3",
                 "hs_call_duration": "65000",
@@ -264,7 +265,7 @@ def test_add_notes_creates_notes_on_the_deal(gateway: HubSpotGateway, hubspot_se
     assert request.body["inputs"] == [
         {
             "objectWriteTraceId": "0",
-            "properties": {"hs_timestamp": str(int(NOW * 1000)), "hs_note_body": "Leaders joined: amount above 100000 USD"},
+            "properties": {"hs_timestamp": str(int(NOW * 1000)), "hs_note_body": f"Leaders joined: amount above 100000 USD<br>Game Film ref {marker_for('n1')}"},
             "associations": [{"to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}],
         }
     ]
@@ -336,7 +337,7 @@ def test_add_collaborators_keeps_existing_ids_and_skips_deals_that_do_not_change
     outcomes = gateway.add_collaborators(commands)
 
     read, update = hubspot_server.requests
-    assert read.body == {"inputs": [{"id": "101"}, {"id": "102"}, {"id": "404"}], "properties": ["hs_all_collaborator_owner_ids"], "propertiesWithHistory": []}
+    assert read.body == {"inputs": [{"id": "101"}, {"id": "102"}, {"id": "404"}], "properties": ["hs_all_collaborator_owner_ids"], "propertiesWithHistory": ["hs_all_collaborator_owner_ids"]}
     assert (update.path, update.body) == ("/crm/v3/objects/deals/batch/update", {"inputs": [{"id": "101", "properties": {"hs_all_collaborator_owner_ids": "1;2;3;4"}}]})
     assert [(o.key, o.ok) for o in outcomes] == [("a", True), ("b", True), ("c", True), ("d", False)]
     assert outcomes[1].detail == {"unchanged": True}
@@ -385,23 +386,26 @@ def test_429_honours_retry_after(gateway: HubSpotGateway, hubspot_server: HubSpo
     assert outcome.ok and len(hubspot_server.requests) == 2 and fake_time.sleeps == [3.0]
 
 
-def test_5xx_on_a_post_batch_create_is_retried_with_backoff(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
-    hubspot_server.respond("POST", "/crm/v3/objects/tasks/batch/create", status=502, body={"status": "error", "message": "Bad Gateway"}, times=2)
+# A 5xx on a batch create used to be resent here (issue 7: duplicated notes); it is now an
+# ambiguous outcome, looked up by the worker: see test_gateway_hubspot_faults.py.
+def test_5xx_on_a_batch_update_is_resent_with_backoff(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+    hubspot_server.add_deal("101")
+    hubspot_server.respond("POST", "/crm/v3/objects/deals/batch/update", status=502, body={"status": "error", "message": "Bad Gateway"}, times=2)
 
-    [outcome] = gateway.create_tasks([_task("t")])
+    [outcome] = gateway.update_fields([_update("a", "101", x=1)])
 
     assert outcome.ok
     assert [r.method for r in hubspot_server.requests] == ["POST"] * 3
     assert fake_time.sleeps == [1.0, 2.0]
 
 
-def test_5xx_gives_up_after_max_retries_with_a_retryable_error(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer) -> None:
+def test_5xx_gives_up_after_the_policys_attempts_with_a_retryable_ambiguous_outcome(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer) -> None:
     hubspot_server.respond("POST", "/crm/v3/objects/deals/batch/update", status=503, body={"status": "error", "message": "Service Unavailable"}, times=10)
 
-    with pytest.raises(HubSpotError) as raised:
-        make_gateway(max_retries=2).update_fields([_update("a", "101", x=1)])
+    [outcome] = make_gateway(retry=RetryPolicy(attempts=2, base_delay=1.0)).update_fields([_update("a", "101", x=1)])
 
-    assert raised.value.retryable and raised.value.status == 503
+    assert not outcome.ok and outcome.retryable and outcome.ambiguous
+    assert outcome.error == "HubSpot 503: Service Unavailable"
     assert len(hubspot_server.requests) == 3
 
 
@@ -417,11 +421,10 @@ def test_daily_limit_raises_crm_limit_reached_without_retrying(gateway: HubSpotG
 def test_other_4xx_raises_a_final_crm_error_with_hubspots_message(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     hubspot_server.respond("POST", "/crm/v3/objects/deals/batch/update", status=400, body={"status": "error", "message": "Property values were not valid", "correlationId": "x", "category": "VALIDATION_ERROR"})
 
-    with pytest.raises(CrmError) as raised:
-        gateway.update_fields([_update("a", "101", amount="lots")])
+    [outcome] = gateway.update_fields([_update("a", "101", amount="lots")])
 
-    assert not raised.value.retryable
-    assert str(raised.value) == "HubSpot 400 VALIDATION_ERROR: Property values were not valid"
+    assert not outcome.ok and not outcome.retryable and not outcome.ambiguous
+    assert outcome.error == "HubSpot 400 VALIDATION_ERROR: Property values were not valid"
     assert len(hubspot_server.requests) == 1
 
 
@@ -588,10 +591,11 @@ def test_the_sdk_is_not_imported_with_the_module() -> None:
 
 
 def test_an_unreachable_host_is_retried_then_a_retryable_error_without_the_url(make_gateway: Callable[..., HubSpotGateway], fake_time: FakeTime) -> None:
-    gateway = make_gateway(host="http://127.0.0.1:9", max_retries=2)
+    gateway = make_gateway(host="http://127.0.0.1:9", retry=RetryPolicy(attempts=2, base_delay=1.0))
 
     with pytest.raises(HubSpotError) as raised:
         gateway.read_deals(["101"])
 
-    assert raised.value.retryable and raised.value.status == 0 and fake_time.sleeps == [1.0, 2.0]
+    assert raised.value.retryable and not raised.value.ambiguous  # never reached HubSpot
+    assert raised.value.status == 0 and fake_time.sleeps == [1.0, 2.0]
     assert str(raised.value) == "HubSpot unreachable (MaxRetryError)"

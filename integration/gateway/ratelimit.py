@@ -20,7 +20,10 @@ class SlidingWindowLimiter:
     `acquire()` before each request blocks (through `sleep`) until the request fits the window.
     `observe(headers)` reads HubSpot's counters from a response: when the server reports
     `reserve` or fewer requests left (other clients share the app's budget), the next request
-    waits one server interval. `pause(seconds)` holds every request, e.g. after a 429.
+    waits only until the oldest of our requests in the window leaves it (the server's rolling
+    window frees a slot then), or one server interval when none of ours is in it.
+    `pause(seconds)` holds every request, e.g. after a 429. Thread-safe: threads sharing a
+    limiter share its budget.
     """
 
     def __init__(
@@ -44,30 +47,32 @@ class SlidingWindowLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        """Reserve the earliest slot that keeps every window within `limit` (slots are taken
+        in order), then sleep until it outside the lock: `observe` and `pause` from other
+        threads never wait behind a sleeper."""
         with self._lock:
-            now = self._wait_until(self._resume_at)
+            now = self._clock()
             self._forget_before(now - self.window)
+            slot = max(now, self._resume_at, self._sent[-1] if self._sent else now)
             if len(self._sent) >= self.limit:
-                now = self._wait_until(self._sent[0] + self.window)
-                self._forget_before(now - self.window)
-            self._sent.append(now)
+                slot = max(slot, self._sent[-self.limit] + self.window)
+            self._sent.append(slot)
+        if slot > now:
+            self._sleep(slot - now)
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         remaining = _int_header(headers, REMAINING_HEADER)
         interval_ms = _int_header(headers, INTERVAL_HEADER)
         if remaining is not None and interval_ms and remaining <= self.reserve:
-            self.pause(interval_ms / 1000)
+            with self._lock:
+                now = self._clock()
+                window = interval_ms / 1000
+                oldest = next((t for t in self._sent if now - window < t <= now), None)
+                self._resume_at = max(self._resume_at, (oldest + window) if oldest is not None else now + window)
 
     def pause(self, seconds: float) -> None:
         with self._lock:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
-
-    def _wait_until(self, moment: float) -> float:
-        now = self._clock()
-        if moment > now:
-            self._sleep(moment - now)
-            now = max(self._clock(), moment)
-        return now
 
     def _forget_before(self, moment: float) -> None:
         while self._sent and self._sent[0] <= moment:
