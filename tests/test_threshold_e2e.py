@@ -154,7 +154,9 @@ def test_hubspot_failure_mid_batch_is_retried_without_duplicates(hubspot):
     hubspot_webhook(client, services.clock, [6000, 6001, 6002])
     first = services.worker.run_due()
     assert len(first.retrying) == 3
-    assert {a.status for a in services.store.list_actions()} == {"failed"}
+    # A 503 after the update was sent: HubSpot may have applied it. The log says so (unknown),
+    # and an update, being idempotent, is simply sent again.
+    assert {a.status for a in services.store.list_actions()} == {"unknown"}
     services.clock.advance(5)
     assert len(services.worker.run_due().done) == 3
     ok_updates = updates(server)[5:]
