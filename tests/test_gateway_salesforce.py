@@ -16,19 +16,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+import requests
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integration.commands import AddCollaborators, AddNote, CreateTask, LogCall, UpdateFields
 from integration.config import Tenant
-from integration.gateway import CrmError, CrmLimitReached
+from integration.gateway import CrmError, CrmLimitReached, RecordDataError
 from integration.gateway.salesforce import ENABLE_TEAMS, SalesforceGateway
+from integration.gateway.transport import RetryPolicy
 
 INSTANCE = "https://acme.my.salesforce.com"
 DATA = f"{INSTANCE}/services/data/v59.0"
 QUERY = f"{DATA}/query/"
 COLLECTIONS = f"{DATA}/composite/sobjects"
+UPSERT_TASKS = f"{DATA}/composite/sobjects/Task/GameFilm_Key__c"
 OWNER = "005000000000001AAA"
 LEADER = "005000000000002AAA"
 VP = "005000000000003AAA"
@@ -324,30 +327,66 @@ def test_update_fields_groups_object_types_and_keeps_outcomes_in_order(http, gat
 
 @pytest.mark.parametrize("count, batches", [(1, [1]), (200, [200]), (201, [200, 1])])
 def test_writes_are_sent_200_records_per_request(http, gateway, count, batches):
-    http.add_callback(responses.POST, COLLECTIONS, callback=saving_callback("00T"))
+    http.add_callback(responses.PATCH, UPSERT_TASKS, callback=saving_callback("00T"))
+    http.add_callback(responses.POST, COLLECTIONS, callback=saving_callback("0D5"))
 
-    outcomes = gateway.create_tasks([task(n) for n in range(count)])
+    tasks = gateway.create_tasks([task(n) for n in range(count)])
+    notes = gateway.add_notes([AddNote(key=f"note#{n}", rule="r", reason="x", record_id=OPP, body="b") for n in range(count)])
 
-    assert [len(body(c)["records"]) for c in http.calls] == batches
-    assert [o.key for o in outcomes] == [f"review#{n}" for n in range(count)]
-    assert all(o.ok for o in outcomes) and len({o.crm_id for o in outcomes}) == count
+    assert [len(body(c)["records"]) for c in http.calls] == batches + batches
+    assert [o.key for o in tasks] == [f"review#{n}" for n in range(count)]
+    assert all(o.ok for o in tasks + notes) and len({o.crm_id for o in tasks + notes}) == 2 * count
 
 
-def test_create_tasks_body(http, gateway):
-    http.post(COLLECTIONS, json=created("00T000000000001AAA"))
+def test_create_tasks_upserts_on_the_external_id_field(http, gateway):
+    http.patch(UPSERT_TASKS, json=[{**created("00T000000000001AAA")[0], "created": True}])
+    command = task(priority="HIGH", contact_id=CONTACT)
 
-    [outcome] = gateway.create_tasks([task(priority="HIGH", contact_id=CONTACT)])
+    [outcome] = gateway.create_tasks([command])
 
     assert body(http.calls[0]) == {"allOrNone": False, "records": [{
         "attributes": {"type": "Task"}, "WhatId": OPP, "WhoId": CONTACT, "OwnerId": LEADER,
         "Subject": "Review the Acme discovery call", "Description": "Rubric: ...", "ActivityDate": "2026-11-20",
-        "Status": "Not Started", "Priority": "High",
+        "Status": "Not Started", "Priority": "High", "GameFilm_Key__c": command.marker,
     }]}
     assert outcome.crm_id == "00T000000000001AAA"
 
 
-def test_log_calls_creates_completed_call_tasks(http, gateway):
+NO_KEY_FIELD = {"status": 404, "json": errors("NOT_FOUND", "The requested resource does not exist")}
+
+
+def test_without_the_external_id_field_tasks_are_created_with_a_marker_line(http, gateway):
+    http.patch(UPSERT_TASKS, **NO_KEY_FIELD)
+    http.post(COLLECTIONS, json=created("00T000000000001AAA"))
     http.post(COLLECTIONS, json=created("00T000000000002AAA"))
+    first, second = task(1, priority="HIGH", contact_id=CONTACT), task(2)
+
+    [outcome] = gateway.create_tasks([first])
+    gateway.create_tasks([second])  # remembered: no second upsert attempt
+
+    assert [(c.request.method, urlsplit(c.request.url).path.rsplit("/", 1)[1]) for c in http.calls] == [
+        ("PATCH", "GameFilm_Key__c"), ("POST", "sobjects"), ("POST", "sobjects")]
+    assert body(http.calls[1]) == {"allOrNone": False, "records": [{
+        "attributes": {"type": "Task"}, "WhatId": OPP, "WhoId": CONTACT, "OwnerId": LEADER,
+        "Subject": "Review the Acme discovery call", "Description": f"Rubric: ...\n\n{first.marker}", "ActivityDate": "2026-11-20",
+        "Status": "Not Started", "Priority": "High",
+    }]}
+    assert outcome.ok and outcome.crm_id == "00T000000000001AAA"
+
+
+def test_marker_line_fits_in_a_full_description(http, gateway):
+    http.patch(UPSERT_TASKS, **NO_KEY_FIELD)
+    http.post(COLLECTIONS, json=created("00T000000000001AAA"))
+    command = task(body="x" * 40000)
+
+    gateway.create_tasks([command])
+
+    description = body(http.calls[1])["records"][0]["Description"]
+    assert len(description) == 32000 and description.endswith(f"x\n\n{command.marker}")
+
+
+def test_log_calls_creates_completed_call_tasks(http, gateway):
+    http.patch(UPSERT_TASKS, json=created("00T000000000002AAA"))
     call = LogCall(key="call#1", rule="recording", reason="Recording attached", record_id=OPP, owner_id=OWNER,
                    title="Discovery call", recording_url="https://rec.example/r/42", occurred_at_ms=1_762_000_000_000,
                    duration_ms=754_400, body="Consent given.")
@@ -357,7 +396,7 @@ def test_log_calls_creates_completed_call_tasks(http, gateway):
     assert body(http.calls[0])["records"] == [{
         "attributes": {"type": "Task"}, "WhatId": OPP, "Subject": "Discovery call", "TaskSubtype": "Call",
         "Status": "Completed", "ActivityDate": "2025-11-01", "OwnerId": OWNER, "CallDurationInSeconds": 754,
-        "Description": "Consent given.\n\nRecording: https://rec.example/r/42",
+        "Description": "Consent given.\n\nRecording: https://rec.example/r/42", "GameFilm_Key__c": call.marker,
     }]
     assert outcome.ok and outcome.crm_id == "00T000000000002AAA"
 
@@ -365,14 +404,16 @@ def test_log_calls_creates_completed_call_tasks(http, gateway):
 def test_add_notes_posts_to_the_record_feed(http, gateway):
     http.post(COLLECTIONS, json=created("0D5000000000001AAA"))
 
-    [outcome] = gateway.add_notes([AddNote(key="note#1", rule="threshold", reason="x", record_id=OPP, body="Dana joined: amount over 200k.")])
+    note = AddNote(key="note#1", rule="threshold", reason="x", record_id=OPP, body="Dana joined: amount over 200k.")
 
-    assert body(http.calls[0])["records"] == [{"attributes": {"type": "FeedItem"}, "ParentId": OPP, "Body": "Dana joined: amount over 200k."}]
+    [outcome] = gateway.add_notes([note])
+
+    assert body(http.calls[0])["records"] == [{"attributes": {"type": "FeedItem"}, "ParentId": OPP, "Body": f"Dana joined: amount over 200k.\n\n{note.marker}"}]
     assert outcome.crm_id == "0D5000000000001AAA"
 
 
 def test_per_record_failures_become_outcomes(http, gateway):
-    http.post(COLLECTIONS, json=[
+    http.patch(UPSERT_TASKS, json=[
         created("00T000000000001AAA")[0],
         failed("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"),
         failed("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["WhatId"]),
@@ -385,16 +426,29 @@ def test_per_record_failures_become_outcomes(http, gateway):
     assert (invalid.ok, invalid.retryable, invalid.error) == (False, False, "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id")
 
 
-def test_a_failed_later_batch_keeps_the_outcomes_of_earlier_batches(http, connector, sleeps):
-    gateway = SalesforceGateway(connector, sleep=sleeps.append, max_retries=1)
-    http.add_callback(responses.POST, COLLECTIONS, callback=saving_callback("00T"))
-    http.post(COLLECTIONS, status=503, json=errors("SERVER_UNAVAILABLE", "Server temporarily unavailable"))
+def note(n: int) -> AddNote:
+    return AddNote(key=f"note#{n}", rule="threshold", reason="x", record_id=OPP, body="Dana joined.")
+
+
+def test_a_failed_later_batch_keeps_the_outcomes_of_earlier_batches(http, gateway, sleeps):
+    http.add_callback(responses.POST, COLLECTIONS, callback=saving_callback("0D5"))
     http.post(COLLECTIONS, status=503, json=errors("SERVER_UNAVAILABLE", "Server temporarily unavailable"))
 
-    outcomes = gateway.create_tasks([task(n) for n in range(201)])
+    outcomes = gateway.add_notes([note(n) for n in range(450)])
 
+    assert len(http.calls) == 2 and sleeps == []  # a create is not resent after a 5xx, nor are later chunks sent
     assert all(o.ok for o in outcomes[:200])
-    assert not outcomes[200].ok and outcomes[200].retryable and "SERVER_UNAVAILABLE" in outcomes[200].error
+    assert all(not o.ok and o.ambiguous and "SERVER_UNAVAILABLE" in o.error for o in outcomes[200:400])
+    assert all(not o.ok and o.retryable and not o.ambiguous and o.error.startswith("not sent") for o in outcomes[400:])
+
+
+def test_an_ambiguous_first_batch_of_several_fails_only_its_own_records(http, gateway):
+    http.post(COLLECTIONS, body=requests.exceptions.ReadTimeout("read timed out"))
+
+    outcomes = gateway.add_notes([note(n) for n in range(201)])
+
+    assert len(http.calls) == 1
+    assert all(o.ambiguous for o in outcomes[:200]) and not outcomes[200].ambiguous and outcomes[200].retryable
 
 
 def test_add_collaborators_creates_team_members(http, gateway):
@@ -495,7 +549,7 @@ def test_retries_stop_after_max_retries_with_a_retryable_error(http, gateway, sl
     with pytest.raises(CrmError) as raised:
         gateway.read_users([LEADER])
 
-    assert raised.value.retryable and "UNKNOWN_EXCEPTION" in str(raised.value)
+    assert raised.value.retryable and raised.value.ambiguous and "UNKNOWN_EXCEPTION" in str(raised.value)
     assert len(http.calls) == 5 and len(sleeps) == 4
     assert sleeps[-1] > sleeps[0]
 
@@ -520,7 +574,7 @@ def test_a_session_still_invalid_after_reconnecting_is_not_retried_again(http, g
 
 
 def test_request_limit_exceeded_raises_limit_reached(http, gateway, sleeps):
-    http.post(COLLECTIONS, status=403, json=errors("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+    http.patch(UPSERT_TASKS, status=403, json=errors("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
 
     with pytest.raises(CrmLimitReached) as raised:
         gateway.create_tasks([task()])
