@@ -743,3 +743,63 @@ def test_single_currency_org_has_no_rates_and_is_not_asked_again(http, gateway):
     assert gateway.read_currency_rates() == {}
     assert gateway.read_currency_rates() == {}
     assert len(http.calls) == 1
+
+
+# ---- unconvertible record values ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["n/a", "NaN", "Infinity", True])
+def test_an_amount_that_is_not_a_number_names_the_record_and_the_field(http, gateway, amount):
+    http.get(QUERY, json=page([opportunity(Amount=amount)]))
+
+    with pytest.raises(RecordDataError) as raised:
+        gateway.read_deals([OPP])
+
+    assert (raised.value.record_id, raised.value.field_name) == (OPP, "Amount")
+    assert not raised.value.retryable and str(raised.value).startswith(f"record {OPP}: field Amount: expected a")
+    assert str(amount) not in str(raised.value).split(": ", 2)[2]  # the value itself stays out of logs
+
+
+def test_text_amounts_from_an_outbound_message_still_convert(http, gateway):
+    http.get(QUERY, json=page([opportunity(Amount=" 1250.50 ")]))
+
+    assert gateway.read_deals([OPP])[OPP].amount == Decimal("1250.50")
+
+
+# ---- which exactly-once mechanism the org supports ------------------------------------------
+
+
+def test_the_doctor_learns_that_task_has_the_external_id_and_says_how_tasks_are_written(http, gateway):
+    task_fields = ["WhatId", "WhoId", "OwnerId", "Subject", "Description", "ActivityDate", "Status", "Priority", "TaskSubtype", "CallDurationInSeconds"]
+    keyed = describe("Task", task_fields)
+    keyed["fields"].append({"name": "GameFilm_Key__c", "createable": True, "updateable": True, "custom": True, "externalId": True})
+    http.get(f"{DATA}/limits/", json={"DailyApiRequests": {"Max": 100000, "Remaining": 95000}})
+    http.post(f"{DATA}/composite/batch", json={"hasErrors": False, "results": [
+        {"statusCode": 200, "result": describe("Opportunity", ["Id", "Amount", "CurrencyIsoCode", "RecordTypeId"])},
+        {"statusCode": 200, "result": keyed},
+        {"statusCode": 200, "result": describe("FeedItem", ["ParentId", "Body"])},
+        {"statusCode": 200, "result": describe("OpportunityTeamMember", ["OpportunityId", "UserId"])},
+    ]})
+
+    findings = {f.check: f for f in gateway.check()}
+
+    assert findings["task"].ok and "upserted on the external id GameFilm_Key__c" in findings["task"].message
+
+
+def test_the_doctor_learns_that_task_has_no_external_id_and_tasks_are_created_directly(http, gateway):
+    task_fields = ["WhatId", "WhoId", "OwnerId", "Subject", "Description", "ActivityDate", "Status", "Priority", "TaskSubtype", "CallDurationInSeconds"]
+    http.get(f"{DATA}/limits/", json={"DailyApiRequests": {"Max": 100000, "Remaining": 95000}})
+    http.post(f"{DATA}/composite/batch", json={"hasErrors": False, "results": [
+        {"statusCode": 200, "result": describe("Opportunity", ["Id", "Amount", "CurrencyIsoCode", "RecordTypeId"])},
+        {"statusCode": 200, "result": describe("Task", task_fields)},
+        {"statusCode": 200, "result": describe("FeedItem", ["ParentId", "Body"])},
+        {"statusCode": 200, "result": describe("OpportunityTeamMember", ["OpportunityId", "UserId"])},
+    ]})
+    http.post(COLLECTIONS, json=created("00T000000000001AAA"))
+
+    findings = {f.check: f for f in gateway.check()}
+    [outcome] = gateway.create_tasks([task()])
+
+    assert findings["task"].ok and "marker line in Description" in findings["task"].message
+    assert outcome.ok and http.calls[-1].request.method == "POST"  # no upsert probe: the describe told
+    assert body(http.calls[-1])["records"][0]["Description"] == f"Rubric: ...\n\n{task().marker}"

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
 from integration.commands import AddNote, Command, CreateTask, LogCall
+from integration.gateway import CrmError
 from integration.gateway.salesforce.mapping import in_chunks, marker_of, quoted, soql_datetime
 from integration.gateway.salesforce.org import TASK_KEY_FIELD, OrgShape
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
@@ -93,7 +94,9 @@ class CreatedLookup:
     def _user_id(self) -> str:
         """The integration user's id, from the OAuth userinfo endpoint (once per gateway)."""
         if self._org.user_id is None:
-            info = self._transport.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+            info = self._transport.call("userinfo", lambda sf: sf.oauth2("userinfo")) or {}
+            if not info.get("user_id"):
+                raise CrmError("Salesforce userinfo did not name the integration user; cannot look up what it created")
             self._org.user_id = str(info["user_id"])
         return self._org.user_id
 

@@ -28,7 +28,7 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.timeouts = timeouts
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeouts.as_tuple()
         return super().request(method, url, *args, **kwargs)

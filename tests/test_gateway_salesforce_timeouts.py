@@ -1,0 +1,184 @@
+"""Timeouts on every Salesforce request, and what each network failure means for a resend.
+
+Real sockets where it matters (a server that accepts and never answers, a port nobody
+listens on); `responses` to raise each requests exception on a known request.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import date
+
+import pytest
+import requests
+import responses
+
+from integration.commands import AddNote, CreateTask
+from integration.config import Tenant
+from integration.gateway import CrmError
+from integration.gateway.salesforce import SalesforceGateway
+from integration.gateway.salesforce.session import connector
+from integration.gateway.transport import RetryPolicy, Timeouts
+from tests.salesforce_org import COLLECTIONS, DATA, INSTANCE, refused
+
+OPP = "006000000000001AAA"
+LEADER = "005000000000002AAA"
+TOKEN = {"access_token": "00D!token", "instance_url": INSTANCE, "id": f"https://login.salesforce.com/id/00D000000000001AAA/{LEADER}", "token_type": "Bearer"}
+
+
+def tenant(instance_url: str = INSTANCE, **overrides) -> Tenant:
+    values = dict(id="acme", crm="salesforce", dry_run=False, org_id="00D000000000001AAA", instance_url=instance_url,
+                  auth="session", session_id_env="SF_SESSION", connect_timeout_seconds=2.5, read_timeout_seconds=12.0)  # fmt: skip
+    values.update(overrides)
+    return Tenant(**values)
+
+
+def note() -> AddNote:
+    return AddNote(key="note#1", rule="threshold", reason="x", record_id=OPP, body="Dana joined.")
+
+
+def page(records: list) -> dict:
+    return {"totalSize": len(records), "done": True, "records": records}
+
+
+# ---- every request carries the tenant's timeouts ---------------------------------------------
+
+
+def test_every_request_waits_at_most_the_tenants_timeouts():
+    gateway = SalesforceGateway.from_tenant(tenant(), {"SF_SESSION": "00D!session"})
+    with responses.RequestsMock() as http:
+        http.get(f"{DATA}/query/", json=page([]))
+        http.post(COLLECTIONS, json=[{"id": "0D5000000000001AAA", "success": True, "errors": []}])
+
+        gateway.read_users([LEADER])
+        gateway.add_notes([note()])
+
+        assert [c.request.req_kwargs["timeout"] for c in http.calls] == [(2.5, 12.0), (2.5, 12.0)]
+
+
+def test_the_login_request_has_the_timeouts_too():
+    t = tenant(auth="client_credentials", consumer_key_env="SF_KEY", consumer_secret_env="SF_SECRET")
+    gateway = SalesforceGateway.from_tenant(t, {"SF_KEY": "3MVG9-key", "SF_SECRET": "s3cr3t"})
+    with responses.RequestsMock() as http:
+        http.post(f"{INSTANCE}/services/oauth2/token", json=TOKEN)
+        http.get(f"{DATA}/query/", json=page([]))
+
+        gateway.read_users([LEADER])
+
+        assert [c.request.req_kwargs["timeout"] for c in http.calls] == [(2.5, 12.0), (2.5, 12.0)]
+
+
+# ---- real sockets ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never says a word; yields (port, accepted connections)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def gateway_at(port: int, timeouts: Timeouts, sleeps: list[float]) -> SalesforceGateway:
+    connect = connector(tenant(f"https://127.0.0.1:{port}"), {"SF_SESSION": "00D!session"}, timeouts)
+    return SalesforceGateway(connect, retry=RetryPolicy(attempts=1), sleep=sleeps.append)
+
+
+def test_a_hanging_crm_costs_at_most_the_timeouts_per_attempt(silent_server):
+    port, accepted = silent_server
+    sleeps: list[float] = []
+    timeouts = Timeouts(connect=0.2, read=0.3)
+    gateway = gateway_at(port, timeouts, sleeps)
+
+    started = time.monotonic()
+    with pytest.raises(CrmError) as raised:
+        gateway.read_users([LEADER])
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2 * (timeouts.connect + timeouts.read) + 0.5  # two attempts: a read is resent once
+    assert raised.value.ambiguous and raised.value.retryable and len(sleeps) == 1
+    assert "127.0.0.1" not in str(raised.value)  # the URL (and a SOQL query in it) stays out of errors
+
+
+def test_a_create_to_a_hanging_crm_is_not_resent(silent_server):
+    port, accepted = silent_server
+    gateway = gateway_at(port, Timeouts(connect=0.2, read=0.3), [])
+
+    [outcome] = gateway.execute([note()])
+
+    assert outcome.ambiguous and not outcome.ok
+    assert len(accepted) == 1
+
+
+def test_a_refused_connection_is_resent_even_for_a_create_and_is_not_ambiguous():
+    with socket.socket() as probe:  # a free port: nothing listens there once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps: list[float] = []
+    gateway = gateway_at(port, Timeouts(connect=0.2, read=0.3), sleeps)
+
+    [outcome] = gateway.execute([note()])
+
+    assert not outcome.ok and outcome.retryable and not outcome.ambiguous
+    assert len(sleeps) == 1  # resent once (the policy's budget), as nothing had been sent
+
+
+# ---- each requests failure, on a known request --------------------------------------------------
+
+
+def in_memory_gateway(sleeps: list[float]) -> SalesforceGateway:
+    from simple_salesforce import Salesforce
+
+    return SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="s"), sleep=sleeps.append)
+
+
+@pytest.mark.parametrize("failure, ambiguous", [
+    (requests.exceptions.ConnectTimeout("connect timed out"), False),
+    (refused(), False),
+    (requests.exceptions.ReadTimeout("read timed out"), True),
+    (requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)"), True),
+    (requests.exceptions.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"), True),
+])  # fmt: skip
+def test_a_create_is_resent_only_when_nothing_was_sent(failure, ambiguous):
+    sleeps: list[float] = []
+    with responses.RequestsMock() as http:
+        http.post(COLLECTIONS, body=failure)
+        if not ambiguous:
+            http.post(COLLECTIONS, json=[{"id": "0D5000000000001AAA", "success": True, "errors": []}])
+
+        [outcome] = in_memory_gateway(sleeps).execute([note()])
+
+        assert len(http.calls) == (1 if ambiguous else 2)
+    assert outcome.ok is (not ambiguous) and outcome.ambiguous is ambiguous
+
+
+@pytest.mark.parametrize("failure", [requests.exceptions.ReadTimeout("read timed out"), requests.exceptions.ChunkedEncodingError("broken")])
+def test_reads_and_upserts_are_resent_after_an_ambiguous_failure(failure):
+    sleeps: list[float] = []
+    task = CreateTask(key="t#1", rule="r", reason="x", record_id=OPP, owner_id=LEADER, subject="s", body="b", due=date(2026, 12, 1))
+    with responses.RequestsMock() as http:
+        http.get(f"{DATA}/query/", body=failure)
+        http.get(f"{DATA}/query/", json=page([]))
+        http.patch(f"{COLLECTIONS}/Task/GameFilm_Key__c", body=failure)
+        http.patch(f"{COLLECTIONS}/Task/GameFilm_Key__c", json=[{"id": "00T000000000001AAA", "success": True, "errors": [], "created": True}])
+        gateway = in_memory_gateway(sleeps)
+
+        assert gateway.read_users([LEADER]) == {}
+        [outcome] = gateway.execute([task])
+
+        assert outcome.ok and len(http.calls) == 4 and len(sleeps) == 2
