@@ -803,3 +803,17 @@ def test_the_doctor_learns_that_task_has_no_external_id_and_tasks_are_created_di
     assert findings["task"].ok and "marker line in Description" in findings["task"].message
     assert outcome.ok and http.calls[-1].request.method == "POST"  # no upsert probe: the describe told
     assert body(http.calls[-1])["records"][0]["Description"] == f"Rubric: ...\n\n{task().marker}"
+
+
+def test_an_external_id_the_user_may_not_write_falls_back_to_markers(http, gateway):
+    refusal = failed("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: GameFilm_Key__c. Please check the security settings of this field.", ["GameFilm_Key__c"])
+    http.patch(UPSERT_TASKS, json=[refusal, refusal])
+    http.post(COLLECTIONS, json=created("00T000000000001AAA", "00T000000000002AAA"))
+    http.post(COLLECTIONS, json=created("00T000000000003AAA"))
+
+    outcomes = gateway.create_tasks([task(1), task(2)])
+    gateway.create_tasks([task(3)])
+
+    assert [o.crm_id for o in outcomes] == ["00T000000000001AAA", "00T000000000002AAA"]
+    assert [r["Description"] for r in body(http.calls[1])["records"]] == [f"Rubric: ...\n\n{task(n).marker}" for n in (1, 2)]
+    assert [c.request.method for c in http.calls] == ["PATCH", "POST", "POST"]

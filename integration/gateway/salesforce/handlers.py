@@ -9,7 +9,9 @@ Exactly once, per command type:
   after an ambiguous failure: the worker reconciles them through `find` (see lookup.py).
 - AddNote: a Chatter FeedItem created with the marker in Body (never resent; `find`).
 Whether GameFilm_Key__c exists is learned once: from the doctor's describe of Task or from
-the first upsert Salesforce refuses because the field is unknown.
+the first upsert Salesforce refuses because the field is unknown (or not writable). An upsert
+resent after an ambiguous failure sets the task's fields again: within the gateway's retry
+window a person's edit in between would be overwritten.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ENABLE_TEAMS = "Enable Opportunity Teams: Setup → Opportunity Team Settings → Enable Team Selling"
 UPSERT_TASKS = f"composite/sobjects/Task/{TASK_KEY_FIELD}"
+KEY_FIELD_REFUSALS = frozenset({"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})
 
 
 class SalesforceCommands:
@@ -100,21 +103,35 @@ class SalesforceCommands:
     def _create_tasks(self, commands: Sequence[CreateTask | LogCall], records: list[dict[str, Any]]) -> list[Outcome]:
         """Upsert on GameFilm_Key__c where the org has it, else create with the marker in Description."""
         self._lookup.sending(commands)
+        saved: list[Saved | None] = [None] * len(commands)
         if self._org.task_key_field is not False:
             keyed = [{**r, TASK_KEY_FIELD: c.marker} for c, r in zip(commands, records)]
             try:
-                saved = save(self._transport, "PATCH", keyed, path=UPSERT_TASKS, idempotent=True)
+                saved = list(save(self._transport, "PATCH", keyed, path=UPSERT_TASKS, idempotent=True))
             except SalesforceCallFailed as exc:
                 if not key_field_missing(exc):
                     raise
-                log.info("Salesforce org has no usable Task.%s; creating tasks with a marker in Description", TASK_KEY_FIELD)
-                self._org.task_key_field = False
+                self._key_field_unusable()
             else:
-                self._org.task_key_field = True
-                return [outcome(c.key, s) for c, s in zip(commands, saved)]
-        marked = [{**r, "Description": with_marker(r["Description"], c.marker, DESCRIPTION_CHARS)} for c, r in zip(commands, records)]
-        saved = save(self._transport, "POST", marked, idempotent=False)
-        return [outcome(c.key, s) for c, s in zip(commands, saved)]
+                # A field the integration user may not write (field-level security) fails each
+                # record, which was therefore not created: those are created with a marker.
+                refused = [i for i, s in enumerate(saved) if s and s.code in KEY_FIELD_REFUSALS and TASK_KEY_FIELD in (s.error or "")]
+                if len(refused) < len(saved):
+                    self._org.task_key_field = True
+                for i in refused:
+                    saved[i] = None
+                if refused:
+                    self._key_field_unusable()
+        unsent = [i for i, s in enumerate(saved) if s is None]
+        if unsent:
+            marked = [{**records[i], "Description": with_marker(records[i]["Description"], commands[i].marker, DESCRIPTION_CHARS)} for i in unsent]
+            for i, result in zip(unsent, save(self._transport, "POST", marked, idempotent=False)):
+                saved[i] = result
+        return [outcome(c.key, s) for c, s in zip(commands, saved) if s is not None]
+
+    def _key_field_unusable(self) -> None:
+        log.info("Salesforce org has no usable Task.%s; creating tasks with a marker in Description", TASK_KEY_FIELD)
+        self._org.task_key_field = False
 
     def _save_team_members(self, records: list[dict[str, Any]]) -> list[Saved]:
         """Create team members; where the org's sharing model makes OpportunityAccessLevel

@@ -14,6 +14,8 @@ Which mechanism applies:
 
 "Since first sent" is known for commands this process sent; for the others (a new process
 after a crash) the lookback window applies: an effect older than it is not found.
+Known gap: a Task created with a marker while the org had no GameFilm_Key__c, whose outcome
+is still unknown when the field gets deployed, is looked up by the field and not found.
 One query per 200 records for many commands; a key absent from the answer certainly has no
 effect (the query either answers completely or raises).
 """
