@@ -182,3 +182,78 @@ def test_reads_and_upserts_are_resent_after_an_ambiguous_failure(failure):
         [outcome] = gateway.execute([task])
 
         assert outcome.ok and len(http.calls) == 4 and len(sleeps) == 2
+
+
+# ---- a TLS server that reads the whole request, then never answers ---------------------------
+
+
+@pytest.fixture
+def swallowing_server(tmp_path, monkeypatch):
+    """HTTPS on 127.0.0.1 with a throwaway certificate the client trusts (REQUESTS_CA_BUNDLE):
+    it reads each request completely (so a create may have been applied), then stays silent."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    received: list[bytes] = []
+    open_connections: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn = context.wrap_socket(server.accept()[0], server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            open_connections.append(conn)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            while len(body) < length:
+                body += conn.recv(65536)
+            received.append(body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], received
+    server.close()
+    for conn in open_connections:
+        conn.close()
+
+
+def test_a_crm_that_takes_the_request_and_hangs_costs_the_read_timeout_and_the_create_is_not_resent(swallowing_server):
+    port, received = swallowing_server
+    timeouts = Timeouts(connect=0.5, read=0.4)
+    gateway = gateway_at(port, timeouts, [])
+
+    started = time.monotonic()
+    [outcome] = gateway.execute([note()])
+    elapsed = time.monotonic() - started
+
+    assert timeouts.read <= elapsed < timeouts.connect + timeouts.read + 0.3
+    assert outcome.ambiguous and not outcome.ok
+    assert len(received) == 1 and b'"ParentId": "006000000000001AAA"' in received[0]  # it got there: maybe applied
