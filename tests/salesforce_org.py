@@ -62,6 +62,15 @@ class FakeOrg:
     def of_type(self, sobject: str, *, deleted: bool = False) -> list[dict[str, Any]]:
         return [r for r in self.records.values() if r["attributes"]["type"] == sobject and (deleted or not r.get("IsDeleted"))]
 
+    def by_marker(self) -> dict[str, list[dict[str, Any]]]:
+        """Records by the marker they carry (external id, or the last line of Description/Body)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for r in self.records.values():
+            text = r.get("Description") or r.get("Body") or ""
+            marker = r.get("GameFilm_Key__c") or text.rsplit("\n", 1)[-1]
+            found.setdefault(marker, []).append(r)
+        return found
+
     def delete(self, record_id: str) -> None:
         self.records[record_id]["IsDeleted"] = True
 
@@ -118,22 +127,24 @@ class FakeOrg:
         select, sobject, where = re.fullmatch(r"SELECT (.+) FROM (\w+) WHERE (.+)", soql).groups()  # type: ignore[union-attr]
         if "GameFilm_Key__c" in where and not self.key_field:
             return 400, {}, json.dumps([{"errorCode": "INVALID_FIELD", "message": f"\n{soql}\nERROR at Row:1:Column:8\nNo such column 'GameFilm_Key__c' on entity 'Task'."}])
-        matches = [r for r in self.of_type(sobject, deleted=include_deleted) if _matches(r, where)]
+        clauses = _clauses(where)
+        matches = [r for r in self.of_type(sobject, deleted=include_deleted) if all(test(r) for test in clauses)]
         fields = [f.strip() for f in select.split(",")]
         rows = [{"attributes": {"type": sobject}, **{f: r.get(f) for f in fields}} for r in matches]
         return 200, {}, json.dumps({"totalSize": len(rows), "done": True, "records": rows})
 
 
-def _matches(record: dict[str, Any], where: str) -> bool:
-    """The lookups' filters: `F IN ('a','b')`, `F = 'x'`, `CreatedDate >= 2026-...Z`, joined by AND."""
+def _clauses(where: str) -> list[Any]:
+    """The lookups' filters as tests: `F IN ('a','b')`, `F = 'x'`, `CreatedDate >= 2026-...Z`, joined by AND."""
+    tests = []
     for clause in where.split(" AND "):
         field, op, value = re.fullmatch(r"(\w+) (IN|=|>=) (.+)", clause.strip()).groups()  # type: ignore[union-attr]
         if op == "IN":
-            if record.get(field) not in re.findall(r"'([^']*)'", value):
-                return False
+            values = frozenset(re.findall(r"'([^']*)'", value))
+            tests.append(lambda r, f=field, vs=values: r.get(f) in vs)
         elif op == "=":
-            if record.get(field) != value.strip("'"):
-                return False
-        elif record[field] < datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc):
-            return False
-    return True
+            tests.append(lambda r, f=field, v=value.strip("'"): r.get(f) == v)
+        else:
+            since = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            tests.append(lambda r, f=field, t=since: r[f] >= t)
+    return tests

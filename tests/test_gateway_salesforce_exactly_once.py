@@ -67,10 +67,7 @@ def make_gateway(org: FakeOrg, now: datetime | None = None, **kwargs) -> Salesfo
 
 def effects(org: FakeOrg, command: Command) -> list[dict]:
     """The records in the org that carry this command's effect (a create's marker)."""
-    return [
-        r for r in org.records.values()
-        if r.get("GameFilm_Key__c") == command.marker or (r.get("Description") or r.get("Body") or "").endswith(command.marker)
-    ]  # fmt: skip
+    return org.by_marker().get(command.marker, [])
 
 
 def deliver(gateway: SalesforceGateway, commands: Sequence[Command], rounds: int = 20) -> None:
