@@ -257,3 +257,17 @@ def test_a_crm_that_takes_the_request_and_hangs_costs_the_read_timeout_and_the_c
     assert timeouts.read <= elapsed < timeouts.connect + timeouts.read + 0.3
     assert outcome.ambiguous and not outcome.ok
     assert len(received) == 1 and b'"ParentId": "006000000000001AAA"' in received[0]  # it got there: maybe applied
+
+
+def test_a_login_that_times_out_sent_nothing_so_a_create_is_still_sent():
+    t = tenant(auth="client_credentials", consumer_key_env="SF_KEY", consumer_secret_env="SF_SECRET")
+    sleeps: list[float] = []
+    gateway = SalesforceGateway(connector(t, {"SF_KEY": "3MVG9-key", "SF_SECRET": "s3cr3t"}, Timeouts(1, 2)), sleep=sleeps.append)
+    with responses.RequestsMock() as http:
+        http.post(f"{INSTANCE}/services/oauth2/token", body=requests.exceptions.ReadTimeout("read timed out"))
+        http.post(f"{INSTANCE}/services/oauth2/token", json=TOKEN)
+        http.post(COLLECTIONS, json=[{"id": "0D5000000000001AAA", "success": True, "errors": []}])
+
+        [outcome] = gateway.execute([note()])
+
+        assert outcome.ok and len(http.calls) == 3 and len(sleeps) == 1

@@ -13,6 +13,7 @@ simple-salesforce is imported inside functions: it costs Lambda cold starts othe
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
@@ -53,6 +54,7 @@ class SalesforceTransport:
         self.retry = retry
         self._sleep = sleep
         self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
         self.usage: tuple[int, int] | None = None  # (used, allowed) in the rolling 24 hours
 
     def call(self, what: str, fn: Callable[[Salesforce], T], *, guard: bool = True, idempotent: bool = True) -> T:
@@ -65,8 +67,9 @@ class SalesforceTransport:
             if guard:
                 self._guard_allowance()
             failure: CrmError
+            sf: Salesforce | None = None
             try:
-                sf = self.client()
+                sf = self.client()  # may log in: a failure there sent nothing yet
                 result = fn(sf)
             except SalesforceAuthenticationFailed as exc:
                 # The message is Salesforce's error_description (e.g. invalid_grant); it never holds a secret.
@@ -76,7 +79,8 @@ class SalesforceTransport:
                 if reconnected:
                     raise SalesforceCallFailed("INVALID_SESSION_ID", "the session is still invalid after reconnecting; check the integration user and its connected app") from None
                 reconnected = True
-                self.drop_client()
+                if sf is not None:
+                    self._forget(sf)
                 continue
             except SalesforceError as exc:
                 code, message = first_error(exc.content)
@@ -88,7 +92,7 @@ class SalesforceTransport:
                 reason = f"{code} (HTTP {exc.status})"
             except requests.RequestException as exc:
                 # The exception text may carry the URL, and with it a SOQL query: name the type only.
-                ambiguous = not nothing_sent(exc)
+                ambiguous = sf is not None and not nothing_sent(exc)
                 state = "the request may have been applied" if ambiguous else "nothing was sent"
                 failure = CrmError(f"Salesforce unreachable during {what}: {type(exc).__name__} ({state})", retryable=True, ambiguous=ambiguous)
                 reason = type(exc).__name__
@@ -117,13 +121,23 @@ class SalesforceTransport:
         return records
 
     def client(self) -> Salesforce:
-        if self._sf is None:
-            self._sf = self._connect()
-        return self._sf
+        """The org's client, connected on first use; shared by the worker's threads."""
+        with self._lock:
+            if self._sf is None:
+                self._sf = self._connect()
+            return self._sf
+
+    def _forget(self, expired: Salesforce) -> None:
+        """Reconnect on next use, unless another thread already did. The old client is not
+        closed: a request of another thread may still be using its connections."""
+        with self._lock:
+            if self._sf is expired:
+                self._sf = None
 
     def drop_client(self) -> None:
-        """Forget the client (next call reconnects) and close its pooled connections."""
-        sf, self._sf = self._sf, None
+        """Forget the client and close its pooled connections (when no request is in flight)."""
+        with self._lock:
+            sf, self._sf = self._sf, None
         if sf is not None:
             sf.session.close()
 
