@@ -43,6 +43,8 @@ def refused() -> requests.exceptions.ConnectionError:
 class FakeOrg:
     def __init__(self, http: responses.RequestsMock, *, key_field: bool = True, now: datetime | None = None):
         self.key_field = key_field
+        self.deals: set[str] | None = None  # when a set: writes about other records are refused per record
+        self.faults_by_type: dict[str, list[str | None]] = {}  # command type name -> faults of its next writes
         self.now = now or datetime(2026, 11, 24, 5, 0, tzinfo=timezone.utc)
         self.records: dict[str, dict[str, Any]] = {}  # id -> record (with attributes.type)
         self.updates: list[dict[str, Any]] = []  # every applied field update, in order
@@ -87,12 +89,15 @@ class FakeOrg:
 
     def _write(self, method: str, records: list[dict[str, Any]], *, upsert: bool) -> Any:
         self.writes += 1
-        fault = self.faults.pop(0) if self.faults else None
+        typed = self.faults_by_type.get(type_of(records[0]))
+        fault = typed.pop(0) if typed else self.faults.pop(0) if self.faults else None
         self.seen.append(fault)
         if fault == "refused":
             return refused()
         if fault == "refuse-500":
             return 500, {}, json.dumps([{"errorCode": "UNKNOWN_EXCEPTION", "message": "An unexpected error occurred"}])
+        if fault == "429":
+            return 429, {"Retry-After": "1"}, json.dumps([{"errorCode": "TOO_MANY_REQUESTS", "message": "Too many requests"}])
         results = [self._apply(method, r, upsert) for r in records]
         if fault == "apply-500":
             return 500, {}, json.dumps([{"errorCode": "UNKNOWN_EXCEPTION", "message": "An unexpected error occurred"}])
@@ -104,6 +109,9 @@ class FakeOrg:
 
     def _apply(self, method: str, record: dict[str, Any], upsert: bool) -> dict[str, Any]:
         sobject = record["attributes"]["type"]
+        about = record.get("id") or record.get("WhatId") or record.get("ParentId") or record.get("OpportunityId")
+        if self.deals is not None and about not in self.deals:
+            return {"success": False, "errors": [{"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id", "fields": []}]}
         if method == "PATCH" and not upsert:
             self.updates.append(record)
             return {"id": record["id"], "success": True, "errors": []}
@@ -134,6 +142,14 @@ class FakeOrg:
         return 200, {}, json.dumps({"totalSize": len(rows), "done": True, "records": rows})
 
 
+def type_of(record: dict[str, Any]) -> str:
+    """Which command a written record carries out (faults are injected per command type)."""
+    sobject = record["attributes"]["type"]
+    if sobject == "Task":
+        return "LogCall" if record.get("TaskSubtype") == "Call" else "CreateTask"
+    return {"FeedItem": "AddNote", "OpportunityTeamMember": "AddCollaborators"}.get(sobject, "UpdateFields")
+
+
 def _clauses(where: str) -> list[Any]:
     """The lookups' filters as tests: `F IN ('a','b')`, `F = 'x'`, `CreatedDate >= 2026-...Z`, joined by AND."""
     tests = []
@@ -148,3 +164,44 @@ def _clauses(where: str) -> list[Any]:
             since = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
             tests.append(lambda r, f=field, t=since: r[f] >= t)
     return tests
+
+
+class SalesforceHarness:
+    """The gateway contract's harness (tests/gateway_contract.py) on a FakeOrg: the real
+    SalesforceGateway and simple-salesforce, HTTP answered by `responses`. `key_field=False`
+    is an org before the installer (every create found by its marker); with it, Tasks are
+    upserted and an applied-then-lost Task is resent inside the gateway (idempotent)."""
+
+    sends = True
+    faults = frozenset({"applied-then-500", "applied-then-drop", "timeout", "refused-500", "429"})
+    _KINDS = {"applied-then-500": "apply-500", "applied-then-drop": "apply-drop", "timeout": "apply-timeout", "refused-500": "refuse-500", "429": "429"}
+
+    def __init__(self, http: responses.RequestsMock, *, key_field: bool = False):
+        from simple_salesforce import Salesforce
+
+        from integration.gateway.salesforce import SalesforceGateway
+        from integration.gateway.transport import RetryPolicy
+
+        self.org = FakeOrg(http, key_field=key_field)
+        self.org.deals = set()
+        self.gateway = SalesforceGateway(
+            lambda: Salesforce(instance_url=INSTANCE, session_id="contract"), sleep=lambda s: None, retry=RetryPolicy(attempts=2), now=lambda: self.org.now,
+        )  # fmt: skip
+
+    def deal(self, deal_id: str) -> None:
+        assert self.org.deals is not None
+        self.org.deals.add(deal_id)
+
+    def fail_next(self, kind: str, command_type: type, times: int = 1) -> None:
+        self.org.faults_by_type.setdefault(command_type.__name__, []).extend([self._KINDS[kind]] * times)
+
+    def effects(self, command: Any) -> int:
+        if not command.idempotent:
+            return len(self.org.by_marker().get(command.marker, []))
+        if hasattr(command, "user_ids"):
+            members = {(r["OpportunityId"], r["UserId"]) for r in self.org.of_type("OpportunityTeamMember")}
+            return int(all((command.record_id, u) in members for u in command.user_ids))
+        return int(any(u["id"] == command.record_id and all(u.get(k) == v for k, v in command.fields.items()) for u in self.org.updates))
+
+    def created(self, command_type: type) -> int:
+        return sum(1 for r in self.org.records.values() if type_of(r) == command_type.__name__)

@@ -18,7 +18,7 @@ import responses
 from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, UpdateFields
 from integration.gateway.salesforce import SalesforceGateway
 from integration.gateway.transport import RetryPolicy
-from tests.salesforce_org import DATA, INSTANCE, INTEGRATION_USER, USERINFO, FakeOrg
+from tests.salesforce_org import DATA, INSTANCE, INTEGRATION_USER, USERINFO, FakeOrg, SalesforceHarness
 
 OPP = "006000000000001AAA"
 LEADER = "005000000000002AAA"
@@ -277,3 +277,23 @@ def test_a_lookup_that_fails_leaves_its_keys_unknown(http):
 
     assert gateway.reconcile([note(), update()]) == {update().key: None}  # the note stays unknown
     assert len(http.calls) == 3  # userinfo, then the query and one resend (a read is idempotent)
+
+
+# ---- faults per command type (the harness the gateway contract will use) ----------------------
+
+
+def test_one_command_type_failing_never_discards_another_types_outcomes(http):
+    harness = SalesforceHarness(http)
+    for deal in (OPP, opp(2)):
+        harness.deal(deal)
+    commands = [update(1), note(1), task(1), member(1), call(1, opp(3))]  # opp(3) is unknown to the org
+    harness.fail_next("refused-500", UpdateFields, times=10)
+    harness.fail_next("applied-then-drop", AddNote)
+
+    updated, noted, tasked, joined, called = harness.gateway.execute(commands)
+
+    assert not updated.ok and updated.retryable and harness.effects(update(1)) == 0
+    assert noted.ambiguous and harness.effects(note(1)) == 1
+    assert tasked.ok and joined.ok and harness.effects(task(1)) == harness.effects(member(1)) == 1
+    assert not called.ok and not called.retryable and "INVALID_CROSS_REFERENCE_KEY" in called.error
+    assert (harness.created(CreateTask), harness.created(LogCall), harness.created(AddNote)) == (1, 0, 1)
