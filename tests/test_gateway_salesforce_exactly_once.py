@@ -297,3 +297,17 @@ def test_one_command_type_failing_never_discards_another_types_outcomes(http):
     assert tasked.ok and joined.ok and harness.effects(task(1)) == harness.effects(member(1)) == 1
     assert not called.ok and not called.retryable and "INVALID_CROSS_REFERENCE_KEY" in called.error
     assert (harness.created(CreateTask), harness.created(LogCall), harness.created(AddNote)) == (1, 0, 1)
+
+
+def test_send_times_are_kept_for_the_newest_creates_only(http, monkeypatch):
+    from integration.gateway.salesforce import lookup
+
+    monkeypatch.setattr(lookup, "REMEMBERED", 2)
+    org = FakeOrg(http)
+    gateway = make_gateway(org, lookback=timedelta(days=3))
+    gateway.execute([note(1), note(2), note(3)])  # note 1 is forgotten
+
+    gateway.reconcile([note(2)])
+    gateway.reconcile([note(1)])
+
+    assert [q.rsplit(">= ", 1)[1] for _, q in soqls(http)] == ["2026-11-24T04:55:00Z", "2026-11-21T05:00:00Z"]

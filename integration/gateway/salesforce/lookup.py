@@ -21,7 +21,7 @@ effect (the query either answers completely or raises).
 """
 from __future__ import annotations
 
-import logging
+import itertools
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
@@ -31,9 +31,8 @@ from integration.gateway.salesforce.mapping import in_chunks, marker_of, quoted,
 from integration.gateway.salesforce.org import TASK_KEY_FIELD, OrgShape
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
 
-log = logging.getLogger(__name__)
-
 CLOCK_SKEW = timedelta(minutes=5)  # between this host and Salesforce's CreatedDate
+REMEMBERED = 50_000  # send times kept; an older one is forgotten and its lookup uses the lookback
 
 
 class CreatedLookup:
@@ -51,6 +50,8 @@ class CreatedLookup:
         moment = self._now()
         for command in commands:
             self._sent_at.setdefault(command.marker, moment)
+        for marker in list(itertools.islice(self._sent_at, max(0, len(self._sent_at) - REMEMBERED))):
+            del self._sent_at[marker]  # the oldest first: dicts keep insertion order
 
     def find_tasks(self, commands: Sequence[CreateTask | LogCall]) -> dict[str, str | None]:
         if self._org.task_key_field is not False:
