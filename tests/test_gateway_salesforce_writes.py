@@ -11,6 +11,7 @@ import responses
 
 from integration.commands import AddCollaborators, AddNote, LogCall, UpdateFields
 from integration.gateway import CrmError, CrmLimitReached
+from integration.gateway.salesforce import SalesforceGateway
 from tests.salesforce_http import (  # noqa: F401  (fixtures)
     COLLECTIONS, CONTACT, LEADER, OPP, OWNER, QUERY, UPSERT_TASKS, VP, body, connector, created, errors, failed, gateway, http,
     opportunity, page, saving_callback, sf_id, sleeps, task,
@@ -339,3 +340,34 @@ def test_an_external_id_the_user_may_not_write_falls_back_to_markers(http, gatew
     assert [o.crm_id for o in outcomes] == ["00T000000000001AAA", "00T000000000002AAA"]
     assert [r["Description"] for r in body(http.calls[1])["records"]] == [f"Rubric: ...\n\n{task(n).marker}" for n in (1, 2)]
     assert [c.request.method for c in http.calls] == ["PATCH", "POST", "POST"]
+
+
+def test_threads_sharing_a_gateway_connect_once_and_reconnect_once(http, connector, sleeps):
+    import threading
+    import time
+
+    def slow_login():
+        time.sleep(0.02)  # a login takes a while: racing threads must not log in again meanwhile
+        return connector()
+
+    gateway = SalesforceGateway(slow_login, sleep=sleeps.append)
+    http.get(QUERY, status=401, json=errors("INVALID_SESSION_ID", "Session expired or invalid"))
+    http.get(QUERY, json=page([]))
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        start.wait()
+        try:
+            gateway.read_users([LEADER])
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert failures == [] and len(http.calls) == 5
+    assert connector.calls == 2  # once at first use, once after the one expired answer
