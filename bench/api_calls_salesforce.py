@@ -1,47 +1,78 @@
 """How many Salesforce API requests each gateway operation costs, against one request per record.
 
 The real SalesforceGateway and simple-salesforce run against HTTP answered by `responses`,
-which also counts the requests. Run: `.venv/bin/python bench/api_calls_salesforce.py`.
+which also counts the requests. Tasks and call logs are measured in both kinds of org: with
+the GameFilm_Key__c external id (upserts) and without it (the first upsert is refused, then
+creates with a marker). `reconcile` looks up 1,000 creates whose outcome was unknown.
+Run: `.venv/bin/python bench/api_calls_salesforce.py`.
 """
 from __future__ import annotations
 
 import itertools
 import json
 import re
+from datetime import date
 from typing import Any, Callable
 
 import responses
 
+from integration.commands import AddNote, CreateTask, LogCall
 from integration.gateway.salesforce import SalesforceGateway
-from operations import operations, print_table
+from operations import Operation, operations, print_table
 
 INSTANCE = "https://bench.my.salesforce.com"
 DATA = f"{INSTANCE}/services/data/v59.0"
+USER = "005000000000001AAA"
 
 
 def _opp(n: int) -> str:
     return f"006{n:012d}AAA"
 
 
-OPERATIONS = operations(_opp, "opportunity", "Game_Film_Avg__c", "005000000000001AAA")
-
-
-def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
-    """One row per operation and size: requests sent by the adapter vs one per record."""
+def _creates(count: int) -> list[CreateTask | LogCall | AddNote]:
+    common = [{"key": f"bench#{n}", "rule": "bench", "reason": "benchmark", "record_id": _opp(n)} for n in range(count)]
     return [
-        {"crm": "salesforce", "op": op, "records": n, "requests": _count_requests(run, n), "one_per_record": n}
-        for n in sizes
-        for op, run in OPERATIONS.items()
+        *(CreateTask(**c, owner_id=USER, subject="Review", body="Rubric", due=date(2026, 12, 1)) for c in common),
+        *(LogCall(**c, owner_id=USER, title="Call", recording_url="https://rec.example/1", occurred_at_ms=1_762_000_000_000) for c in common),
+        *(AddNote(**c, body="Why this happened") for c in common),
     ]
 
 
-def _count_requests(run: Callable[[SalesforceGateway, int], object], count: int) -> int:
+OPERATIONS: dict[str, Operation] = {
+    **operations(_opp, "opportunity", "Game_Film_Avg__c", USER),
+    "reconcile (3 types)": lambda gw, count: gw.reconcile(_creates(count)),
+}
+
+
+def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
+    """One row per operation, org kind and size: requests sent by the adapter vs one per record."""
+    rows = []
+    for keyed in (True, False):
+        for op, run in OPERATIONS.items():
+            if not keyed and op not in ("create_tasks", "log_calls", "reconcile (3 types)"):
+                continue
+            for n in sizes:
+                records = 3 * n if op.startswith("reconcile") else n
+                name = op if keyed else f"{op} [no ext id]"
+                rows.append({"crm": "salesforce", "op": name, "records": records, "requests": _count_requests(run, n, keyed), "one_per_record": records})
+    return rows
+
+
+def _count_requests(run: Callable[[SalesforceGateway, int], object], count: int, keyed: bool) -> int:
     from simple_salesforce import Salesforce
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        numbers = itertools.count(1)
         for method in (responses.POST, responses.PATCH):
-            http.add_callback(method, f"{DATA}/composite/sobjects", callback=_save_all(itertools.count(1)))
-        http.add_callback(responses.GET, f"{DATA}/query/", callback=_opportunities)
+            http.add_callback(method, f"{DATA}/composite/sobjects", callback=_save_all(numbers))
+        if keyed:
+            http.add_callback(responses.PATCH, f"{DATA}/composite/sobjects/Task/GameFilm_Key__c", callback=_save_all(numbers))
+        else:
+            http.add(responses.PATCH, f"{DATA}/composite/sobjects/Task/GameFilm_Key__c", status=404,
+                     json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])  # fmt: skip
+        for path in ("query/", "queryAll/"):
+            http.add_callback(responses.GET, f"{DATA}/{path}", callback=_query)
+        http.add(responses.GET, f"{INSTANCE}/services/oauth2/userinfo", json={"user_id": USER})
         gateway = SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="bench"), sleep=lambda _: None)
         run(gateway, count)
         return len(http.calls)
@@ -55,14 +86,20 @@ def _save_all(numbers: itertools.count) -> Callable[[Any], tuple[int, dict[str, 
     return callback
 
 
-def _opportunities(request: Any) -> tuple[int, dict[str, str], str]:
-    ids = re.findall(r"006\d{12}AAA", request.url)
-    records = [{"attributes": {"type": "Opportunity"}, "Id": i, "Amount": 1000.0, "IsClosed": False, "OpportunityTeamMembers": None} for i in ids]
+def _query(request: Any) -> tuple[int, dict[str, str], str]:
+    """Opportunities by id; lookups of Tasks and FeedItems find nothing (every create is resent)."""
+    records: list[dict[str, Any]] = []
+    if "FROM+Opportunity" in request.url or "FROM%20Opportunity" in request.url:
+        ids = re.findall(r"006\d{12}AAA", request.url)
+        records = [{"attributes": {"type": "Opportunity"}, "Id": i, "Amount": 1000.0, "IsClosed": False, "OpportunityTeamMembers": None} for i in ids]
     return 200, {}, json.dumps({"totalSize": len(records), "done": True, "records": records})
 
 
 def main() -> None:
-    print_table(measure())
+    rows = measure()
+    print_table(rows)
+    worst = min(r["one_per_record"] / r["requests"] for r in rows if r["records"] >= 1000)
+    print(f"\nfewest-saving operation at >= 1,000 records: {worst:.0f}x fewer requests than one per record")
 
 
 if __name__ == "__main__":
