@@ -39,6 +39,8 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/throughput_hubspot.py
+	$(BIN)/python bench/faults.py
 
 # Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv).
 package:
