@@ -12,7 +12,7 @@ Then it prints the effects expected (computed here from the seeded deals and the
 from the product's rule), the effects each CRM holds, duplicates, missing, unexpected, dead
 events, and whether the action log equals the CRM's state: every `done` action's effect is
 present once, and no effect exists without a `done` action.
-Run: `.venv/bin/python bench/faults.py [SEED]`. Targets: 0 duplicates, 0 missing, 0 dead.
+Run: `.venv/bin/python bench/faults.py [SEED] [--rate=0.3] [-v]` (-v lists what is off). Targets: 0 duplicates, 0 missing, 0 dead.
 """
 from __future__ import annotations
 
@@ -232,22 +232,23 @@ def compare_log(actions: list[Any], crm_of: dict[str, str], present: Counter[Eff
 # ---- the run ---------------------------------------------------------------------------
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "-v"]
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
     seed = int(args[0]) if args else 20261124
+    rate = float(next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--rate=")), FAULT_RATE))
     rng = random.Random(seed)
-    print(f"seed {seed}: {EVENTS} events, every delivery 3 times, {FAULT_RATE:.0%} of CRM calls failing")
+    print(f"seed {seed}: {EVENTS} events, every delivery 3 times, {rate:.0%} of CRM calls failing")
     logging.disable(logging.WARNING)  # the worker logs each failed attempt; the numbers say it all
     hs_deals, sf_deals = seed_deals(rng, "hubspot"), seed_deals(rng, "salesforce")
     planned, hs_triggered, sf_triggered = deliveries(rng, list(hs_deals), list(sf_deals))
     expected = expected_effects("hubspot", hs_deals, hs_triggered) | expected_effects("salesforce", sf_deals, sf_triggered)
 
-    with tempfile.TemporaryDirectory() as tmp, FaultyHubSpot(random.Random(seed + 1), FAULT_RATE) as server, \
+    with tempfile.TemporaryDirectory() as tmp, FaultyHubSpot(random.Random(seed + 1), rate) as server, \
             responses.RequestsMock(assert_all_requests_are_fired=False) as http:  # fmt: skip
         server.hang_seconds = 0.6  # beyond the 0.3 s read timeout below
         for deal_id, d in hs_deals.items():
             server.add_deal(deal_id, amount=d["amount"], hubspot_owner_id=HS_OWNER, hs_is_closed=str(d["closed"]).lower(),
                             hs_all_collaborator_owner_ids=";".join(d["team"]), pipeline="default", dealstage="appointmentscheduled")  # fmt: skip
-        org = FaultyOrg(http, random.Random(seed + 2), FAULT_RATE,
+        org = FaultyOrg(http, random.Random(seed + 2), rate,
                         {i: {"Name": f"Opp {i}", "Amount": float(d["amount"]), "OwnerId": SF_OWNER, "StageName": "Proposal",
                              "IsClosed": d["closed"], "CurrencyIsoCode": "USD", "RecordTypeId": None} for i, d in sf_deals.items()})  # fmt: skip
         for deal_id, d in sf_deals.items():
