@@ -92,9 +92,9 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     if "environ" in o:
         environ = o["environ"]
     else:
-        from integration.secrets import environ_with_ssm
+        from integration.secrets import SecretResolver
 
-        environ = environ_with_ssm(os.environ)  # unchanged unless GAMEFILM_SSM_PATH is set
+        environ = SecretResolver()  # env, plus SSM when GAMEFILM_SSM_PATH is set; rotation-aware
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
@@ -148,7 +148,9 @@ class _LazyApp:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+                    from integration.preflight import log_level
+
+                    logging.basicConfig(level=log_level(os.environ))
                     self._app = create_app()
         return self._app(environ, start_response)
 
