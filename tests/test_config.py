@@ -74,3 +74,17 @@ def test_salesforce_tenant_lookup_uses_the_15_character_prefix():
     assert cfg.salesforce_tenant("00D5e0000001AbcXXX").id == "acme-salesforce"
     assert cfg.salesforce_tenant("00D5e0000009Zzz") is None
     assert cfg.hubspot_tenant(62515).id == "acme-hubspot"
+
+
+@pytest.mark.parametrize("url", ["ftp://acme.example", "https://", "acme.my.salesforce.com", "http://host:port", "https://a b.example"])
+def test_urls_need_http_and_a_host(url):
+    raw = {"tenants": tenants_raw()}
+    raw["tenants"][0]["api_base_url"] = url
+    assert errors(raw) == "gamefilm.toml: tenants[acme-hubspot].api_base_url: must be an http(s):// URL with a host, e.g. https://acme.my.salesforce.com"
+
+
+def test_urls_with_ports_and_paths_are_accepted():
+    raw = {"tenants": tenants_raw(), "store": {"backend": "dynamodb", "endpoint_url": "http://127.0.0.1:8001"},
+           "intake": {"public_base_url": "https://abc.execute-api.us-east-1.amazonaws.com/production"}}  # fmt: skip
+    cfg = config_mod.parse(raw, "gamefilm.toml")
+    assert (cfg.store.endpoint_url, cfg.intake.public_base_url) == ("http://127.0.0.1:8001", "https://abc.execute-api.us-east-1.amazonaws.com/production")
