@@ -151,9 +151,14 @@ def _services(args: argparse.Namespace, **overrides: Any):
     cfg = config_mod.load(config_path(args.config))
     try:
         return build_services({"config": cfg, "worker_mode": "none", **overrides})
-    except (OSError, sqlite3.Error) as exc:  # the store path is unusable
-        raise config_mod.ConfigError(f"{cfg.source}: store: cannot open the {cfg.store.backend} store ({exc}); "
-                                     "check store.path and its directory's permissions") from None  # fmt: skip
+    except (OSError, sqlite3.Error) as exc:
+        raise _store_error(cfg, exc) from None
+
+
+def _store_error(cfg: config_mod.Config, exc: Exception) -> config_mod.ConfigError:
+    """The store path is unusable (a file where a directory should be, permissions, ...)."""
+    return config_mod.ConfigError(f"{cfg.source}: store: cannot open the {cfg.store.backend} store ({exc}); "
+                                  "check store.path and its directory's permissions")  # fmt: skip
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -193,7 +198,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"{p.sentence}{'; or pass --allow-missing-secrets for a demo' if p.signing else ''}", file=sys.stderr)
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app({"config": cfg})
+    try:
+        app = create_app({"config": cfg})
+    except (OSError, sqlite3.Error) as exc:
+        raise _store_error(cfg, exc) from None
     services = app.extensions["gamefilm"]
     print(f"Game Film serving on http://{args.host}:{args.port} (config {services.config.source}, store {services.config.store.backend})")
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)

@@ -197,3 +197,13 @@ def test_cli_times_are_iso_8601_utc(tmp_path, monkeypatch, capsys):
     assert main(["--config", str(config), "events", "--json"]) == 0
     (event,) = json.loads(capsys.readouterr().out)
     assert (event["received_at"], event["event"]["occurred_at"]) == ("2026-11-18T11:06:40Z", "2026-11-18T11:06:40Z")
+
+
+def test_an_unusable_store_path_is_one_line_for_serve_and_events(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    config = example_copy(tmp_path, lambda t: t.replace('path = "../var/gamefilm.db"', f'path = "{blocker}/g.db"'))
+    expected = f"{config}: store: cannot open the sqlite store ("
+    for args in (["events"], ["serve"]):
+        line = one_line(run("--config", str(config), *args, env=DEMO))
+        assert line.startswith(expected) and line.endswith("check store.path and its directory's permissions"), line
