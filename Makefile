@@ -38,7 +38,8 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/package_size.py --venv .venv-deploy
+	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 
 # Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv),
 # pruned to what the Lambda path imports; deploy it with `zappa update production -z gamefilm-lambda.zip`.

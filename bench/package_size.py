@@ -41,6 +41,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 def build(stage: str, work: Path, venv: Path | None) -> tuple[Path, Path]:
     if venv is None:
         venv = work / "venv"
+    if not (venv / "bin" / "python").exists():
         _run([sys.executable, "-m", "venv", str(venv)])
         _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"])
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", ".[deploy]"], cwd=ROOT)
