@@ -6,10 +6,10 @@ when the server would start. No I/O beyond that resolver (which may call SSM).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Mapping
 
-from integration.config import Config, ConfigError
+from integration.config import Config, ConfigError, Tenant
 
 LOG_LEVEL_VARIABLE = "GAMEFILM_LOG_LEVEL"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -39,16 +39,22 @@ def problems(cfg: Config, secrets: Mapping[str, str]) -> list[Problem]:
         for name in tenant.secret_envs():
             if secrets.get(name) or name in tenant.signing_secret_envs():
                 continue
+            key = f"{where}.{_key_naming(tenant, name)}"
             if name in needed and not tenant.dry_run:
-                found.append(Problem(f"{where}: {name} is not set, and this live tenant needs it to call {tenant.crm}; set it or use dry_run = true"))
+                found.append(Problem(f"{key}: {name} is not set, and this live tenant needs it to call {tenant.crm}; set it or use dry_run = true"))
             elif name in needed:
-                found.append(Problem(f"{where}: {name} is not set, so the dry run plans without reading the CRM", fatal=False))
+                found.append(Problem(f"{key}: {name} is not set, so the dry run plans without reading the CRM", fatal=False))
             else:
-                found.append(Problem(f"{where}: {name} is not set (optional)", fatal=False))
+                found.append(Problem(f"{key}: {name} is not set (optional)", fatal=False))
     if cfg.worker.mode == "sqs" and not (cfg.worker.queue_url or secrets.get(QUEUE_URL_VARIABLE)):
         found.append(Problem(f"{cfg.source}: worker.queue_url: needed when worker.mode = \"sqs\"; set it to the "
                              f"QueueUrl output of infra/queue.json (or set {QUEUE_URL_VARIABLE})"))  # fmt: skip
     return found
+
+
+def _key_naming(tenant: Tenant, variable: str) -> str:
+    """The config key (`access_token_env`, ...) whose value is `variable`."""
+    return next((f.name for f in fields(tenant) if f.name.endswith("_env") and getattr(tenant, f.name) == variable), "shared_secret_envs")
 
 
 def log_level(environ: Mapping[str, str], default: str = "INFO") -> int:

@@ -207,3 +207,14 @@ def test_an_unusable_store_path_is_one_line_for_serve_and_events(tmp_path):
     for args in (["events"], ["serve"]):
         line = one_line(run("--config", str(config), *args, env=DEMO))
         assert line.startswith(expected) and line.endswith("check store.path and its directory's permissions"), line
+
+
+def test_a_live_tenant_without_its_credential_fails_check_naming_the_key(tmp_path, monkeypatch, capsys):
+    for name, value in DEMO.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GAMEFILM_HUBSPOT_TOKEN", raising=False)
+    config = example_copy(tmp_path, lambda t: t.replace(
+        'dry_run = true                             # plan', 'access_token_env = "GAMEFILM_HUBSPOT_TOKEN"\ndry_run = false  # plan'))  # fmt: skip
+    assert main(["--config", str(config), "check"]) == 1
+    assert capsys.readouterr().err == (f"error: {config}: tenants[demo-hubspot].access_token_env: GAMEFILM_HUBSPOT_TOKEN is not set, "
+                                       "and this live tenant needs it to call hubspot; set it or use dry_run = true\n")  # fmt: skip
