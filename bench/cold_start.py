@@ -197,7 +197,7 @@ def main() -> None:
                     if (site / name).exists():
                         (runtime / name).symlink_to(site / name)
                 search = [str(code), str(runtime)]
-                flags = ["-S"]
+                flags = ["-S", "-B"]  # -B: /var/task is read-only, no bytecode is cached between cold starts
             else:
                 search, flags = [str(ROOT)], []
             dynamo = f'[store]\nbackend = "dynamodb"\ntable = "{TABLE}"\nregion = "us-east-1"\nendpoint_url = "{endpoint}"'

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.lambda_package import dropped, prune
+from infra.lambda_package import RUNTIME, dropped, prune
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ["tests/test_gateway_hubspot.py", "tests/test_gateway_salesforce.py", "tests/test_doctor_cli.py",
@@ -61,6 +61,10 @@ def test_dropped(name):
     assert dropped(name)
 
 
+same_python_as_lambda = pytest.mark.skipif(sys.version_info[:2] != RUNTIME, reason="bytecode is written by the runtime's Python only")
+
+
+@same_python_as_lambda
 def test_prune_rewrites_the_zip_and_adds_the_placeholder(tmp_path):
     source = tmp_path / "in.zip"
     with zipfile.ZipFile(source, "w") as zf:
@@ -70,9 +74,33 @@ def test_prune_rewrites_the_zip_and_adds_the_placeholder(tmp_path):
     with zipfile.ZipFile(source) as zf:
         names = sorted(zf.namelist())
         placeholder = zf.read("zeep/__init__.py").decode()
-    assert names == ["handler.py", "hubspot/__init__.py", "zeep/__init__.py", "zeep/proxy.py", "zeep/xsd.py"]
+    sources = ["handler.py", "hubspot/__init__.py", "zeep/__init__.py", "zeep/proxy.py", "zeep/xsd.py"]
+    assert [n for n in names if not n.endswith(".pyc")] == sources
+    assert [n for n in names if n.endswith(".pyc")] == sorted(
+        ["__pycache__/handler.cpython-311.pyc", "hubspot/__pycache__/__init__.cpython-311.pyc", "zeep/__pycache__/__init__.cpython-311.pyc",
+         "zeep/__pycache__/proxy.cpython-311.pyc", "zeep/__pycache__/xsd.cpython-311.pyc"])  # fmt: skip
     assert "class Client(_Absent)" in placeholder
-    assert counts == {"kept": 2, "removed": 3, "removed_bytes": sum(len(f"# {n}\n") for n in ("hubspot/cms/__init__.py", "zeep/__init__.py", "lxml/etree.py")), "overlay": 3}
+    removed_bytes = sum(len(f"# {n}\n") for n in ("hubspot/cms/__init__.py", "zeep/__init__.py", "lxml/etree.py"))
+    assert counts == {"kept": 2, "removed": 3, "removed_bytes": removed_bytes, "overlay": 3, "compiled": 5}
+
+
+@same_python_as_lambda
+def test_modules_load_from_unchecked_bytecode_on_a_read_only_task_root(tmp_path):
+    """Lambda cannot cache bytecode in /var/task, and unzipping changes file times: the .pyc must be used as is."""
+    source = tmp_path / "in.zip"
+    with zipfile.ZipFile(source, "w") as zf:
+        zf.writestr("probe/__init__.py", "")
+        zf.writestr("probe/answer.py", "VALUE = 'from the package bytecode'\n")
+        zf.writestr("probe/__pycache__/answer.cpython-311.pyc", b"stale timestamp-based bytecode")
+    prune(source, source)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(source) as zf:
+        assert zf.read("probe/__pycache__/answer.cpython-311.pyc")[4:8] == b"\x01\x00\x00\x00"  # PEP 552: hash-based, unchecked
+        zf.extractall(task)
+    (task / "probe" / "answer.py").write_text("VALUE = 'compiled from source'\n")  # would win if the .pyc were ignored
+    done = subprocess.run([sys.executable, "-B", "-c", "import probe.answer; print(probe.answer.VALUE, probe.answer.__cached__)"],
+                          cwd=task, capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.startswith("from the package bytecode ")
 
 
 def test_the_placeholder_fails_loudly_when_the_metadata_api_is_used(monkeypatch):
