@@ -165,13 +165,13 @@ def smoke(zip_path: Path, venv: Path | None, stage: str) -> None:
                    "SMOKE_SECRET": "smoke-secret", "SMOKE_TOKEN": "pat-na1-smoke", "AWS_DEFAULT_REGION": "us-east-1",
                    "GAMEFILM_LOG_LEVEL": "WARNING"}  # fmt: skip
             python = str((venv / "bin" / "python") if venv else sys.executable)
-            done = subprocess.run([python, "-S", "-c", _SMOKE, arn], cwd=task, env=env, capture_output=True, text=True)
+            done = subprocess.run([python, "-S", "-B", "-c", _SMOKE, arn], cwd=task, env=env, capture_output=True, text=True)
             writes = [f"{r.method} {r.path}" for r in hubspot.requests if r.method != "GET"]
         if done.returncode != 0:
             print("\nsmoke run FAILED:\n" + done.stdout[-3000:] + done.stderr[-3000:])
             raise SystemExit(1)
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        print("\nsmoke run of the unpacked zip (python -S, package + runtime-provided libraries only):")
+        print("\nsmoke run of the unpacked zip (python -S -B: package + runtime-provided libraries only, read-only like /var/task):")
         print(f"  import handler.py          {result['import_handler_s'] * 1000:6.0f} ms")
         print(f"  first GET /healthz         {result['first_healthz_s'] * 1000:6.0f} ms  -> HTTP {result['healthz_status']}")
         print(f"  signed HubSpot webhook     -> HTTP {result['webhook'][0]} {result['webhook'][1].strip()}")
