@@ -76,31 +76,6 @@ class Tenant:
             environ = resolver()
         return environ.get(env_name) or None
 
-    def signing_secret_envs(self) -> tuple[str, ...]:
-        """Variables that verify this tenant's webhooks: without one every webhook is refused."""
-        if self.crm == HUBSPOT:
-            return (self.client_secret_env,) if self.client_secret_env else ()
-        return self.shared_secret_envs
-
-    def credential_envs(self) -> tuple[str, ...]:
-        """Variables a live (not dry-run) tenant needs to call its CRM."""
-        if self.crm == HUBSPOT:
-            names: tuple[str | None, ...] = (self.access_token_env,)
-        else:
-            names = {
-                "jwt": (self.consumer_key_env, self.private_key_env),
-                "client_credentials": (self.consumer_key_env, self.consumer_secret_env),
-                "session": (self.session_id_env,),
-            }[self.auth]
-        return tuple(n for n in names if n)
-
-    def secret_envs(self) -> tuple[str, ...]:
-        """Every variable this tenant names, in a stable order."""
-        names = (self.client_secret_env, self.access_token_env, self.refresh_token_env, self.client_id_env,
-                 self.session_id_env, self.private_key_env, self.consumer_key_env, self.consumer_secret_env,
-                 *self.shared_secret_envs)  # fmt: skip
-        return tuple(dict.fromkeys(n for n in names if n))
-
 
 @dataclass(frozen=True)
 class StoreConfig:

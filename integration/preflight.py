@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-from integration.config import Config, ConfigError, Tenant
+from integration.config import HUBSPOT, Config, ConfigError, Tenant
 
 LOG_LEVEL_VARIABLE = "GAMEFILM_LOG_LEVEL"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -25,19 +25,45 @@ class Problem:
     signing: bool = False  # a webhook signing secret: `serve --allow-missing-secrets` accepts it
 
 
+def signing_secret_envs(tenant: Tenant) -> tuple[str, ...]:
+    """Variables that verify the tenant's webhooks: without one every webhook is refused."""
+    if tenant.crm == HUBSPOT:
+        return (tenant.client_secret_env,) if tenant.client_secret_env else ()
+    return tenant.shared_secret_envs
+
+
+def credential_envs(tenant: Tenant) -> tuple[str, ...]:
+    """Variables a live (not dry-run) tenant needs to call its CRM."""
+    if tenant.crm == HUBSPOT:
+        names: tuple[str | None, ...] = (tenant.access_token_env,)
+    else:
+        names = {
+            "jwt": (tenant.consumer_key_env, tenant.private_key_env),
+            "client_credentials": (tenant.consumer_key_env, tenant.consumer_secret_env),
+            "session": (tenant.session_id_env,),
+        }[tenant.auth]
+    return tuple(n for n in names if n)
+
+
+def secret_envs(tenant: Tenant) -> tuple[str, ...]:
+    """Every variable the tenant names, in a stable order."""
+    names = [getattr(tenant, f.name) for f in fields(tenant) if f.name.endswith("_env")] + list(tenant.shared_secret_envs)
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
 def problems(cfg: Config, secrets: Mapping[str, str]) -> list[Problem]:
     """Everything `check` reports; `secrets` is the resolver (or any mapping in tests)."""
     found: list[Problem] = []
     for tenant in cfg.tenants:
         where = f"{cfg.source}: tenants[{tenant.id}]"
-        for name in tenant.signing_secret_envs():
+        for name in signing_secret_envs(tenant):
             if not secrets.get(name):
                 key = "client_secret_env" if tenant.crm == "hubspot" else "shared_secret_envs"
                 found.append(Problem(f"{where}.{key}: {name} is not set, so every webhook from this {tenant.crm} account "
                                      f"would be refused; set {name} (or its SSM parameter)", signing=True))  # fmt: skip
-        needed = set(tenant.credential_envs())
-        for name in tenant.secret_envs():
-            if secrets.get(name) or name in tenant.signing_secret_envs():
+        needed = set(credential_envs(tenant))
+        for name in secret_envs(tenant):
+            if secrets.get(name) or name in signing_secret_envs(tenant):
                 continue
             key = f"{where}.{_key_naming(tenant, name)}"
             if name in needed and not tenant.dry_run:
