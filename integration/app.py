@@ -91,9 +91,9 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     if "environ" in o:
         environ = o["environ"]
     else:
-        from integration.secrets import environ_with_ssm
+        from integration.secrets import SecretResolver
 
-        environ = environ_with_ssm(os.environ)  # unchanged unless GAMEFILM_SSM_PATH is set
+        environ = SecretResolver()  # env, plus SSM when GAMEFILM_SSM_PATH is set; rotation-aware
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
@@ -139,8 +139,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 def _configure_logging() -> None:
     """JSON lines on stderr (CloudWatch on Lambda): see integration.logs."""
     from integration import logs
+    from integration.preflight import log_level
 
-    logs.configure(os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+    logs.configure(log_level(os.environ))
 
 
 class _LazyApp:

@@ -121,7 +121,7 @@ def test_which_events_trigger_a_decision(evt, wanted):
 
 
 def test_tier_settings_are_validated():
-    with pytest.raises(Exception, match="rules.threshold.0.leaders: name leaders, or manager_levels"):
+    with pytest.raises(Exception, match=r"rules.threshold\[0\].leaders: name leaders, or manager_levels"):
         tenant([{"name": "x", "amount": 5}])
     with pytest.raises(Exception, match="tier names must be unique"):
         tenant([{"name": "x", "amount": 5, "leaders": ["a"]}, {"name": "x", "amount": 6, "leaders": ["b"]}])

@@ -85,6 +85,7 @@ def test_the_package_leaves_out_dev_files_and_what_lambda_provides():
         assert _excluded(name), name
     for needed in ("integration", "handlers", "config", "zappa", "flask", "hubspot", "simple_salesforce", "durationpy"):
         assert not _excluded(needed), needed
+    assert {"build", "dist"} <= set(PRODUCTION["exclude_glob"])  # stale setuptools copies of the project, top level only
 
 
 # --- the queue stack and the IAM policy agree with the settings -------------------------------
