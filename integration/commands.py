@@ -15,8 +15,8 @@ Exactly once, per kind of command:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Mapping
 
@@ -152,3 +152,88 @@ class Outcome:
     @classmethod
     def failed(cls, command: "Command", error: str, *, retryable: bool = False, ambiguous: bool = False) -> "Outcome":
         return cls(key=command.key, ok=False, error=error, retryable=retryable or ambiguous, ambiguous=ambiguous)
+
+
+# --- the outbox codec: a command <-> the JSON payload of its action row --------------------
+# A command is rebuilt from its action row (never re-planned), so every field must survive the
+# trip. Values that JSON has no type for are tagged ({"$decimal": "1.5"}); plain JSON stays plain,
+# so the action log stays readable. `key`, `rule`, `reason`, `record_id` live in their own columns.
+_ROW_FIELDS = ("key", "rule", "reason", "record_id")
+
+
+def command_types() -> dict[str, type[Command]]:
+    """Every concrete command class by its `op` (the class name), subclasses included."""
+    found: dict[str, type[Command]] = {}
+    pending = list(Command.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def command_payload(command: Command) -> dict[str, Any]:
+    """The fields of `command` that are not row columns, as JSON-ready values (a field typed
+    as a tuple is stored as a plain list: its type says how to read it back)."""
+    payload = {}
+    for f in fields(command):
+        if f.name not in _ROW_FIELDS:
+            value = getattr(command, f.name)
+            payload[f.name] = [_encode(v) for v in value] if _is_tuple_field(f.type) and isinstance(value, tuple) else _encode(value)
+    return payload
+
+
+def command_from_row(op: str, *, key: str, rule: str, reason: str, record_id: str, payload: Mapping[str, Any]) -> Command:
+    """Rebuild a command from its action row; ValueError names an unknown op."""
+    cls = command_types().get(op)
+    if cls is None:
+        raise ValueError(f"unknown command op {op!r}")
+    tuples = {f.name for f in fields(cls) if _is_tuple_field(f.type)}
+    values = {name: _decode(value) for name, value in payload.items()}
+    values.update({name: tuple(v) for name, v in values.items() if name in tuples and isinstance(v, list)})
+    return cls(key=key, rule=rule, reason=reason, record_id=record_id, **values)
+
+
+def _is_tuple_field(annotation: Any) -> bool:
+    return str(annotation).startswith("tuple[")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted((_encode(v) for v in value), key=repr)}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    raise TypeError(f"cannot store a {type(value).__name__} in a command payload")
+
+
+_DECODERS: dict[str, Any] = {
+    "$decimal": Decimal,
+    "$datetime": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$tuple": lambda items: tuple(_decode(v) for v in items),
+    "$set": lambda items: frozenset(_decode(v) for v in items),
+}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, inner), = value.items()
+            if tag in _DECODERS:
+                return _DECODERS[tag](inner)
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value

@@ -178,7 +178,7 @@ def test_hubspot_top_tier_adds_both_leaders_and_a_note(hubspot):
     services.worker.run_due()
     assert updates(server)[0]["inputs"][0]["properties"] == {"hs_all_collaborator_owner_ids": f"{LEADER};{VP}"}
     [note] = server.requests_to("POST", "/crm/v3/objects/notes/batch/create")
-    assert "reached the threshold of &#x27;big&#x27;" in note.body["inputs"][0]["properties"]["hs_note_body"]  # HTML body
+    assert "reached the threshold of &#x27;huge&#x27; (1,000,000.00 USD): adding 7002" in note.body["inputs"][0]["properties"]["hs_note_body"]  # HTML body
     assert note.body["inputs"][0]["associations"][0]["to"] == {"id": "5000"}
 
 
