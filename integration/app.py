@@ -20,7 +20,8 @@ from integration.config import Config, Tenant
 from integration.gateway import CrmGateway
 from integration.intake import Intake
 from integration.store import Store
-from integration.worker import BackgroundWorker, Worker
+from integration.background import BackgroundWorker
+from integration.worker import Worker
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
 

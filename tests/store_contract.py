@@ -147,6 +147,15 @@ class StoreContract:
         assert len(store.due_event_keys(T0, limit=3)) == 3
         assert set(store.due_event_keys(T0, limit=10)) == {make_event(i).key for i in range(5)}
 
+    def test_due_events_name_their_tenant_and_pass_over_skipped_tenants(self, store):
+        busy = [make_event(i, tenant="busy") for i in range(5)]
+        store.add_events(busy, T0)
+        store.add_events([make_event(9, tenant="quiet")], T0 + 1)
+        first = store.due_events(T0 + 2, limit=3)
+        assert len(first) == 3 and {tenant for _, tenant in first} == {"busy"} and {k for k, _ in first} <= {e.key for e in busy}
+        assert store.due_events(T0 + 2, limit=3, skip_tenants={"busy"}) == [(make_event(9).key, "quiet")]
+        assert store.due_events(T0 + 2, skip_tenants={"busy", "quiet"}) == []
+
     def test_claim_many_takes_only_what_is_due_in_input_order(self, store):
         store.add_events([make_event(i) for i in range(4)], T0)
         store.claim_event(make_event(1).key, T0, lease_seconds=60)

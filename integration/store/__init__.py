@@ -23,7 +23,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from integration.events import DEAD, DONE, PENDING, Event, StoredEvent
 
@@ -95,8 +95,13 @@ class Store(ABC):
         """Newest first."""
 
     @abstractmethod
+    def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
+        """(key, tenant) of pending events whose retry time has come and of processing ones
+        whose lease expired, oldest first; `skip_tenants` lets a dispatcher pass over tenants
+        that hold enough threads already, so one tenant's backlog never hides another's."""
+
     def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
-        """Pending events whose retry time has come, and processing ones whose lease expired."""
+        return [key for key, _ in self.due_events(now, limit)]
 
     @abstractmethod
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:

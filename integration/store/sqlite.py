@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, StoredEvent
 from integration.store import (
@@ -133,13 +133,14 @@ class SqliteStore(Store):
         ).fetchall()
         return [_stored_event(r) for r in rows]
 
-    def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
+    def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
+        skip = sorted(skip_tenants)
         rows = self._conn().execute(
-            "SELECT key FROM events WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)"
-            " ORDER BY next_attempt_at, rowid LIMIT ?",
-            (PENDING, now, PROCESSING, now, limit),
+            "SELECT key, tenant FROM events WHERE ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))"
+            f" AND tenant NOT IN ({', '.join('?' * len(skip))}) ORDER BY next_attempt_at, rowid LIMIT ?",
+            (PENDING, now, PROCESSING, now, *skip, limit),
         ).fetchall()
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
         with self._tx() as db:
