@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
@@ -28,7 +29,7 @@ class BackgroundWorker:
         self.per_tenant = per_tenant or max(1, self.concurrency // 2)
         self.batch_size = worker.config.worker.batch_size
         self._in_flight: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gamefilm-batch")
@@ -42,9 +43,13 @@ class BackgroundWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming, then wait (up to `timeout`) for the batches in flight to settle."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
+        with self._lock:
+            self._lock.wait_for(lambda: not any(self._in_flight.values()), max(0.0, deadline - time.monotonic()))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def in_flight(self) -> dict[str, int]:
@@ -104,4 +109,5 @@ class BackgroundWorker:
         finally:
             with self._lock:
                 self._in_flight[tenant] -= 1
+                self._lock.notify_all()
             self._wake.set()
