@@ -7,7 +7,12 @@ Events that failed and wait for a retry are picked up by the scheduled sweep ins
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Sequence
+
+from integration.events import PROCESSING
+
+log = logging.getLogger(__name__)
 
 
 class SqsNotifier:
@@ -46,30 +51,59 @@ def _worker() -> Any:
 def sqs_handler(event: dict, context: Any) -> dict:
     """Lambda entry point for the SQS event source (see zappa_settings.json).
 
-    Events that fail inside the worker are rescheduled in the store (the sweep retries
-    them), so only a record that cannot be read, or whose processing raised, is handed back
-    to SQS, and from there to the dead-letter queue after its receive limit.
+    Events that fail inside the worker are settled in the store (retried with backoff by the
+    sweep, dead after max_attempts), so their messages succeed. Exactly these messages are
+    handed back to SQS (and from there to the dead-letter queue after the receive limit): a
+    body that names no key, a key the store does not have, and a key whose processing raised
+    or was left unsettled (a store failure, an event that cannot be read).
     """
     keys: dict[str, str] = {}
-    failures: list[dict[str, str]] = []
+    failures: list[str] = []
     for record in event.get("Records", []):
         try:
-            keys[record["messageId"]] = json.loads(record["body"])["key"]
+            keys[record["messageId"]] = str(json.loads(record["body"])["key"])
         except (KeyError, TypeError, ValueError):
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-    worker = _worker()
+            failures.append(record.get("messageId", ""))
+    if keys:
+        try:
+            bad = _process(_worker(), list(dict.fromkeys(keys.values())))
+        except Exception:  # no worker at all (config, store client): every message comes back
+            log.exception("SQS batch: the worker could not be built")
+            bad = set(keys.values())
+        failures.extend(message_id for message_id, key in keys.items() if key in bad)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+def _process(worker: Any, keys: list[str]) -> set[str]:
+    """Keys whose message failed. The batch goes in one `process` call; if that raises, each
+    key is tried alone so only the culprit(s) come back."""
     try:
-        worker.process(list(keys.values()))
+        return set(worker.process(keys).missing)
     except Exception:
-        for message_id, key in keys.items():  # find the culprit(s) one by one
-            try:
-                worker.process([key])
-            except Exception:
-                failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+        log.warning("SQS batch of %d failed as a whole; processing its keys one by one", len(keys))
+    bad: set[str] = set()
+    for key in keys:
+        try:
+            bad.update(worker.process([key]).missing)
+        except Exception as exc:
+            log.warning("SQS record for event %s failed: %s", key, type(exc).__name__)
+            bad.add(key)
+    for key in set(keys) - bad:  # claimed by the failed batch call and never settled
+        stored = _quietly(worker.store.get_event, key)
+        if stored is None or stored.status == PROCESSING:
+            bad.add(key)
+    return bad
+
+
+def _quietly(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception:
+        return None
 
 
 def sweep_handler(event: dict, context: Any) -> dict:
-    """Scheduled (every minute): process due retries and events whose worker died."""
+    """Scheduled (every minute): process due retries and events whose worker died. Each
+    event is settled on its own: a poison event counts attempts and ends dead."""
     report = _worker().run_due()
     return {"done": len(report.done), "retrying": len(report.retrying), "dead": len(report.dead)}
