@@ -14,6 +14,7 @@ Exactly once, per kind of command:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -172,14 +173,21 @@ def command_types() -> dict[str, type[Command]]:
     return found
 
 
+@functools.cache
+def _layout(cls: type[Command]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(payload field names, those typed as tuples) of a command class."""
+    names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
+    return names, frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple["))
+
+
 def command_payload(command: Command) -> dict[str, Any]:
     """The fields of `command` that are not row columns, as JSON-ready values (a field typed
     as a tuple is stored as a plain list: its type says how to read it back)."""
+    names, tuples = _layout(type(command))
     payload = {}
-    for f in fields(command):
-        if f.name not in _ROW_FIELDS:
-            value = getattr(command, f.name)
-            payload[f.name] = [_encode(v) for v in value] if _is_tuple_field(f.type) and isinstance(value, tuple) else _encode(value)
+    for name in names:
+        value = getattr(command, name)
+        payload[name] = [_encode(v) for v in value] if name in tuples and type(value) is tuple else _encode(value)
     return payload
 
 
@@ -188,19 +196,23 @@ def command_from_row(op: str, *, key: str, rule: str, reason: str, record_id: st
     cls = command_types().get(op)
     if cls is None:
         raise ValueError(f"unknown command op {op!r}")
-    tuples = {f.name for f in fields(cls) if _is_tuple_field(f.type)}
+    _, tuples = _layout(cls)
     values = {name: _decode(value) for name, value in payload.items()}
     values.update({name: tuple(v) for name, v in values.items() if name in tuples and isinstance(v, list)})
     return cls(key=key, rule=rule, reason=reason, record_id=record_id, **values)
 
 
-def _is_tuple_field(annotation: Any) -> bool:
-    return str(annotation).startswith("tuple[")
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int, float)):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if kind is list:
+        return [_encode(v) for v in value]
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
     if isinstance(value, datetime):
@@ -211,11 +223,9 @@ def _encode(value: Any) -> Any:
         return {"$tuple": [_encode(v) for v in value]}
     if isinstance(value, (set, frozenset)):
         return {"$set": sorted((_encode(v) for v in value), key=repr)}
-    if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    raise TypeError(f"cannot store a {type(value).__name__} in a command payload")
+    if isinstance(value, (str, int, float)):  # subclasses (enums and the like)
+        return value
+    raise TypeError(f"cannot store a {kind.__name__} in a command payload")
 
 
 _DECODERS: dict[str, Any] = {

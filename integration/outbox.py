@@ -98,12 +98,14 @@ class Outbox:
         for row in self.store.plan_actions(fresh, self.clock()):
             if row.event_key in plans:
                 owned.setdefault(row.key, row)
+        # Rows planned just now carry the very commands planned; older ones are rebuilt.
+        planned_now = {c.key: c for event_key, commands in plans.items() for c in commands}
         pending: list[tuple[Action, Command]] = []
         for row in owned.values():
             if row.status == ACTION_DONE:
                 continue
             try:
-                pending.append((row, to_command(row)))
+                pending.append((row, planned_now[row.key] if row.event_key in plans else to_command(row)))
             except (TypeError, ValueError) as exc:  # a row this version cannot read: keep it, park its event
                 result.problems[row.event_key].append(Problem(f"{row.key}: cannot rebuild {row.op}: {exc}", retryable=False))
         updates, to_send, outcomes = self._reconcile(gateway, pending)

@@ -208,4 +208,11 @@ def event_from_json(text: str) -> Event:
 
 
 def payload_to_json(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, default=str, separators=(",", ":"), sort_keys=True)
+    """Compact JSON with sorted keys (orjson, several times faster on the worker's path; the
+    standard library for what orjson refuses)."""
+    import orjson
+
+    try:
+        return orjson.dumps(payload, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, default=str, separators=(",", ":"), sort_keys=True)
