@@ -3,7 +3,7 @@ sent from that row, so a command once planned is finished even if the rule would
 plan it, and never issued twice.
 
 Per batch (one tenant): one write for the new plans, one marking what is sent (and what a
-lookup found), one for the outcomes: a handful of store transactions, not a few per event.
+lookup found); the outcomes go with the events' settlements: three store transactions.
 - `done` rows are never sent again.
 - `sent` (the process died after marking it) and `unknown` (the CRM answered ambiguously) rows
   of creates are looked up first (`CrmGateway.reconcile`); sent again only when the CRM
@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 
 from integration.commands import Command, Outcome, command_from_row, command_payload
 from integration.gateway import CrmGateway
+from integration.gateway.dry_run import DryRunGateway
 from integration.store import (
     ACTION_DONE,
     ACTION_FAILED,
@@ -46,9 +47,12 @@ class Problem:
 
 @dataclass
 class OutboxResult:
-    """Per event: the problems that keep it from being done (none: it is done)."""
+    """Per event: the problems that keep it from being done (none: it is done). `finished`:
+    the outcomes of what was sent, written by the caller with the events' settlements (one
+    transaction); until then the rows say `sent`, which a later attempt reconciles."""
 
     problems: dict[str, list[Problem]] = field(default_factory=lambda: defaultdict(list))
+    finished: list[ActionUpdate] = field(default_factory=list)
     planned: int = 0
     sent: int = 0
 
@@ -109,14 +113,15 @@ class Outbox:
             except (TypeError, ValueError) as exc:  # a row this version cannot read: keep it, park its event
                 result.problems[row.event_key].append(Problem(f"{row.key}: cannot rebuild {row.op}: {exc}", retryable=False))
         updates, to_send, outcomes = self._reconcile(gateway, pending)
-        self.store.update_actions(updates + [ActionUpdate(c.key, ACTION_SENT) for c in to_send], self.clock())
+        # `sent` is durable before the CRM call. The dry-run adapter sends nothing: no marker.
+        sends = not isinstance(gateway, DryRunGateway)
+        marks = updates + [ActionUpdate(c.key, ACTION_SENT) for c in to_send] if sends else updates
+        self.store.update_actions(marks, self.clock())
         result.sent = len(to_send)
-        finished: list[ActionUpdate] = []
         for outcome in self._execute(gateway, to_send):
             outcomes[outcome.key] = outcome
             status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
-            finished.append(ActionUpdate(outcome.key, status, crm_id=outcome.crm_id, error=outcome.error))
-        self.store.update_actions(finished, self.clock())
+            result.finished.append(ActionUpdate(outcome.key, status, crm_id=outcome.crm_id, error=outcome.error))
         for row, _ in pending:
             outcome = outcomes[row.key]
             if not outcome.ok:

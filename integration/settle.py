@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from integration.events import DONE, StoredEvent
 from integration.gateway.transport import RetryPolicy
-from integration.store import Settlement, Store, failed
+from integration.store import ActionUpdate, Settlement, Store, failed
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ class Settler:
             self.report.dead.append(stored.key)
             log.warning("event %s failed (attempt %d): dead", stored.key, attempts)
 
-    def write(self, store: Store) -> None:
-        """One store call for the whole batch."""
-        store.settle_events(list(self._settlements.values()), self.clock())
+    def write(self, store: Store, actions: Sequence[ActionUpdate] = ()) -> None:
+        """One store call for the whole batch, with the outcomes of the actions it sent."""
+        store.settle_events(list(self._settlements.values()), self.clock(), actions)
         self._settlements.clear()
 
     def _add(self, settlement: Settlement) -> bool:

@@ -8,7 +8,8 @@
   commands are written to the outbox before anything is sent (integration.outbox);
 - each event is settled on its own (integration.settle): an exception while reading, planning
   or executing settles only the events it concerns, never the whole batch.
-Store writes of a batch: one claim, one plan, two action updates, one settle.
+Store writes of a batch: one claim, one plan, one marking what is sent, one settling the
+events together with the outcomes of their actions.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from integration.gateway.transport import RetryPolicy
 from integration.outbox import Outbox
 from integration.rules import Needs, Rule, State, merge_needs, registry, rules_for
 from integration.settle import BatchReport, Settler
-from integration.store import Action, Store
+from integration.store import Action, ActionUpdate, Store
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Worker:
         by_tenant: dict[str, list[StoredEvent]] = defaultdict(list)
         for stored in claimed:
             by_tenant[stored.event.tenant].append(stored)
+        finished: list[ActionUpdate] = []
         for tenant_id, batch in by_tenant.items():
             tenant = self.config.tenant(tenant_id)
             if tenant is None:
@@ -93,12 +95,12 @@ class Worker:
                     settler.fail(stored, f"tenant {tenant_id!r} is no longer configured", retryable=False)
                 continue
             try:
-                self._process_tenant(tenant, batch, outboxes, settler, report)
+                finished += self._process_tenant(tenant, batch, outboxes, settler, report)
             except Exception as exc:  # e.g. the store failed mid-way: these events only, retried later
                 log.exception("processing %d events of tenant %s failed", len(batch), tenant_id)
                 for stored in batch:
                     settler.fail(stored, f"processing failed: {type(exc).__name__}: {exc}")
-        settler.write(self.store)
+        settler.write(self.store, finished)
         return report
 
     # --- one tenant's slice of a batch ----------------------------------------------------
@@ -109,7 +111,8 @@ class Worker:
         outboxes: Mapping[str, list[Action]],
         settler: Settler,
         report: BatchReport,
-    ) -> None:
+    ) -> list[ActionUpdate]:
+        """Settle (in `settler`) the tenant's events; answer the outcomes of what was sent."""
         resumed = [s for s in batch if s.key in outboxes]
         wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]] = []
         for stored in batch:
@@ -126,13 +129,13 @@ class Worker:
             else:
                 settler.ignore(stored, ev.IGNORED)
         if not wanted and not resumed:
-            return
+            return []
         try:
             gateway = self.gateway_for(tenant)
         except Exception as exc:
             for stored in batch:
                 settler.fail(stored, f"connecting to the CRM: {type(exc).__name__}: {exc}")
-            return
+            return []
         state = self._read_for(gateway, wanted, settler) if wanted else State()
         plans: dict[str, list[Command]] = {}
         for stored, rules, _ in wanted:
@@ -154,6 +157,7 @@ class Worker:
                 continue
             retryable = all(p.retryable for p in problems)
             settler.fail(stored, "; ".join(p.error for p in problems), retryable=retryable)
+        return result.finished
 
     def _read_for(
         self, gateway: CrmGateway, wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]], settler: Settler

@@ -127,9 +127,10 @@ class Store(ABC):
         return [stored for stored in claimed if stored is not None]
 
     @abstractmethod
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
-        """Write the outcome of one attempt for several events at once (one transaction where
-        the backend has them) and release their claims."""
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        """Write the outcome of one attempt for several events at once and release their
+        claims, together with the outcomes of the actions they sent (`actions`, applied first;
+        one transaction where the backend has them)."""
 
     # --- actions (the outbox) -------------------------------------------------------------
     @abstractmethod

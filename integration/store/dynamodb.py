@@ -246,7 +246,11 @@ class DynamoStore(Store):
         claimed = self._parallel(lambda key: self._claim(key, now, now + lease_seconds), list(dict.fromkeys(keys)))
         return [stored for stored in claimed if stored is not None]
 
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        # No transaction across items: action outcomes first, so an event is never released
+        # (done) before the outcomes of what it sent are written.
+        self.update_actions(actions, now)
+
         def settle(s: Settlement) -> None:
             self._set_event_state(
                 s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now

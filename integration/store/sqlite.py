@@ -133,13 +133,22 @@ class SqliteStore(Store):
         return [_stored_event(r) for r in rows]
 
     def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
+        # Two index walks in due order (pending by retry time; processing with an expired
+        # lease), merged: an OR over both would sort every pending event on each poll.
         skip = sorted(skip_tenants)
-        rows = self._conn().execute(
-            "SELECT key, tenant FROM events WHERE ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))"
-            f" AND tenant NOT IN ({', '.join('?' * len(skip))}) ORDER BY next_attempt_at, rowid LIMIT ?",
-            (PENDING, now, PROCESSING, now, *skip, limit),
+        not_skipped = f"AND tenant NOT IN ({', '.join('?' * len(skip))})"
+        db = self._conn()
+        rows = db.execute(
+            f"SELECT next_attempt_at, rowid, key, tenant FROM events WHERE status = ? AND next_attempt_at <= ? {not_skipped}"
+            " ORDER BY next_attempt_at, rowid LIMIT ?",
+            (PENDING, now, *skip, limit),
         ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        rows += db.execute(
+            f"SELECT next_attempt_at, rowid, key, tenant FROM events WHERE status = ? AND lease_until < ? {not_skipped}"
+            " ORDER BY next_attempt_at, rowid LIMIT ?",
+            (PROCESSING, now, *skip, limit),
+        ).fetchall()
+        return [(key, tenant) for _, _, key, tenant in sorted(rows)[:limit]]
 
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
         with self._tx() as db:
@@ -174,10 +183,11 @@ class SqliteStore(Store):
         order = {k: i for i, k in enumerate(keys)}
         return sorted(claimed, key=lambda s: order[s.key])
 
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
-        if not settlements:
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        if not settlements and not actions:
             return
         with self._tx() as db:
+            _update_actions(db, actions, now)
             db.executemany(
                 "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
                 " updated_at = ?, lease_until = 0 WHERE key = ?",
@@ -210,11 +220,7 @@ class SqliteStore(Store):
         if not updates:
             return
         with self._tx() as db:
-            db.executemany(
-                "UPDATE actions SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?,"
-                " sends = sends + ? WHERE key = ?",
-                [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
-            )
+            _update_actions(db, updates, now)
 
     def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
         found: dict[str, list[Action]] = {}
@@ -249,6 +255,14 @@ class _Transaction:
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now: float) -> None:
+    db.executemany(
+        "UPDATE actions SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?,"
+        " sends = sends + ? WHERE key = ?",
+        [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
+    )
 
 
 def _select_in(db: sqlite3.Connection, select: str, column: str, values: list[str]) -> list[tuple]:
