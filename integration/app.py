@@ -117,7 +117,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         background = BackgroundWorker(worker, cfg.worker.poll_seconds)
         notify = background.notify
     elif mode == "sqs":
-        from integration.queue import SqsNotifier
+        from integration.notify import SqsNotifier
 
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:

@@ -1,38 +1,19 @@
-"""Production dispatch: intake sends new event keys to SQS; an SQS-triggered Lambda processes.
+"""The Lambda side of production dispatch: the SQS consumer and the scheduled sweep.
 
-The queue carries only keys (the events themselves are in DynamoDB), and the consumer
-reports failures per record (`batchItemFailures`) so one bad event never fails its batch.
-Events that failed and wait for a retry are picked up by the scheduled sweep instead.
+Intake sends new event keys to SQS (integration.notify); the queue carries only keys (the
+events themselves are in DynamoDB), and the consumer reports failures per record
+(`batchItemFailures`) so one bad event never fails its batch. Events that failed and wait for
+a retry are picked up by the scheduled sweep instead.
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Sequence
+from typing import Any
 
 from integration.events import PROCESSING
 
 log = logging.getLogger(__name__)
-
-
-class SqsNotifier:
-    def __init__(self, queue_url: str, client: Any = None):
-        if not queue_url:
-            raise ValueError("worker.mode = 'sqs' needs worker.queue_url or GAMEFILM_QUEUE_URL")
-        self.queue_url = queue_url
-        self._client = client
-
-    def __call__(self, keys: Sequence[str]) -> None:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        for start in range(0, len(keys), 10):  # SendMessageBatch takes at most 10 entries
-            chunk = keys[start : start + 10]
-            self._client.send_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "MessageBody": json.dumps({"key": k})} for i, k in enumerate(chunk)],
-            )
 
 
 _services: Any = None

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from integration import events as ev
 from integration.commands import AddCollaborators, AddNote, Command, Deal
-from integration.config import Tenant
 from integration.events import Event
 from integration.gateway import CrmGateway, Finding
-from integration.rules import Needs, Rule, State
+from integration.rules.base import Needs, Rule, State
+
+if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
+    from integration.config import Tenant
 
 # Property changes that can move a deal across a threshold or into a tier's scope.
 _HUBSPOT_TRIGGERS = {"amount", "deal_currency_code", "pipeline", "dealstage", "hubspot_owner_id", "hs_is_closed"}
