@@ -182,6 +182,20 @@ class StoreContract:
         ]
         assert store.due_event_keys(T0 + 9) == [make_event(1).key]
 
+    def test_settle_writes_the_outcomes_of_the_actions_with_the_events(self, store):
+        store.add_events([make_event(1)], T0)
+        [claimed] = store.claim_events([make_event(1).key], T0, lease_seconds=60)
+        store.plan_actions([make_action("a1"), make_action("a2")], T0)
+        store.update_actions([ActionUpdate("a1", ACTION_SENT), ActionUpdate("a2", ACTION_SENT)], T0)
+        outcomes = [ActionUpdate("a1", ACTION_DONE, crm_id="n1"), ActionUpdate("a2", ACTION_UNKNOWN, error="502 after sending")]
+        store.settle_events([Settlement(claimed.key, PENDING, 1, T0 + 9, "a2: 502 after sending")], T0 + 1, outcomes)
+        assert [(a.status, a.crm_id, a.error, a.sends) for a in (store.get_action("a1"), store.get_action("a2"))] == [
+            (ACTION_DONE, "n1", None, 1), (ACTION_UNKNOWN, None, "502 after sending", 1),
+        ]
+        assert store.get_event(claimed.key).status == PENDING
+        store.settle_events([], T0 + 2, [ActionUpdate("a2", ACTION_DONE, crm_id="n2")])  # outcomes alone
+        assert store.get_action("a2").crm_id == "n2"
+
     # --- actions (the outbox) -------------------------------------------------------------
     def test_planned_action_round_trips(self, store):
         [row] = store.plan_actions([make_action()], T0)
