@@ -14,7 +14,6 @@ Exactly once, per kind of command:
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -173,11 +172,15 @@ def command_types() -> dict[str, type[Command]]:
     return found
 
 
-@functools.cache
+_LAYOUTS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
 def _layout(cls: type[Command]) -> tuple[tuple[str, ...], frozenset[str]]:
-    """(payload field names, those typed as tuples) of a command class."""
-    names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
-    return names, frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple["))
+    """(payload field names, those typed as tuples) of a command class, worked out once."""
+    if cls not in _LAYOUTS:
+        names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
+        _LAYOUTS[cls] = names, frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple["))
+    return _LAYOUTS[cls]
 
 
 def command_payload(command: Command) -> dict[str, Any]:

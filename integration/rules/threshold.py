@@ -167,7 +167,7 @@ class ThresholdRule(Rule):
         """One command per leader, keyed by (tier, deal, leader): the intent, not the deal's
         current team, so a leader a person removed later is not forced back by this tier.
         The tier's note (if asked) is keyed by (tier, deal): written once."""
-        seen = _money(deal.amount, deal.currency or tenant.corporate_currency)
+        seen = _money(deal.amount or Decimal(0), deal.currency or tenant.corporate_currency)
         if deal.currency and deal.currency != tenant.corporate_currency:
             seen += f" ({_money(value, tenant.corporate_currency)})"
         reason = (
@@ -186,7 +186,7 @@ class ThresholdRule(Rule):
             "event": event.key,
         }
         scope = f"{tenant.id}#{deal.id}#{tier.name}"
-        common = {"rule": f"{self.name}:{tier.name}", "reason": reason, "record_id": deal.id, "evidence": evidence}
+        common: dict[str, Any] = {"rule": f"{self.name}:{tier.name}", "reason": reason, "record_id": deal.id, "evidence": evidence}
         commands: list[Command] = [
             AddCollaborators(
                 key=f"threshold#{scope}#{leader}",
