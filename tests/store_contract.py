@@ -210,6 +210,24 @@ class StoreContract:
         [row] = store.plan_actions([Action(**{**other.__dict__, "event_key": "another-event", "reason": "again"})], T0 + 3)
         assert (row.status, row.crm_id, row.event_key, row.reason, row.sends) == (ACTION_DONE, "00q1", make_event().key, other.reason, 1)
 
+    def test_two_workers_planning_one_key_agree_on_a_single_owner(self, store):
+        results: dict[str, Action] = {}
+        start = threading.Barrier(2)
+
+        def plan(event_key: str) -> None:
+            start.wait()
+            [row] = store.plan_actions([Action(**{**make_action().__dict__, "event_key": event_key})], T0)
+            results[event_key] = row
+
+        threads = [threading.Thread(target=plan, args=(f"event-{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        owners = {row.event_key for row in results.values()}
+        assert len(owners) == 1 and owners <= {"event-0", "event-1"}
+        assert store.get_action(make_action().key).event_key in owners
+
     def test_update_many_tracks_sends_and_errors(self, store):
         store.plan_actions([make_action("a1"), make_action("a2")], T0)
         store.update_actions([ActionUpdate("a1", ACTION_SENT), ActionUpdate("a2", ACTION_SENT)], T0 + 1)
