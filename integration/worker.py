@@ -147,6 +147,12 @@ class Worker:
                 log.warning("rule failed for event %s: %s", stored.key, type(exc).__name__)
                 settler.fail(stored, f"rule error: {type(exc).__name__}: {exc}")
         existing = {s.key: outboxes[s.key] for s in resumed}
+        if self.clock() > min(s.lease_until for s in batch) - self.config.worker.lease_seconds / 2:
+            # Reading took half the lease: sending now could race a worker that claims these
+            # events when it runs out. Send nothing; the next attempt resumes from here.
+            for stored in batch:
+                settler.fail(stored, "the CRM read took more than half the lease; nothing was sent")
+            return []
         result = self.outbox.run(gateway, tenant.id, tenant.dry_run, existing, plans)
         report.commands += result.planned
         report.executed += result.sent

@@ -113,3 +113,18 @@ def test_a_hanging_crm_never_delays_another_tenants_events(tmp_path, store, cloc
     finally:
         hang.set()
         background.stop()
+
+
+def test_a_read_that_eats_half_the_lease_sends_nothing(services, store, clock, crm):
+    s = services(worker={"lease_seconds": 100})
+    keys = add(store, clock, make_event(1))
+    slow_read = crm.read_deals
+
+    def read_deals(ids):
+        clock.advance(51)  # the CRM answered, but only after half the lease
+        return slow_read(ids)
+
+    crm.read_deals = read_deals
+    assert s.worker.process(keys).retrying == keys
+    assert crm.written == [] and store.list_actions() == []
+    assert "more than half the lease" in store.get_event(keys[0]).last_error
