@@ -7,7 +7,7 @@ event never loops hot and is dead after `max_attempts`, with its last error.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from integration.events import DONE, StoredEvent
@@ -56,11 +56,11 @@ class Settler:
         return key in self._settlements
 
     def done(self, stored: StoredEvent) -> None:
-        if self._add(Settlement(stored.key, DONE, stored.attempts + 1)):
+        if self._add(self._held(stored, Settlement(stored.key, DONE, stored.attempts + 1))):
             self.report.done.append(stored.key)
 
     def ignore(self, stored: StoredEvent, status: str) -> None:
-        if self._add(Settlement(stored.key, status, stored.attempts)):
+        if self._add(self._held(stored, Settlement(stored.key, status, stored.attempts))):
             self.report.ignored.append(stored.key)
 
     def fail(self, stored: StoredEvent, error: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
@@ -68,10 +68,10 @@ class Settler:
         # An event is safe to try again (its outbox guards the effects): only the budget decides.
         if self.policy.may_resend(attempts, transient=retryable, ambiguous=False, idempotent=True):
             retry_at = self.clock() + self.policy.delay(attempts, retry_after, self.rng)
-            if self._add(failed(stored, error, retry_at)):
+            if self._add(self._held(stored, failed(stored, error, retry_at))):
                 self.report.retrying.append(stored.key)
                 log.warning("event %s failed (attempt %d): retry in %.1f s", stored.key, attempts, retry_at - self.clock())
-        elif self._add(failed(stored, error, None)):
+        elif self._add(self._held(stored, failed(stored, error, None))):
             self.report.dead.append(stored.key)
             log.warning("event %s failed (attempt %d): dead", stored.key, attempts)
 
@@ -85,3 +85,6 @@ class Settler:
             return False
         self._settlements[settlement.key] = settlement
         return True
+
+    def _held(self, stored: StoredEvent, settlement: Settlement) -> Settlement:
+        return replace(settlement, lease_until=stored.lease_until)

@@ -182,13 +182,22 @@ class StoreContract:
         ]
         assert store.due_event_keys(T0 + 9) == [make_event(1).key]
 
+    def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holders_outcome(self, store):
+        store.add_events([make_event(1)], T0)
+        [first] = store.claim_events([make_event(1).key], T0, lease_seconds=60)
+        [second] = store.claim_events([make_event(1).key], T0 + 61, lease_seconds=60)  # the first one hung
+        store.settle_events([Settlement(second.key, DONE, 1, lease_until=second.lease_until)], T0 + 62)
+        store.settle_events([Settlement(first.key, DEAD, 1, 0.0, "late", lease_until=first.lease_until)], T0 + 63)
+        stored = store.get_event(first.key)
+        assert (stored.status, stored.last_error) == (DONE, None)
+
     def test_settle_writes_the_outcomes_of_the_actions_with_the_events(self, store):
         store.add_events([make_event(1)], T0)
         [claimed] = store.claim_events([make_event(1).key], T0, lease_seconds=60)
         store.plan_actions([make_action("a1"), make_action("a2")], T0)
         store.update_actions([ActionUpdate("a1", ACTION_SENT), ActionUpdate("a2", ACTION_SENT)], T0)
         outcomes = [ActionUpdate("a1", ACTION_DONE, crm_id="n1"), ActionUpdate("a2", ACTION_UNKNOWN, error="502 after sending")]
-        store.settle_events([Settlement(claimed.key, PENDING, 1, T0 + 9, "a2: 502 after sending")], T0 + 1, outcomes)
+        store.settle_events([Settlement(claimed.key, PENDING, 1, T0 + 9, "a2: 502 after sending", claimed.lease_until)], T0 + 1, outcomes)
         assert [(a.status, a.crm_id, a.error, a.sends) for a in (store.get_action("a1"), store.get_action("a2"))] == [
             (ACTION_DONE, "n1", None, 1), (ACTION_UNKNOWN, None, "502 after sending", 1),
         ]

@@ -75,6 +75,9 @@ class Settlement:
     attempts: int
     next_attempt_at: float = 0.0
     last_error: str | None = None
+    # The claim this attempt ran under: written only while the event is still held under it,
+    # so a worker whose lease ran out never overwrites the outcome of the worker that took over.
+    lease_until: float | None = None
 
 
 class Store(ABC):

@@ -252,8 +252,17 @@ class DynamoStore(Store):
         self.update_actions(actions, now)
 
         def settle(s: Settlement) -> None:
-            self._set_event_state(
-                s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now
+            if s.lease_until is None:
+                self._set_event_state(
+                    s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now
+                )
+                return
+            # Only while still held under this claim; else the worker that took over settles it.
+            self._update(
+                _EVENT + s.key,
+                self._settled_state(s, now),
+                condition="#status = :processing AND #lease_until = :held",
+                values={":processing": _s(PROCESSING), ":held": _n(s.lease_until)},
             )
 
         self._parallel(settle, list(settlements))
@@ -261,16 +270,16 @@ class DynamoStore(Store):
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
-        due_at = next_attempt_at if status == PENDING else None
-        self._update_existing(
-            _EVENT + key,
-            {
-                **self._event_state(status, now=now, due_at=due_at),
-                "attempts": attempts,
-                "next_attempt_at": next_attempt_at,
-                "last_error": last_error,
-            },
-        )
+        self._update_existing(_EVENT + key, self._settled_state(Settlement(key, status, attempts, next_attempt_at, last_error), now))
+
+    def _settled_state(self, s: Settlement, now: float) -> dict[str, Any]:
+        due_at = s.next_attempt_at if s.status == PENDING else None
+        return {
+            **self._event_state(s.status, now=now, due_at=due_at),
+            "attempts": s.attempts,
+            "next_attempt_at": s.next_attempt_at,
+            "last_error": s.last_error,
+        }
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:

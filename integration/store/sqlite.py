@@ -186,12 +186,17 @@ class SqliteStore(Store):
     def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
         if not settlements and not actions:
             return
+        settle = (
+            "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?, lease_until = 0"
+            " WHERE key = ?"
+        )
+        held = [s for s in settlements if s.lease_until is not None]
         with self._tx() as db:
             _update_actions(db, actions, now)
+            db.executemany(settle, [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements if s.lease_until is None])
             db.executemany(
-                "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-                " updated_at = ?, lease_until = 0 WHERE key = ?",
-                [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements],
+                settle + " AND status = ? AND lease_until = ?",
+                [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key, PROCESSING, s.lease_until) for s in held],
             )
 
     def _set_event_state(
