@@ -202,3 +202,19 @@ def test_a_worker_dying_between_two_writes_is_repaired_after_the_lease(dies_afte
     assert {a.status for a in log.values()} == {ACTION_DONE}
     note_id = next(f"crm-{i + 1}" for i, c in enumerate(crm.written) if c.key == NOTE)
     assert log[NOTE].crm_id == note_id  # the action log names the note the CRM holds
+
+
+def test_the_cli_shows_the_truth_of_the_action_log(services, store, clock, crm, tmp_path, capsys, monkeypatch):
+    from integration.cli import main
+
+    s = services()
+    keys = add(store, clock, make_event(1))
+    crm.applied_then["add_notes"] = CrmError("502 after sending", ambiguous=True)
+    s.worker.process(keys)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[store]\npath = "{store.path}"\n\n[[tenants]]\nid = "acme-hubspot"\ncrm = "hubspot"\nportal_id = "1"\nclient_secret_env = "HS_SECRET"\ndry_run = true\n')
+    monkeypatch.setenv("HS_SECRET", "x")
+    assert main(["--config", str(config), "event", keys[0]]) == 0
+    lines = {op: line for line in capsys.readouterr().out.splitlines() for op in ("AddCollaborators", "AddNote") if f" {op} on 1001" in line}
+    assert " done " in lines["AddCollaborators"]
+    assert " unknown " in lines["AddNote"] and "502 after sending" in lines["AddNote"]
