@@ -128,3 +128,28 @@ def test_a_read_that_eats_half_the_lease_sends_nothing(services, store, clock, c
     assert s.worker.process(keys).retrying == keys
     assert crm.written == [] and store.list_actions() == []
     assert "more than half the lease" in store.get_event(keys[0]).last_error
+
+
+def test_the_background_worker_does_not_spin_on_an_event_waiting_for_its_retry(services, store, clock, crm):
+    s = services(worker={"base_delay_seconds": 60})
+    keys = add(store, clock, make_event(1))
+    crm.poison.add("1001")
+    polls = []
+    due_events = store.due_events
+
+    def counting(*args, **kwargs):
+        polls.append(1)
+        return due_events(*args, **kwargs)
+
+    store.due_events = counting
+    background = BackgroundWorker(s.worker, poll_seconds=0.05).start()
+    try:
+        deadline = time.monotonic() + 2
+        while store.get_event(keys[0]).attempts == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        polls.clear()
+        time.sleep(0.3)
+    finally:
+        background.stop()
+    assert store.get_event(keys[0]).attempts == 1  # tried once, now waiting for its backoff
+    assert len(polls) <= 8  # one poll per 50 ms at most, not a hot loop
