@@ -28,7 +28,7 @@ from integration.gateway.transport import RetryPolicy
 from integration.outbox import Outbox
 from integration.rules import Needs, Rule, State, merge_needs, registry, rules_for
 from integration.settle import BatchReport, Settler
-from integration.store import Action, ActionUpdate, Store
+from integration.store import ACTION_DONE, Action, ActionUpdate, Store
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,9 @@ class Worker:
                 wanted.append((stored, rules, [need for _, _, need in matching if need is not None]))
             else:
                 settler.ignore(stored, ev.IGNORED)
-        if not wanted and not resumed:
+        if not wanted and all(row.status == ACTION_DONE for s in resumed for row in outboxes[s.key]):
+            for stored in resumed:  # finished before (e.g. settled by a crash-free replay): nothing to send
+                settler.done(stored)
             return []
         try:
             gateway = self.gateway_for(tenant)

@@ -179,3 +179,19 @@ def test_dry_run_without_credentials_decides_on_the_events_values(tmp_path, stor
     action = store.list_actions()[0]
     assert action.dry_run is True
     assert action.payload["body"] == "Game Film noticed a change: amount is now 150000."
+
+
+def test_a_replayed_event_whose_actions_are_all_done_needs_no_crm(services, store, clock, crm):
+    calls = []
+
+    def gateway_for(tenant):
+        calls.append(tenant.id)
+        return crm
+
+    s = services()
+    keys = add(store, clock, make_event(1))
+    s.worker.process(keys)
+    store.replay_event(keys[0], clock())
+    s.worker.gateway_for = gateway_for
+    assert s.worker.process(keys).done == keys
+    assert calls == [] and len(crm.written) == 1
