@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from integration.events import PROCESSING
+from integration.settle import BatchReport
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,21 @@ def _quietly(fn: Any, *args: Any) -> Any:
         return None
 
 
+SWEEP_BATCHES = 20  # batches per run at most; the next run (a minute later) goes on
+SWEEP_RESERVE_MS = 30_000  # stop taking batches when the Lambda has less time left than this
+
+
 def sweep_handler(event: dict, context: Any) -> dict:
-    """Scheduled (every minute): process due retries and events whose worker died. Each
-    event is settled on its own: a poison event counts attempts and ends dead."""
-    report = _worker().run_due()
-    return {"done": len(report.done), "retrying": len(report.retrying), "dead": len(report.dead)}
+    """Scheduled (every minute): process due retries and events whose worker died, batch
+    after batch while any are due and the invocation has time. Each event is settled on its
+    own: a poison event counts attempts and ends dead."""
+    worker = _worker()
+    total = BatchReport()
+    for _ in range(SWEEP_BATCHES):
+        report = worker.run_due()
+        total.merge(report)
+        if not (report.done or report.ignored or report.failed):
+            break
+        if context is not None and context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS:
+            break
+    return {"done": len(total.done), "retrying": len(total.retrying), "dead": len(total.dead)}

@@ -87,3 +87,18 @@ def test_the_sweep_settles_a_poison_event_on_its_own_until_dead(services, store,
     stored = store.get_event(events[4].key)
     assert stored.status == "dead" and "field amount" in stored.last_error
     assert len(crm.written) == 9
+
+
+class LambdaContext:
+    def __init__(self, remaining_ms):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
+
+
+def test_the_sweep_drains_batch_after_batch_while_the_lambda_has_time(services, store, clock, crm):
+    crm.deals.update({str(1000 + i): Deal(id=str(1000 + i), amount=Decimal("5")) for i in range(250)})
+    store.add_events([make_event(i) for i in range(250)], clock())
+    assert queue.sweep_handler({}, LambdaContext(10_000)) == {"done": 100, "retrying": 0, "dead": 0}  # little time left
+    assert queue.sweep_handler({}, LambdaContext(600_000)) == {"done": 150, "retrying": 0, "dead": 0}
