@@ -102,15 +102,19 @@ class Outbox:
         for row in self.store.plan_actions(fresh, self.clock()):
             if row.event_key in plans:
                 owned.setdefault(row.key, row)
-        # Rows planned just now carry the very commands planned; older ones are rebuilt.
-        planned_now = {c.key: c for event_key, commands in plans.items() for c in commands}
+        # Rows planned just now carry the very commands planned (the first one where two events
+        # of the batch planned one key, as the store kept); older ones are rebuilt.
+        planned_now: dict[str, Command] = {}
+        for commands in plans.values():
+            for c in commands:
+                planned_now.setdefault(c.key, c)
         pending: list[tuple[Action, Command]] = []
         for row in owned.values():
             if row.status == ACTION_DONE:
                 continue
             try:
                 pending.append((row, planned_now[row.key] if row.event_key in plans else to_command(row)))
-            except (TypeError, ValueError) as exc:  # a row this version cannot read: keep it, park its event
+            except Exception as exc:  # a row this version cannot read: keep it, park its event
                 result.problems[row.event_key].append(Problem(f"{row.key}: cannot rebuild {row.op}: {exc}", retryable=False))
         updates, to_send, outcomes = self._reconcile(gateway, pending)
         # `sent` is durable before the CRM call. The dry-run adapter sends nothing: no marker.
