@@ -218,3 +218,16 @@ def test_the_cli_shows_the_truth_of_the_action_log(services, store, clock, crm, 
     lines = {op: line for line in capsys.readouterr().out.splitlines() for op in ("AddCollaborators", "AddNote") if f" {op} on 1001" in line}
     assert " done " in lines["AddCollaborators"]
     assert " unknown " in lines["AddNote"] and "502 after sending" in lines["AddNote"]
+
+
+def test_an_outbox_row_this_version_cannot_read_parks_its_event_and_stays_as_it_is(services, store, clock, crm):
+    from integration.store import Action
+
+    s = services()
+    keys = add(store, clock, make_event(1), make_event(2))
+    store.plan_actions([Action(key="future#1", tenant="acme-hubspot", event_key=keys[0], rule="r", op="Teleport",
+                               record_id="1001", reason="from a newer version")], clock())  # fmt: skip
+    report = s.worker.process(keys)
+    assert (report.dead, report.done) == ([keys[0]], [keys[1]])
+    assert "future#1: cannot rebuild Teleport: unknown command op 'Teleport'" in store.get_event(keys[0]).last_error
+    assert store.get_action("future#1").status == "planned"
