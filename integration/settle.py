@@ -67,7 +67,9 @@ class Settler:
         attempts = stored.attempts + 1
         # An event is safe to try again (its outbox guards the effects): only the budget decides.
         if self.policy.may_resend(attempts, transient=retryable, ambiguous=False, idempotent=True):
-            retry_at = self.clock() + self.policy.delay(attempts, retry_after, self.rng)
+            # The later of our backoff and the CRM's Retry-After: a CRM answering "retry after 0"
+            # over and over must not make the worker spin.
+            retry_at = self.clock() + max(self.policy.delay(attempts, None, self.rng), retry_after or 0.0)
             if self._add(self._held(stored, failed(stored, error, retry_at))):
                 self.report.retrying.append(stored.key)
                 log.warning("event %s failed (attempt %d): retry in %.1f s", stored.key, attempts, retry_at - self.clock())

@@ -195,3 +195,14 @@ def test_a_replayed_event_whose_actions_are_all_done_needs_no_crm(services, stor
     s.worker.gateway_for = gateway_for
     assert s.worker.process(keys).done == keys
     assert calls == [] and len(crm.written) == 1
+
+
+def test_a_crms_retry_after_while_reading_state_is_honoured_but_never_shortens_the_backoff(services, store, clock, crm):
+    s = services(worker={"base_delay_seconds": 2})
+    keys = add(store, clock, make_event(1), make_event(2))
+    crm.fail_next.append(CrmError("429 Too Many Requests", retryable=True, retry_after=120))
+    s.worker.process(keys[:1])
+    assert store.get_event(keys[0]).next_attempt_at == pytest.approx(clock() + 120)
+    crm.fail_next.append(CrmError("503", retryable=True, retry_after=0))
+    s.worker.process(keys[1:])
+    assert store.get_event(keys[1]).next_attempt_at == pytest.approx(clock() + 1.5)  # the backoff, not 0
