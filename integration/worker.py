@@ -8,8 +8,8 @@
   commands are written to the outbox before anything is sent (integration.outbox);
 - each event is settled on its own (integration.settle): an exception while reading, planning
   or executing settles only the events it concerns, never the whole batch.
-Store writes of a batch: one claim, one plan, one marking what is sent, one settling the
-events together with the outcomes of their actions.
+Store writes of a batch (per tenant): one claim, one plan, one marking what is sent, one
+settling the events together with the outcomes of their actions.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 from integration import events as ev
@@ -78,24 +79,37 @@ class Worker:
         return self.store.claim_events(keys, self.clock(), self.config.worker.lease_seconds)
 
     def process_claimed(self, claimed: Sequence[StoredEvent]) -> BatchReport:
-        """Process events this worker holds the claim of; settle each (one store call)."""
+        """Process events this worker holds the claim of. Each tenant's slice runs on its own
+        thread and is settled on its own (one store call), so a tenant whose CRM hangs never
+        holds up another's events, even inside one SQS batch."""
         report = BatchReport()
         if not claimed:
             return report
-        settler = Settler(self.policy, self.clock, self.rng, report)
         outboxes = self.store.actions_for_events([s.key for s in claimed])
         by_tenant: dict[str, list[StoredEvent]] = defaultdict(list)
         for stored in claimed:
             by_tenant[stored.event.tenant].append(stored)
+        if len(by_tenant) == 1:
+            [(tenant_id, batch)] = by_tenant.items()
+            report.merge(self._process_slice(tenant_id, batch, outboxes))
+            return report
+        with ThreadPoolExecutor(min(len(by_tenant), self.config.worker.concurrency), thread_name_prefix="gamefilm-tenant") as pool:
+            slices = [pool.submit(self._process_slice, tenant_id, batch, outboxes) for tenant_id, batch in by_tenant.items()]
+            for done in slices:
+                report.merge(done.result())
+        return report
+
+    def _process_slice(self, tenant_id: str, batch: list[StoredEvent], outboxes: Mapping[str, list[Action]]) -> BatchReport:
+        report = BatchReport()
+        settler = Settler(self.policy, self.clock, self.rng, report)
         finished: list[ActionUpdate] = []
-        for tenant_id, batch in by_tenant.items():
-            tenant = self.config.tenant(tenant_id)
-            if tenant is None:
-                for stored in batch:
-                    settler.fail(stored, f"tenant {tenant_id!r} is no longer configured", retryable=False)
-                continue
+        tenant = self.config.tenant(tenant_id)
+        if tenant is None:
+            for stored in batch:
+                settler.fail(stored, f"tenant {tenant_id!r} is no longer configured", retryable=False)
+        else:
             try:
-                finished += self._process_tenant(tenant, batch, outboxes, settler, report)
+                finished = self._process_tenant(tenant, batch, outboxes, settler, report)
             except Exception as exc:  # e.g. the store failed mid-way: these events only, retried later
                 log.exception("processing %d events of tenant %s failed", len(batch), tenant_id)
                 for stored in batch:

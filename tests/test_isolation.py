@@ -153,3 +153,26 @@ def test_the_background_worker_does_not_spin_on_an_event_waiting_for_its_retry(s
         background.stop()
     assert store.get_event(keys[0]).attempts == 1  # tried once, now waiting for its backoff
     assert len(polls) <= 8  # one poll per 50 ms at most, not a hot loop
+
+
+def test_inside_one_mixed_batch_a_hanging_tenant_does_not_hold_up_the_other(tmp_path, store, clock):
+    hang = threading.Event()
+    slow, healthy = UnrulyCrm(deals=deals(), hang=hang), UnrulyCrm(crm="salesforce", deals=deals())
+    tenants = tenants_raw(salesforce={"note_on_change": {"properties": ["amount"]}})
+    s = build_services({"config": make_config(tmp_path, tenants=tenants), "store": store, "clock": clock, "environ": ENVIRON,
+                        "worker_mode": "none", "gateway_for": lambda t: slow if t.id == "acme-hubspot" else healthy})  # fmt: skip
+    hub = add(store, clock, *[make_event(i) for i in range(3)])
+    sf = add(store, clock, *[make_event(100 + i, tenant="acme-salesforce") for i in range(3)])
+    reports = []
+    sqs_batch = threading.Thread(target=lambda: reports.append(s.worker.process(hub + sf)))  # as one SQS batch would
+    sqs_batch.start()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(store.get_event(k).status != "done" for k in sf):
+            time.sleep(0.01)
+        assert [store.get_event(k).status for k in sf] == ["done"] * 3
+        assert {store.get_event(k).status for k in hub} == {"processing"}  # still waiting for its CRM
+    finally:
+        hang.set()
+        sqs_batch.join(5)
+    assert sorted(reports[0].done) == sorted(hub + sf)
