@@ -38,6 +38,7 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/package_size.py --venv .venv-deploy
 	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 

@@ -19,7 +19,8 @@ from integration.config import Config, Tenant
 from integration.gateway import CrmGateway
 from integration.intake import Intake
 from integration.store import Store
-from integration.worker import BackgroundWorker, Worker
+from integration.background import BackgroundWorker
+from integration.worker import Worker
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
 
@@ -115,7 +116,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         background = BackgroundWorker(worker, cfg.worker.poll_seconds)
         notify = background.notify
     elif mode == "sqs":
-        from integration.queue import SqsNotifier
+        from integration.notify import SqsNotifier
 
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
