@@ -9,7 +9,6 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import Flask
@@ -20,25 +19,10 @@ from integration.gateway import CrmGateway
 from integration.intake import Intake
 from integration.store import Store
 from integration.background import BackgroundWorker
+from integration.services import Services
 from integration.worker import Worker
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
-
-
-@dataclass
-class Services:
-    """Everything handlers and the CLI use; tests replace any part through overrides."""
-
-    config: Config
-    store: Store
-    worker: Worker
-    intake: Intake
-    clock: Callable[[], float]
-    environ: Mapping[str, str]
-    background: BackgroundWorker | None = None
-
-    def secret(self, env_name: str | None) -> str | None:
-        return self.environ.get(env_name) or None if env_name else None
 
 
 def config_path(explicit: str | None = None) -> str:

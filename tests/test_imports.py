@@ -1,4 +1,4 @@
-"""The integration package has no import cycles (imports inside functions count; imports only
+"""The integration and handlers packages have no import cycles (imports inside functions count; imports only
 for type checking do not): each module can be read, tested and loaded on its own."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for path in (ROOT / "integration").rglob("*.py"):
+    for path in [*(ROOT / "integration").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]:
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
@@ -71,10 +71,11 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_integration_package_has_no_import_cycles():
+def test_the_integration_and_handlers_packages_have_no_import_cycles():
     modules = _modules()
     graph = {name: _imports(path, set(modules)) - {name} for name, path in modules.items()}
     assert graph["integration.worker"] >= {"integration.outbox", "integration.settle"}  # the graph is real
+    assert "handlers" in graph["integration.app"] and "integration.services" in graph["handlers.errors"]
     assert _cycles(graph) == []
 
 
