@@ -38,16 +38,19 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
-	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/throughput_hubspot.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/package_size.py --venv .venv-deploy
+	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 	$(BIN)/python bench/faults.py
 
-# Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv).
+# Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv),
+# pruned to what the Lambda path imports; deploy it with `zappa update production -z gamefilm-lambda.zip`.
 package:
 	test -x .venv-deploy/bin/python || $(PYTHON) -m venv .venv-deploy
 	.venv-deploy/bin/python -m pip install -q --upgrade pip
 	.venv-deploy/bin/python -m pip install -q '.[deploy]'
 	. .venv-deploy/bin/activate && zappa package production -o gamefilm-lambda.zip
+	.venv-deploy/bin/python infra/lambda_package.py gamefilm-lambda.zip   # drop what Lambda never imports
 
 clean:
-	rm -rf $(VENV) .venv-deploy node_modules var gamefilm-lambda.zip
+	rm -rf $(VENV) .venv-deploy node_modules var build gamefilm-lambda.zip

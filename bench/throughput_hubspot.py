@@ -1,4 +1,4 @@
-"""HubSpot throughput against the API limit (issue 7, item 6).
+"""HubSpot throughput against the API limit (issue 7, item 6); part of bench/throughput.py.
 
 10,000 HubSpot deal events (amount changes on distinct deals, each crossing a tier: one
 collaborator to add per deal, no note) are posted, signed, to the app in webhook deliveries
@@ -13,7 +13,7 @@ on the requests this run needed (R requests at 100 per 10 s take R / 10 s), the 
 ideal of 2 requests per 100 events (one batch read, one batch update), the share of each
 reached (target >= 80% of the first), a stricter ceiling that lets the rolling window's first
 100 requests go at once, and failed/dead events (target 0).
-Run: `.venv/bin/python bench/throughput_hubspot.py [EVENTS]`.
+Run alone: `.venv/bin/python bench/throughput_hubspot.py [EVENTS]`.
 """
 from __future__ import annotations
 

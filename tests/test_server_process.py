@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def write_config(tmp_path: Path, name: str, worker_mode: str) -> Path:
-    text = EXAMPLE.replace('path = "var/gamefilm.db"', f'path = "{tmp_path / "gamefilm.db"}"')
+    text = EXAMPLE.replace('path = "../var/gamefilm.db"', f'path = "{tmp_path / "gamefilm.db"}"')
     text = text.replace('mode = "thread"', f'mode = "{worker_mode}"').replace("poll_seconds = 1 ", "poll_seconds = 0.2 ")
     path = tmp_path / name
     path.write_text(text)
@@ -125,8 +125,9 @@ def test_check_reports_unset_secrets_by_name(tmp_path):
     env_missing = {k: v for k, v in ENV.items() if k != "GAMEFILM_DEMO_SF_SECRET"}
     missing = subprocess.run([sys.executable, "-m", "integration.cli", "--config", str(config), "check"],
                              capture_output=True, text=True, env=env_missing, cwd=ROOT)  # fmt: skip
-    assert missing.returncode == 1
-    assert "environment variable GAMEFILM_DEMO_SF_SECRET is not set" in missing.stdout
+    assert missing.returncode == 1 and "NOT OK: 1 problem(s)" in missing.stdout and " OK (" not in missing.stdout
+    assert (f"error: {config}: tenants[demo-salesforce].shared_secret_envs: GAMEFILM_DEMO_SF_SECRET is not set, so every webhook "
+            "from this salesforce account would be refused; set GAMEFILM_DEMO_SF_SECRET (or its SSM parameter)\n") == missing.stderr
 
 
 def test_bad_config_fails_with_file_key_and_reason(tmp_path):
@@ -134,4 +135,4 @@ def test_bad_config_fails_with_file_key_and_reason(tmp_path):
     bad.write_text('[[tenants]]\nid = "x1"\ncrm = "hubspot"\nportal_id = "1"\n')
     result = cli(bad, "check")
     assert result.returncode == 2
-    assert f"{bad}: tenants.0.client_secret_env: HubSpot tenants need client_secret_env" in result.stderr
+    assert result.stderr == f"{bad}: tenants[x1].client_secret_env: HubSpot tenants need client_secret_env (verifies webhook signatures)\n"
