@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -24,6 +24,36 @@ def test_low_remaining_waits_only_until_our_oldest_request_leaves_the_window(fak
     limiter.acquire()
 
     assert fake_time.sleeps == [pytest.approx(3.0)]  # not a whole 10 s window
+
+
+def test_a_request_keeps_its_place_in_the_window_until_its_answer_came(fake_time: FakeTime) -> None:
+    # HubSpot counts a request when it arrives, which may be as late as its answer.
+    limiter = SlidingWindowLimiter(2, 10.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    first = limiter.acquire()
+    fake_time.now += 0.4
+    limiter.answered(first)
+    limiter.answered(limiter.acquire())
+
+    limiter.acquire()
+
+    assert fake_time.sleeps == [pytest.approx(10.0)]  # until 10 s after the first answer, not 9.6
+
+
+def test_the_gateway_counts_each_request_in_the_window_from_its_answer(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+    hubspot_server.add_deal("101")
+
+    def slow(request: Any) -> Any:
+        fake_time.now += 0.4  # each answer comes 0.4 s after the send
+        return hubspot_server.default(request)
+
+    hubspot_server.route("POST", "/crm/v3/objects/deals/batch/read", slow)
+    gateway = make_gateway(rate_limit_per_10s=2)
+
+    for _ in range(3):
+        gateway.read_deals(["101"])
+
+    assert fake_time.sleeps == [pytest.approx(9.6)]  # the third waits 10 s from the first answer (not 9.2: from its send)
+    assert hubspot_server.rejected == 0
 
 
 def test_threads_sharing_a_limiter_share_its_budget() -> None:

@@ -6,8 +6,8 @@ Clock and sleep are injected so tests can check the pacing without waiting.
 """
 from __future__ import annotations
 
+import bisect
 import threading
-from collections import deque
 from typing import Callable, Mapping
 
 REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
@@ -24,6 +24,10 @@ class SlidingWindowLimiter:
     window frees a slot then), or one server interval when none of ours is in it.
     `pause(seconds)` holds every request, e.g. after a 429. Thread-safe: threads sharing a
     limiter share its budget.
+    `answered(slot)` after each response: the server counts a request when it arrives, which
+    may be as late as its answer, so the request keeps its place in the window until then
+    (counted from the send, a request that reached the server late let the next window open
+    early: a 429, and every thread paused for a whole interval).
     """
 
     def __init__(
@@ -42,23 +46,33 @@ class SlidingWindowLimiter:
         self.reserve = reserve
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._sent: list[float] = []  # sorted: reserved slots, answered requests' answer times
         self._resume_at = float("-inf")
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
         """Reserve the earliest slot that keeps every window within `limit` (slots are taken
         in order), then sleep until it outside the lock: `observe` and `pause` from other
-        threads never wait behind a sleeper."""
+        threads never wait behind a sleeper. Answers the slot (for `answered`)."""
         with self._lock:
             now = self._clock()
             self._forget_before(now - self.window)
             slot = max(now, self._resume_at, self._sent[-1] if self._sent else now)
             if len(self._sent) >= self.limit:
                 slot = max(slot, self._sent[-self.limit] + self.window)
-            self._sent.append(slot)
+            bisect.insort(self._sent, slot)
         if slot > now:
             self._sleep(slot - now)
+        return slot
+
+    def answered(self, slot: float) -> None:
+        """The request sent in `slot` got its answer (or failed) now: it stays in the window
+        until a full window after this moment."""
+        with self._lock:
+            i = bisect.bisect_left(self._sent, slot)
+            if i < len(self._sent) and self._sent[i] == slot:
+                del self._sent[i]
+            bisect.insort(self._sent, max(slot, self._clock()))
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         remaining = _int_header(headers, REMAINING_HEADER)
@@ -75,8 +89,7 @@ class SlidingWindowLimiter:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
 
     def _forget_before(self, moment: float) -> None:
-        while self._sent and self._sent[0] <= moment:
-            self._sent.popleft()
+        del self._sent[: bisect.bisect_right(self._sent, moment)]
 
 
 def _int_header(headers: Mapping[str, str] | None, name: str) -> int | None:

@@ -132,10 +132,11 @@ class Transport:
         attempt = 0
         refreshed = False
         while True:
-            self.limiter.acquire()
+            slot = self.limiter.acquire()
             try:
                 data, _status, headers = send()
             except Exception as exc:  # each SDK package has its own ApiException class
+                self.limiter.answered(slot)
                 failure = Failure.from_exception(exc)
                 if failure is None:
                     raise
@@ -163,6 +164,7 @@ class Transport:
                     retry_after=self.retry.delay(attempt + 1, failure.retry_after, self._rng) if failure.transient else None,
                     ambiguous=ambiguous,
                 ) from None
+            self.limiter.answered(slot)
             self.limiter.observe(headers)
             return data
 
