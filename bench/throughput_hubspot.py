@@ -74,10 +74,10 @@ def run(n: int = 10_000, timeout: float = 600.0) -> dict[str, Any]:
             reply = client.post("/hooks/hubspot", data=body, headers=samples.hubspot_headers(SECRET, "http://localhost/hooks/hubspot", body))
             assert reply.status_code == 200 and reply.get_json()["accepted"] == len(items), reply.get_json()
         posted = time.monotonic() - posting
-        began = time.monotonic()
+        began, cpu = time.monotonic(), time.process_time()
         services.background.start()
         settled = _wait(services, began + timeout)
-        elapsed = time.monotonic() - began
+        elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
         services.background.stop(timeout=30)
         events = services.store.list_events(limit=2 * n)
         collaborated = sum(1 for d in server.objects["deals"].values() if d.get("hs_all_collaborator_owner_ids") == "7001")
@@ -85,6 +85,7 @@ def run(n: int = 10_000, timeout: float = 600.0) -> dict[str, Any]:
             "events": n,
             "seconds": elapsed,
             "posted": posted,
+            "cpu": cpu,
             "settled": settled,
             "requests": len(server.requests),
             "rejected": server.rejected,
@@ -120,6 +121,8 @@ def report(r: dict[str, Any]) -> None:
           f"reached {rate / limit:.0%} (target >= 80%)")  # fmt: skip
     print(f"  ideal ceiling ({ideal_requests} requests, 2 per 100 events): {ideal:,.1f} events/s; reached {rate / ideal:.0%}")
     print(f"  stricter, with the rolling window's first burst: {burst:,.1f} events/s; reached {rate / burst:.0%}")
+    print(f"  CPU of this process meanwhile (worker and stand-in, one GIL): {r['cpu']:.1f} s, {r['cpu'] / r['events'] * 1e6:,.0f} us per event, "
+          f"{r['cpu'] / r['seconds']:.0%} of the wall time (a loaded machine starves it: compare with `uptime`)")  # fmt: skip
     print(f"  failed events {r['failed']}, dead {r['dead']} (target 0); {r['retried']} events failed an attempt and were retried")
 
 
