@@ -28,7 +28,7 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -120,13 +120,12 @@ def deliveries(rng: random.Random, hs_deals: list[str], sf_deals: list[str]) -> 
                     hs_triggered.add(deal)
             out.append(_hubspot(json.dumps(items).encode()))
         elif kind == "outbound":
-            notes = []
+            notes: list[tuple[str, str, Mapping[str, str]]] = []
             for i in range(size):
                 deal = rng.choice(sf_deals)
                 notes.append((f"04l{made + i:015d}", "Opportunity", {"Id": deal, "Amount": "1"}))
                 sf_triggered.add(deal)
-            body = samples.outbound_message(ORG, notes)
-            out.append(lambda base, body=body: ("/hooks/salesforce/outbound", {"Content-Type": "text/xml; charset=utf-8"}, body))
+            out.append(_outbound(samples.outbound_message(ORG, notes)))
         else:
             items = []
             for i in range(size):
@@ -141,6 +140,10 @@ def deliveries(rng: random.Random, hs_deals: list[str], sf_deals: list[str]) -> 
 
 def _hubspot(body: bytes) -> Callable[[str], tuple[str, dict[str, str], bytes]]:
     return lambda base: ("/hooks/hubspot", samples.hubspot_headers(SECRET, base + "/hooks/hubspot", body), body)
+
+
+def _outbound(body: bytes) -> Callable[[str], tuple[str, dict[str, str], bytes]]:
+    return lambda base: ("/hooks/salesforce/outbound", {"Content-Type": "text/xml; charset=utf-8"}, body)
 
 
 def _json_events(body: bytes) -> Callable[[str], tuple[str, dict[str, str], bytes]]:
@@ -205,7 +208,7 @@ def salesforce_effects(org: FaultyOrg, deals: dict[str, dict[str, Any]]) -> tupl
     return present, markers
 
 
-def compare_log(actions: list[Any], crm_of: dict[str, str], present: Counter[Effect], markers: Counter[str]) -> dict[str, int]:
+def compare_log(actions: list[Any], crm_of: dict[str, str], present: Counter[Effect], markers: Counter[str]) -> dict[str, Any]:
     """The action log against the CRMs' state."""
     done: set[Effect] = set()
     done_markers: set[str] = set()
@@ -242,8 +245,8 @@ def main() -> None:
     planned, hs_triggered, sf_triggered = deliveries(rng, list(hs_deals), list(sf_deals))
     expected = expected_effects("hubspot", hs_deals, hs_triggered) | expected_effects("salesforce", sf_deals, sf_triggered)
 
-    with tempfile.TemporaryDirectory() as tmp, FaultyHubSpot(random.Random(seed + 1), rate) as server, \
-            responses.RequestsMock(assert_all_requests_are_fired=False) as http:  # fmt: skip
+    server = FaultyHubSpot(random.Random(seed + 1), rate)
+    with tempfile.TemporaryDirectory() as tmp, server, responses.RequestsMock(assert_all_requests_are_fired=False) as http:
         server.hang_seconds = 0.6  # beyond the 0.3 s read timeout below
         for deal_id, d in hs_deals.items():
             server.add_deal(deal_id, amount=d["amount"], hubspot_owner_id=HS_OWNER, hs_is_closed=str(d["closed"]).lower(),
