@@ -1,7 +1,9 @@
 """SQLite store: the embedded default (WAL, one file, safe across threads and processes).
 
-Each call opens a short transaction on a per-thread connection; `synchronous=FULL` makes a
-committed insert durable before the webhook is acknowledged.
+Connections are bounded: new events go through one group-commit writer (see
+`sqlite_writer`), everything else borrows one of a few pooled connections for a statement
+or a short transaction. `synchronous=FULL` makes a commit durable before the webhook is
+acknowledged.
 """
 from __future__ import annotations
 
@@ -24,10 +26,15 @@ from integration.store import (
     event_to_json,
     payload_to_json,
 )
+from integration.store.sqlite_writer import Checkpointer, ConnectionPool, GroupWriter, connect
 
+# `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
+# `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
+# table keep working: every statement below names `key` and `rowid`, never `seq`.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    key TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
     tenant TEXT NOT NULL,
     body TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -68,57 +75,68 @@ _ACTION_COLUMNS = (
 )
 
 
+def _insert_events_sql(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
+        f" VALUES {values} ON CONFLICT(key) DO NOTHING RETURNING key"
+    )
+
+
 class SqliteStore(Store):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        if self.path == ":memory:":
+            raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._checkpoint_seconds = checkpoint_seconds
+        self._writer: GroupWriter | None = None
+        self._checkpointer: Checkpointer | None = None
         self._lock = threading.Lock()
-        self._conn().executescript(_SCHEMA)
+        with self._pool.connection() as conn:
+            conn.executescript(_SCHEMA)
 
     # --- connection handling ------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    def _conn(self) -> "_Pooled":
+        """For one statement: `self._conn().execute(sql, args).fetchall()`."""
+        return _Pooled(self._pool)
 
     def _tx(self) -> "_Transaction":
-        return _Transaction(self._conn())
+        return _Transaction(self._pool)
+
+    def _group_writer(self) -> GroupWriter:
+        """Started on the first write, so read-only users (the CLI) open no writer thread."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    self._writer = GroupWriter(connect(self.path, autocheckpoint=False), _insert_events_sql)
+        return self._writer
 
     def close(self) -> None:
+        """Commit what the writer holds (in-flight requests get their ack), then close all."""
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+            writer, checkpointer = self._writer, self._checkpointer
+            self._writer = self._checkpointer = None
+        if writer is not None:
+            writer.close()
+        if checkpointer is not None:
+            checkpointer.close()
+        self._pool.close()
 
     # --- events -------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
-        # One lookup of the keys already stored, then one executemany for the new rows, all in
-        # one transaction: a 100-event batch (or a redelivery of it) costs one commit.
-        keys = [e.key for e in events]
-        with self._tx() as db:
-            known = {row[0] for row in db.execute(
-                f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(keys))})", keys
-            )}  # fmt: skip
-            fresh = {e.key: e for e in events if e.key not in known}
-            db.executemany(
-                "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in fresh.values()],
-            )
+        # The writer shares one durable commit among all concurrent requests and answers
+        # which keys were new; a key repeated inside one batch is new only the first time.
+        if not events:
+            return []
+        rows = [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in events]
+        fresh = self._group_writer().insert(rows)
         inserted = []
-        for key in keys:  # a key repeated inside one batch is new only the first time
-            inserted.append(fresh.pop(key, None) is not None)
+        for event in events:
+            inserted.append(event.key in fresh)
+            fresh.discard(event.key)
         return inserted
 
     def get_event(self, key: str) -> StoredEvent | None:
@@ -234,20 +252,54 @@ class SqliteStore(Store):
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, so concurrent writers queue instead of failing mid-way."""
+    """BEGIN IMMEDIATE … COMMIT on a pooled connection, so concurrent writers queue instead
+    of failing mid-way; the connection goes back to the pool afterwards."""
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, pool: ConnectionPool):
+        self._lease = pool.connection()
 
     def __enter__(self) -> sqlite3.Connection:
+        self.conn = self._lease.__enter__()
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lease.__exit__(exc_type, exc, tb)
 
 
-def _select_in(db: sqlite3.Connection, select: str, column: str, values: list[str]) -> list[tuple]:
+class _Rows:
+    """The fetched result of one pooled statement (the connection is already back)."""
+
+    def __init__(self, rows: list[tuple], rowcount: int):
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> tuple | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+
+class _Pooled:
+    """Runs each statement on a connection borrowed from the pool for just that statement."""
+
+    def __init__(self, pool: ConnectionPool):
+        self._pool = pool
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        with self._pool.connection() as conn:
+            cursor = conn.execute(sql, params)
+            return _Rows(cursor.fetchall(), cursor.rowcount)
+
+
+def _select_in(db: "sqlite3.Connection | _Pooled", select: str, column: str, values: list[str]) -> list[tuple]:
     """`select … WHERE column IN (values)`, in chunks that stay under SQLite's variable limit."""
     rows: list[tuple] = []
     for start in range(0, len(values), 500):

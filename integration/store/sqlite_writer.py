@@ -1,0 +1,242 @@
+"""Bounded SQLite connections: one group-commit writer for intake, a small pool for the rest.
+
+Why: a connection per request thread leaked ~2 fds per request, and one fsync per request
+capped throughput and stretched tails. Here concurrent requests hand their rows to a single
+writer thread, which inserts everything queued in one transaction and one durable commit;
+each request returns only after the commit that holds its rows. WAL checkpoints run on a
+background thread so no request pays for one.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+ROWS_PER_STATEMENT = 500  # 7 parameters a row: far below SQLite's 32,766 variable limit
+
+
+class WriterError(RuntimeError):
+    """The events were not stored (the write or its commit failed, or the store is closing)."""
+
+
+def connect(path: str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
+    """A connection in WAL mode where a commit is durable when it returns (synchronous=FULL).
+
+    The intake writer turns automatic checkpoints off (the `Checkpointer` does them, so an
+    ack never pays for copying the WAL back); other connections keep them, so a process
+    without a writer (`gamefilm worker`) still bounds its WAL.
+    """
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("PRAGMA journal_size_limit=67108864")  # truncate a WAL reset after a burst to 64 MiB
+    return conn
+
+
+class ConnectionPool:
+    """At most `size` connections, lent for one statement or one transaction at a time."""
+
+    def __init__(self, factory: Callable[[], sqlite3.Connection], size: int = 4):
+        self._factory = factory
+        self._size = size
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._borrow()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:  # an exception escaped mid-statement: never lend a dirty one
+                conn.rollback()
+            with self._lock:
+                closed = self._closed
+            if closed:
+                conn.close()
+            else:
+                self._idle.put(conn)
+
+    def _borrow(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._closed:
+                raise WriterError("the store is closed")
+            if len(self._opened) < self._size:
+                conn = self._factory()
+                self._opened.append(conn)
+                return conn
+        return self._idle.get(timeout=BUSY_TIMEOUT_MS / 1000)
+
+    @property
+    def opened(self) -> int:
+        return len(self._opened)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
+
+
+@dataclass
+class _Request:
+    rows: Sequence[tuple]
+    done: threading.Event = field(default_factory=threading.Event)
+    inserted: set[str] | None = None
+    error: BaseException | None = None
+
+
+class GroupWriter:
+    """The one writer of new events: every request queued while a commit runs joins the next.
+
+    `insert(rows)` blocks until the rows are committed durably and answers the keys that were
+    new; rows whose key exists are left alone (`ON CONFLICT DO NOTHING`). One request's
+    failing insert is rolled back to its savepoint without failing the others in its group;
+    a failed commit fails every request of the group. Nobody is told "stored" before COMMIT
+    has returned.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, insert_sql: Callable[[int], str], *, max_group_rows: int = 20_000):
+        self._conn = conn
+        self._insert_sql = insert_sql
+        self._sql_cache: dict[int, str] = {}
+        self._max_group_rows = max_group_rows
+        self._pending: deque[_Request] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.commits = 0  # for benches and tests: how many requests shared each commit
+        self.requests = 0
+        self._thread = threading.Thread(target=self._run, name="gamefilm-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def insert(self, rows: Sequence[tuple], timeout: float | None = None) -> set[str]:
+        request = _Request(rows)
+        with self._cond:
+            if self._stopping:
+                raise WriterError("the store is closing: events not stored")
+            self._pending.append(request)
+            self._cond.notify()
+        if not request.done.wait(timeout):
+            raise WriterError("the write did not complete in time: events not acknowledged")
+        if request.error is not None:
+            raise WriterError(f"events not stored: {type(request.error).__name__}: {request.error}") from request.error
+        assert request.inserted is not None
+        return request.inserted
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Refuse new requests, commit everything already queued, then close the connection."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                group = [self._pending.popleft()]
+                rows = len(group[0].rows)
+                while self._pending and rows + len(self._pending[0].rows) <= self._max_group_rows:
+                    rows += len(self._pending[0].rows)
+                    group.append(self._pending.popleft())
+            self._commit(group)
+
+    def _commit(self, group: list[_Request]) -> None:
+        conn = self._conn
+        results: dict[int, set[str]] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for number, request in enumerate(group):
+                conn.execute("SAVEPOINT request")
+                try:
+                    results[number] = self._insert(request.rows)
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO request")
+                    request.error = exc
+                conn.execute("RELEASE request")
+            conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, then we go on
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback after a failed group commit failed")
+            for request in group:
+                request.error = request.error or exc
+                request.done.set()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.commits += 1
+        self.requests += len(group)
+        for number, request in enumerate(group):
+            request.inserted = results.get(number)
+            request.done.set()
+
+    def _insert(self, rows: Sequence[tuple]) -> set[str]:
+        inserted: set[str] = set()
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            sql = self._sql_cache.get(len(chunk))
+            if sql is None:
+                sql = self._sql_cache.setdefault(len(chunk), self._insert_sql(len(chunk)))
+            params: list[Any] = [value for row in chunk for value in row]
+            inserted.update(row[0] for row in self._conn.execute(sql, params))
+        return inserted
+
+
+class Checkpointer:
+    """Copies the WAL back into the database every `interval` seconds, off the request path.
+
+    PASSIVE never waits for readers or blocks the writer; once a checkpoint has caught up,
+    SQLite restarts the WAL from its beginning, so the file stays bounded.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, interval: float = 0.5):
+        self._conn = conn
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gamefilm-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                log.warning("WAL checkpoint failed; retrying in %.1f s", self._interval, exc_info=True)
+
+    def close(self) -> None:
+        """Stop, then truncate the WAL once (best effort: a reader elsewhere may hold it)."""
+        self._stop.set()
+        self._thread.join()
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            log.warning("final WAL checkpoint failed", exc_info=True)
+        self._conn.close()
