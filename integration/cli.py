@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("serve", help="run the local server with the in-process worker")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    c.add_argument("--threads", type=int, default=32, help="request threads (their inserts share commits)")
     c.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
@@ -123,15 +124,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    from werkzeug.serving import run_simple
-
     from integration.app import create_app
+    from integration.server import Server
 
     logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app({"config_path": args.config})
     services = app.extensions["gamefilm"]
-    print(f"Game Film serving on http://{args.host}:{args.port} (config {services.config.source}, store {services.config.store.backend})")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    server = Server(app, args.host, args.port, threads=args.threads)
+    server.install_signal_handlers()
+    server.serve_forever(on_ready=lambda: print(
+        f"Game Film serving on http://{args.host}:{server.port} (config {services.config.source},"
+        f" store {services.config.store.backend}); Ctrl-C stops", flush=True))  # fmt: skip
     return 0
 
 
