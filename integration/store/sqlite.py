@@ -26,7 +26,7 @@ from integration.store import (
     event_to_json,
     payload_to_json,
 )
-from integration.store.sqlite_writer import Checkpointer, ConnectionPool, GroupWriter, connect
+from integration.store.sqlite_writer import Checkpointer, ConnectionPool, GroupWriter, WriterError, connect
 
 # `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
 # `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
@@ -93,6 +93,7 @@ class SqliteStore(Store):
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
         self._checkpointer: Checkpointer | None = None
+        self._closed = False
         self._lock = threading.Lock()
         with self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
@@ -107,16 +108,21 @@ class SqliteStore(Store):
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             with self._lock:
+                if self._closed:
+                    raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
                     self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
                     self._writer = GroupWriter(connect(self.path, autocheckpoint=False), _insert_events_sql)
-        return self._writer
+                writer = self._writer
+        return writer
 
     def close(self) -> None:
         """Commit what the writer holds (in-flight requests get their ack), then close all."""
         with self._lock:
+            self._closed = True
             writer, checkpointer = self._writer, self._checkpointer
             self._writer = self._checkpointer = None
         if writer is not None:

@@ -126,6 +126,7 @@ class GroupWriter:
         self._stopping = False
         self.commits = 0  # for benches and tests: how many requests shared each commit
         self.requests = 0
+        self._committing = 0
         self._thread = threading.Thread(target=self._run, name="gamefilm-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -142,6 +143,11 @@ class GroupWriter:
             raise WriterError(f"events not stored: {type(request.error).__name__}: {request.error}") from request.error
         assert request.inserted is not None
         return request.inserted
+
+    def waiting(self) -> int:
+        """Requests not yet answered: queued, or in the commit under way."""
+        with self._cond:
+            return len(self._pending) + self._committing
 
     def close(self, timeout: float = 30.0) -> None:
         """Refuse new requests, commit everything already queued, then close the connection."""
@@ -164,7 +170,10 @@ class GroupWriter:
                 while self._pending and rows + len(self._pending[0].rows) <= self._max_group_rows:
                     rows += len(self._pending[0].rows)
                     group.append(self._pending.popleft())
+                self._committing = len(group)
             self._commit(group)
+            with self._cond:
+                self._committing = 0
 
     def _commit(self, group: list[_Request]) -> None:
         conn = self._conn
