@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, StoredEvent
 from integration.store import (
@@ -101,10 +102,15 @@ class SqliteStore(Store):
     # --- connection handling ------------------------------------------------------------
     def _conn(self) -> "_Pooled":
         """For one statement: `self._conn().execute(sql, args).fetchall()`."""
-        return _Pooled(self._pool)
+        return _Pooled(self._pool, self._write_turn)
 
     def _tx(self) -> "_Transaction":
-        return _Transaction(self._pool)
+        return _Transaction(self._pool, self._write_turn())
+
+    def _write_turn(self) -> ContextManager[None]:
+        """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`)."""
+        writer = self._writer
+        return writer.turn() if writer is not None else nullcontext()
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
@@ -258,22 +264,31 @@ class SqliteStore(Store):
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT on a pooled connection, so concurrent writers queue instead
-    of failing mid-way; the connection goes back to the pool afterwards."""
+    """BEGIN IMMEDIATE … COMMIT on a pooled connection, in this writer's turn, so concurrent
+    writers queue instead of failing mid-way; the connection goes back to the pool after."""
 
-    def __init__(self, pool: ConnectionPool):
+    def __init__(self, pool: ConnectionPool, turn: ContextManager[None]):
         self._lease = pool.connection()
+        self._turn = turn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn = self._lease.__enter__()
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._turn.__enter__()
+        try:
+            self.conn = self._lease.__enter__()
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._turn.__exit__(None, None, None)
+            raise
         return self.conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self._lease.__exit__(exc_type, exc, tb)
+            try:
+                self._lease.__exit__(exc_type, exc, tb)
+            finally:
+                self._turn.__exit__(None, None, None)
 
 
 class _Rows:
@@ -296,11 +311,13 @@ class _Rows:
 class _Pooled:
     """Runs each statement on a connection borrowed from the pool for just that statement."""
 
-    def __init__(self, pool: ConnectionPool):
+    def __init__(self, pool: ConnectionPool, write_turn: Callable[[], ContextManager[None]]):
         self._pool = pool
+        self._write_turn = write_turn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
-        with self._pool.connection() as conn:
+        reads = sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+        with nullcontext() if reads else self._write_turn(), self._pool.connection() as conn:
             cursor = conn.execute(sql, params)
             return _Rows(cursor.fetchall(), cursor.rowcount)
 
