@@ -94,11 +94,12 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
     if len(payload) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} events per request", "body")
     out = Normalized()
-    schema = HubSpotEventSchema()
+    schema: HubSpotEventSchema | None = None  # built only for an event off the fast path (~0.6 ms)
     tenants: dict[int, tuple[Tenant | None, bool]] = {}
     for index, item in enumerate(payload):
         data = _well_typed_hubspot_event(item)
         if data is None:
+            schema = schema or HubSpotEventSchema()
             try:
                 data = schema.load(item if isinstance(item, dict) else {"_": item})
             except ValidationError as exc:
