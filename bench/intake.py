@@ -89,9 +89,7 @@ def floor_writer(db: Path) -> GroupWriter:
     conn = connect(str(db))
     conn.execute("CREATE TABLE IF NOT EXISTS floor (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)")
     conn.close()
-    values = lambda n: ", ".join(["(?, ?)"] * n)  # noqa: E731
-    return GroupWriter(connect(str(db), autocheckpoint=False),
-                       lambda n: f"INSERT INTO floor (key, body) VALUES {values(n)} ON CONFLICT(key) DO NOTHING RETURNING key")  # fmt: skip
+    return GroupWriter(connect(str(db), autocheckpoint=False), "floor", ("key", "body"))
 
 
 def reference_app(writer: GroupWriter) -> Flask:

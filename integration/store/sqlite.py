@@ -76,12 +76,7 @@ _ACTION_COLUMNS = (
 )
 
 
-def _insert_events_sql(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
-    return (
-        "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
-        f" VALUES {values} ON CONFLICT(key) DO NOTHING RETURNING key"
-    )
+_INSERT_COLUMNS = ("key", "tenant", "body", "status", "received_at", "next_attempt_at", "updated_at")
 
 
 class SqliteStore(Store):
@@ -121,7 +116,7 @@ class SqliteStore(Store):
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
                     self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
-                    self._writer = GroupWriter(connect(self.path, autocheckpoint=False), _insert_events_sql)
+                    self._writer = GroupWriter(connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS)
                 writer = self._writer
         return writer
 

@@ -12,10 +12,13 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +125,13 @@ class GroupWriter:
     short worker transaction.
     """
 
-    def __init__(self, conn: sqlite3.Connection, insert_sql: Callable[[int], str], *, max_group_rows: int = 20_000):
+    def __init__(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], *, max_group_rows: int = 20_000):
+        if columns[0] != "key":
+            raise ValueError("the first column must be the unique `key`")
         self._conn = conn
-        self._insert_sql = insert_sql
+        self._table = table
+        self._columns = ", ".join(columns)
+        self._row_marks = "(" + ", ".join("?" * len(columns)) + ")"
         self._sql_cache: dict[int, str] = {}
         self._max_group_rows = max_group_rows
         self._pending: deque[_Request] = deque()
@@ -146,8 +153,12 @@ class GroupWriter:
                 raise WriterError("the store is closing: events not stored")
             self._pending.append(request)
             self._cond.notify_all()
-        if not request.done.wait(timeout):
-            raise WriterError("the write did not complete in time: events not acknowledged")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not request.done.wait(1.0):
+            if not self._thread.is_alive():
+                raise WriterError("the writer thread has stopped: events not acknowledged")
+            if deadline is not None and time.monotonic() > deadline:
+                raise WriterError("the write did not complete in time: events not acknowledged")
         if request.error is not None:
             raise WriterError(f"events not stored: {type(request.error).__name__}: {request.error}") from request.error
         assert request.inserted is not None
@@ -205,18 +216,26 @@ class GroupWriter:
                 self._cond.notify_all()
 
     def _commit(self, group: list[_Request]) -> None:
+        # No RETURNING: each row it returns is one sqlite3_step, and the GIL is released and
+        # re-taken around every step; with 32 busy request threads each re-take can wait a
+        # whole switch interval. Instead the new rowids (above the maximum read first, as we
+        # hold the write lock) give every new key in one row, split by each insert's count.
         conn = self._conn
-        results: dict[int, set[str]] = {}
+        counts: dict[int, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
+            (start,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {self._table}").fetchone()
             for number, request in enumerate(group):
                 conn.execute("SAVEPOINT request")
                 try:
-                    results[number] = self._insert(request.rows)
+                    counts[number] = self._insert(request.rows)
                 except sqlite3.Error as exc:
                     conn.execute("ROLLBACK TO request")
                     request.error = exc
                 conn.execute("RELEASE request")
+            (new_keys,) = conn.execute(
+                f"SELECT json_group_array(key) FROM (SELECT key FROM {self._table} WHERE rowid > ? ORDER BY rowid)", (start,)
+            ).fetchone()
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, then we go on
             if conn.in_transaction:
@@ -232,19 +251,25 @@ class GroupWriter:
             return
         self.commits += 1
         self.requests += len(group)
+        keys = orjson.loads(new_keys)
+        at = 0
         for number, request in enumerate(group):
-            request.inserted = results.get(number)
+            if number in counts:
+                request.inserted = set(keys[at : at + counts[number]])
+                at += counts[number]
             request.done.set()
 
-    def _insert(self, rows: Sequence[tuple]) -> set[str]:
-        inserted: set[str] = set()
+    def _insert(self, rows: Sequence[tuple]) -> int:
+        """Insert the rows whose key is new; answer how many were."""
+        inserted = 0
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             sql = self._sql_cache.get(len(chunk))
             if sql is None:
-                sql = self._sql_cache.setdefault(len(chunk), self._insert_sql(len(chunk)))
-            params: list[Any] = [value for row in chunk for value in row]
-            inserted.update(row[0] for row in self._conn.execute(sql, params))
+                values = ", ".join([self._row_marks] * len(chunk))
+                sql = f"INSERT INTO {self._table} ({self._columns}) VALUES {values} ON CONFLICT(key) DO NOTHING"
+                self._sql_cache[len(chunk)] = sql
+            inserted += self._conn.execute(sql, [value for row in chunk for value in row]).rowcount
         return inserted
 
 
