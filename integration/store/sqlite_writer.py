@@ -216,26 +216,18 @@ class GroupWriter:
                 self._cond.notify_all()
 
     def _commit(self, group: list[_Request]) -> None:
-        # No RETURNING: each row it returns is one sqlite3_step, and the GIL is released and
-        # re-taken around every step; with 32 busy request threads each re-take can wait a
-        # whole switch interval. Instead the new rowids (above the maximum read first, as we
-        # hold the write lock) give every new key in one row, split by each insert's count.
+        # Few statements per group, because the GIL is released and re-taken around every
+        # SQLite step and, with 32 busy request threads, each re-take can wait a whole switch
+        # interval: no RETURNING (one step per returned row) and no savepoint per request
+        # unless a write fails. The new keys come back in one row (rowids above the maximum
+        # read first: we hold the write lock) and are matched to the rows in insert order.
         conn = self._conn
-        counts: dict[int, int] = {}
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            (start,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {self._table}").fetchone()
-            for number, request in enumerate(group):
-                conn.execute("SAVEPOINT request")
-                try:
-                    counts[number] = self._insert(request.rows)
-                except sqlite3.Error as exc:
-                    conn.execute("ROLLBACK TO request")
-                    request.error = exc
-                conn.execute("RELEASE request")
-            (new_keys,) = conn.execute(
-                f"SELECT json_group_array(key) FROM (SELECT key FROM {self._table} WHERE rowid > ? ORDER BY rowid)", (start,)
-            ).fetchone()
+            try:
+                new_keys = self._write(group, isolate=False)
+            except sqlite3.Error:  # find the request(s) at fault; the others still commit
+                conn.execute("ROLLBACK")
+                new_keys = self._write(group, isolate=True)
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, then we go on
             if conn.in_transaction:
@@ -251,13 +243,37 @@ class GroupWriter:
             return
         self.commits += 1
         self.requests += len(group)
-        keys = orjson.loads(new_keys)
         at = 0
-        for number, request in enumerate(group):
-            if number in counts:
-                request.inserted = set(keys[at : at + counts[number]])
-                at += counts[number]
+        for request in group:
+            if request.error is None:
+                inserted = set()
+                for row in request.rows:
+                    if at < len(new_keys) and row[0] == new_keys[at]:
+                        inserted.add(row[0])
+                        at += 1
+                request.inserted = inserted
             request.done.set()
+
+    def _write(self, group: list[_Request], *, isolate: bool) -> list[str]:
+        """Insert the group's rows in one transaction (left open); answer the new keys in order."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        (start,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {self._table}").fetchone()
+        if isolate:
+            for request in group:
+                conn.execute("SAVEPOINT request")
+                try:
+                    self._insert(request.rows)
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO request")
+                    request.error = exc
+                conn.execute("RELEASE request")
+        else:
+            self._insert([row for request in group for row in request.rows])
+        (new_keys,) = conn.execute(
+            f"SELECT json_group_array(key) FROM (SELECT key FROM {self._table} WHERE rowid > ? ORDER BY rowid)", (start,)
+        ).fetchone()
+        return orjson.loads(new_keys)
 
     def _insert(self, rows: Sequence[tuple]) -> int:
         """Insert the rows whose key is new; answer how many were."""
