@@ -326,7 +326,7 @@ def main() -> None:
         }
         results: dict[tuple[str, int], tuple[list[float], float]] = {}
         for senders in levels:
-            per_sender = max(40 // senders, 8) if senders > 1 else 60
+            per_sender = max(40 // senders, 8) if senders > 1 else 150
             for _ in range(args.rounds):
                 for name, make in cases.items():
                     if name.endswith("(worker off)") and senders != 1:
