@@ -201,3 +201,47 @@ def _checkpointed(path: Path) -> bool:
         return log == done
     finally:
         conn.close()
+
+
+def test_other_writers_wait_for_queued_intake_but_still_progress_under_a_flood(tmp_path):
+    path = tmp_path / "g.db"
+    store = SqliteStore(path)
+    store.add_events(events("warm", 1), T0)
+    order: list[str] = []
+    blocker = WriteLock(path)
+    intake = run_threads([lambda: (store.add_events(events("first", 2), T0), order.append("intake"))])[0]
+    wait_until(lambda: store._writer.waiting() == 1)
+
+    def worker_write() -> None:
+        with store._tx() as db:
+            db.execute("UPDATE events SET attempts = attempts + 1 WHERE key = 'warm-0000'")
+        order.append("worker")
+
+    worker = run_threads([worker_write])[0]
+    time.sleep(0.1)
+    blocker.release()
+    intake.join(10)
+    worker.join(10)
+    assert order == ["intake", "worker"]  # the ack path went first
+
+    stop = threading.Event()
+    flood_count = [0]
+
+    def flood() -> None:
+        while not stop.is_set():
+            store.add_events(events(f"f{flood_count[0]}", 20), T0)
+            flood_count[0] += 1
+
+    flooders = run_threads([flood for _ in range(6)])
+    try:
+        started = time.monotonic()
+        for _ in range(20):  # one worker transaction gets a turn after each group commit
+            worker_write()
+        assert time.monotonic() - started < 10
+    finally:
+        stop.set()
+        for t in flooders:
+            t.join()
+    assert flood_count[0] > 0
+    assert store.get_event("warm-0000").attempts == 21
+    store.close()
