@@ -43,7 +43,8 @@ from flask import Flask, request  # noqa: E402
 from integration import config as config_mod  # noqa: E402
 from integration import samples  # noqa: E402
 from integration.signature import SignatureError, verify_hubspot_v3  # noqa: E402
-from integration.store.sqlite_writer import GroupWriter, connect  # noqa: E402
+from integration.store.sqlite_pool import connect  # noqa: E402
+from integration.store.sqlite_writer import GroupWriter  # noqa: E402
 
 SECRET = "bench-hubspot-client-secret"
 PORTAL = "62515"
@@ -355,7 +356,7 @@ def report(results: dict[tuple[str, int], tuple[list[float], float]], levels: li
                     print(f"{name:28} {senders:7d} {median:10.2f} {p99:8.1f} {eps:9.0f} {median / floor_median:8.2f}")
     inproc = {n: stats(*results[("in-process product", n)])[0] / stats(*results[("in-process floor", n)])[0] for n in levels}
     print("\ntargets:")
-    print(f"  in-process median ack <= 1.0x floor: " + ", ".join(f"{n} senders {r:.2f}x" for n, r in inproc.items()))
+    print("  in-process median ack <= 1.0x floor: " + ", ".join(f"{n} senders {r:.2f}x" for n, r in inproc.items()))
     if 32 in levels:
         _, p99, eps = stats(*results[("HTTP product (worker on)", 32)])
         print(f"  HTTP at 32 senders >= 25k events/s, p99 <= 200 ms: {eps:.0f} events/s, p99 {p99:.0f} ms"

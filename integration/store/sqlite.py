@@ -13,7 +13,7 @@ import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Sequence
+from typing import ContextManager, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, StoredEvent
 from integration.store import (
@@ -27,7 +27,8 @@ from integration.store import (
     event_to_json,
     payload_to_json,
 )
-from integration.store.sqlite_writer import Checkpointer, ConnectionPool, GroupWriter, WriterError, connect
+from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
+from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
 
 # `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
 # `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
@@ -95,12 +96,12 @@ class SqliteStore(Store):
             conn.executescript(_SCHEMA)
 
     # --- connection handling ------------------------------------------------------------
-    def _conn(self) -> "_Pooled":
+    def _conn(self) -> PooledStatements:
         """For one statement: `self._conn().execute(sql, args).fetchall()`."""
-        return _Pooled(self._pool, self._write_turn)
+        return PooledStatements(self._pool, self._write_turn)
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._pool, self._write_turn())
+    def _tx(self) -> Transaction:
+        return Transaction(self._pool, self._write_turn())
 
     def _write_turn(self) -> ContextManager[None]:
         """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`)."""
@@ -258,66 +259,7 @@ class SqliteStore(Store):
         return [_action(r) for r in rows]
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT on a pooled connection, in this writer's turn, so concurrent
-    writers queue instead of failing mid-way; the connection goes back to the pool after."""
-
-    def __init__(self, pool: ConnectionPool, turn: ContextManager[None]):
-        self._lease = pool.connection()
-        self._turn = turn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._turn.__enter__()
-        try:
-            self.conn = self._lease.__enter__()
-            self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._turn.__exit__(None, None, None)
-            raise
-        return self.conn
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            try:
-                self._lease.__exit__(exc_type, exc, tb)
-            finally:
-                self._turn.__exit__(None, None, None)
-
-
-class _Rows:
-    """The fetched result of one pooled statement (the connection is already back)."""
-
-    def __init__(self, rows: list[tuple], rowcount: int):
-        self._rows = rows
-        self.rowcount = rowcount
-
-    def fetchone(self) -> tuple | None:
-        return self._rows[0] if self._rows else None
-
-    def fetchall(self) -> list[tuple]:
-        return self._rows
-
-    def __iter__(self) -> Any:
-        return iter(self._rows)
-
-
-class _Pooled:
-    """Runs each statement on a connection borrowed from the pool for just that statement."""
-
-    def __init__(self, pool: ConnectionPool, write_turn: Callable[[], ContextManager[None]]):
-        self._pool = pool
-        self._write_turn = write_turn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
-        reads = sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
-        with nullcontext() if reads else self._write_turn(), self._pool.connection() as conn:
-            cursor = conn.execute(sql, params)
-            return _Rows(cursor.fetchall(), cursor.rowcount)
-
-
-def _select_in(db: "sqlite3.Connection | _Pooled", select: str, column: str, values: list[str]) -> list[tuple]:
+def _select_in(db: "sqlite3.Connection | PooledStatements", select: str, column: str, values: list[str]) -> list[tuple]:
     """`select … WHERE column IN (values)`, in chunks that stay under SQLite's variable limit."""
     rows: list[tuple] = []
     for start in range(0, len(values), 500):

@@ -1,104 +1,30 @@
-"""Bounded SQLite connections: one group-commit writer for intake, a small pool for the rest.
+"""One group-commit writer for intake, and the background WAL checkpointer.
 
-Why: a connection per request thread leaked ~2 fds per request, and one fsync per request
-capped throughput and stretched tails. Here concurrent requests hand their rows to a single
-writer thread, which inserts everything queued in one transaction and one durable commit;
-each request returns only after the commit that holds its rows. WAL checkpoints run on a
-background thread so no request pays for one.
+Why: one fsync per request capped throughput and stretched tails. Here concurrent requests
+hand their rows to a single writer thread, which inserts everything queued in one
+transaction and one durable commit; each request returns only after the commit that holds
+its rows. WAL checkpoints run on a background thread so no request pays for one.
 """
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import orjson
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 30_000
 ROWS_PER_STATEMENT = 500  # 7 parameters a row: far below SQLite's 32,766 variable limit
 
 
 class WriterError(RuntimeError):
     """The events were not stored (the write or its commit failed, or the store is closing)."""
-
-
-def connect(path: str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
-    """A connection in WAL mode where a commit is durable when it returns (synchronous=FULL).
-
-    The intake writer turns automatic checkpoints off (the `Checkpointer` does them, so an
-    ack never pays for copying the WAL back); other connections keep them, so a process
-    without a writer (`gamefilm worker`) still bounds its WAL.
-    """
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if not autocheckpoint:
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-    conn.execute("PRAGMA journal_size_limit=67108864")  # truncate a WAL reset after a burst to 64 MiB
-    return conn
-
-
-class ConnectionPool:
-    """At most `size` connections, lent for one statement or one transaction at a time."""
-
-    def __init__(self, factory: Callable[[], sqlite3.Connection], size: int = 4):
-        self._factory = factory
-        self._size = size
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._opened: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        conn = self._borrow()
-        try:
-            yield conn
-        finally:
-            if conn.in_transaction:  # an exception escaped mid-statement: never lend a dirty one
-                conn.rollback()
-            with self._lock:
-                closed = self._closed
-            if closed:
-                conn.close()
-            else:
-                self._idle.put(conn)
-
-    def _borrow(self) -> sqlite3.Connection:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._closed:
-                raise WriterError("the store is closed")
-            if len(self._opened) < self._size:
-                conn = self._factory()
-                self._opened.append(conn)
-                return conn
-        return self._idle.get(timeout=BUSY_TIMEOUT_MS / 1000)
-
-    @property
-    def opened(self) -> int:
-        return len(self._opened)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                break
 
 
 @dataclass
@@ -113,9 +39,9 @@ class GroupWriter:
     """The one writer of new events: every request queued while a commit runs joins the next.
 
     `insert(rows)` blocks until the rows are committed durably and answers the keys that were
-    new; rows whose key exists are left alone (`ON CONFLICT DO NOTHING`). One request's
-    failing insert is rolled back to its savepoint without failing the others in its group;
-    a failed commit fails every request of the group. Nobody is told "stored" before COMMIT
+    new; rows whose key exists are left alone (`ON CONFLICT DO NOTHING`). If the group's
+    insert fails, it is redone with a savepoint per request, so only the request at fault
+    fails; a failed commit fails every request of the group. Nobody is told "stored" before COMMIT
     has returned.
 
     Other writers in the process (the worker) take `turn()`: they never wait in SQLite's busy
@@ -223,10 +149,12 @@ class GroupWriter:
         # read first: we hold the write lock) and are matched to the rows in insert order.
         conn = self._conn
         try:
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 new_keys = self._write(group, isolate=False)
             except sqlite3.Error:  # find the request(s) at fault; the others still commit
                 conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
                 new_keys = self._write(group, isolate=True)
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, then we go on
@@ -255,9 +183,8 @@ class GroupWriter:
             request.done.set()
 
     def _write(self, group: list[_Request], *, isolate: bool) -> list[str]:
-        """Insert the group's rows in one transaction (left open); answer the new keys in order."""
+        """Insert the group's rows in the open transaction; answer the new keys in insert order."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
         (start,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {self._table}").fetchone()
         if isolate:
             for request in group:
