@@ -1,10 +1,10 @@
 """`gamefilm serve`: the app on waitress, one process, with a graceful stop.
 
-Why waitress (measured in bench/intake.py's notes and the commit that chose it): the local
-product is one process by design (one SQLite writer, one in-process worker), and waitress
-serves it from a fixed thread pool behind one event loop; keep-alive connections cost no
-thread. gunicorn's gthread worker at the same settings was no faster and needs a master
-process plus fork hooks to run the worker thread.
+Why waitress: the local product is one process by design (one SQLite writer, one in-process
+worker), and waitress serves it from a fixed thread pool behind one event loop; keep-alive
+connections cost no thread. At 32 senders gunicorn's gthread worker (1 process x 32 threads)
+measured the same within noise, 2 processes less (two writers and two workers contend), and
+gunicorn needs a master process plus fork hooks to run the worker thread.
 
 Stop (SIGTERM or SIGINT): close the listening socket, let requests already received finish
 and their responses flush (up to `grace_seconds`), then stop the worker thread and close the
@@ -29,8 +29,10 @@ class Server:
         self.app = app
         self.grace_seconds = grace_seconds
         self._stop = threading.Event()
+        self._map: dict = {}
         self._server = create_server(
             app,
+            map=self._map,
             host=host,
             port=port,
             threads=threads,
@@ -40,7 +42,8 @@ class Server:
             asyncore_use_poll=True,  # select() fails past fd 1024
             ident="gamefilm",
         )
-        self.port: int = self._server.effective_port  # type: ignore[union-attr]
+        listen = getattr(self._server, "effective_listen", None)  # several sockets ("localhost")
+        self.port: int = listen[0][1] if listen else self._server.effective_port  # type: ignore[union-attr]
 
     def stop(self, *_: Any) -> None:
         """Ask the loop to stop; safe from a signal handler or another thread."""
@@ -56,27 +59,28 @@ class Server:
 
     def serve_forever(self, on_ready: Callable[[], None] | None = None) -> None:
         from waitress import wasyncore
+        from waitress.server import BaseWSGIServer
 
-        server = self._server
         if on_ready is not None:
             on_ready()
         while not self._stop.is_set():
-            wasyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=1)
-        wasyncore.dispatcher.close(server)  # no new connections; the wake-up trigger stays
+            wasyncore.loop(timeout=0.2, map=self._map, use_poll=True, count=1)
+        for listener in [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]:
+            wasyncore.dispatcher.close(listener)  # no new connections; the wake-up triggers stay
         deadline = time.monotonic() + self.grace_seconds
         while self._busy() and time.monotonic() < deadline:
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
+            wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
         if self._busy():
             log.warning("stopping with requests still in flight after %.0f s", self.grace_seconds)
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=self.grace_seconds)
-        wasyncore.close_all(server._map)
+        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=self.grace_seconds)
+        wasyncore.close_all(self._map)
         self._close_app()
 
     def _busy(self) -> bool:
         dispatcher = self._server.task_dispatcher
         if dispatcher.queue or dispatcher.active_count:
             return True
-        return any(getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in self._server._map.values())
+        return any(getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in self._map.values())
 
     def _close_app(self) -> None:
         services = self.app.extensions.get("gamefilm")
