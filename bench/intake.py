@@ -3,7 +3,8 @@
 Three cases, interleaved round by round so drift hits them alike:
 - bare:    a Flask route that answers 200 and does nothing;
 - floor:   the least a correct endpoint must do: verify the HMAC, parse the JSON, commit the
-           100 raw events durably (one writer, group commit, a time-ordered table);
+           100 raw events durably (the same group writer and background checkpointer as
+           the product, into a table with one time-ordered unique key);
 - product: the real endpoint (verify, validate, normalise, store through the SQLite writer).
 Each runs in-process (a Flask test client per sender thread, no sockets) and over HTTP on the
 real server (`gamefilm serve` as a subprocess, its in-process worker ON, processing what
@@ -44,7 +45,7 @@ from integration import config as config_mod  # noqa: E402
 from integration import samples  # noqa: E402
 from integration.signature import SignatureError, verify_hubspot_v3  # noqa: E402
 from integration.store.sqlite_pool import connect  # noqa: E402
-from integration.store.sqlite_writer import GroupWriter  # noqa: E402
+from integration.store.sqlite_writer import Checkpointer, GroupWriter  # noqa: E402
 
 SECRET = "bench-hubspot-client-secret"
 PORTAL = "62515"
@@ -68,6 +69,7 @@ properties = ["amount"]
 """
 
 _ids = itertools.count(50_000_000)
+_keep: list[Checkpointer] = []
 _batch = itertools.count()
 
 
@@ -86,7 +88,10 @@ def signed(uri: str) -> tuple[bytes, dict[str, str]]:
 
 
 # --- the reference app: bare route and floor -------------------------------------------------
-def floor_writer(db: Path) -> GroupWriter:
+def floor_writer(db: Path, checkpoints: bool = False) -> GroupWriter:
+    """The floor's writer; with `checkpoints`, a background checkpointer like the product's."""
+    if checkpoints:
+        _keep.append(Checkpointer(connect(str(db))))
     conn = connect(str(db))
     conn.execute("CREATE TABLE IF NOT EXISTS floor (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)")
     conn.close()
@@ -262,7 +267,7 @@ def serve_reference(port: int, db: Path) -> None:
     """Child mode: the bare and floor routes on the same waitress Server as `gamefilm serve`."""
     from integration.server import Server
 
-    server = Server(reference_app(floor_writer(db)), "127.0.0.1", port, threads=32)
+    server = Server(reference_app(floor_writer(db, checkpoints=True)), "127.0.0.1", port, threads=32)
     server.install_signal_handlers()
     server.serve_forever()
 
@@ -314,7 +319,7 @@ def main() -> None:
         (tmp / "inproc.toml").write_text(CONFIG.format(db=tmp / "inproc.db", mode="none", portal=PORTAL))
         os.environ["BENCH_HS_SECRET"] = SECRET
         product = create_app({"config_path": str(tmp / "inproc.toml"), "environ": {"BENCH_HS_SECRET": SECRET}})
-        reference = reference_app(floor_writer(tmp / "floor-inproc.db"))
+        reference = reference_app(floor_writer(tmp / "floor-inproc.db", checkpoints=True))
 
         cases: dict[str, Callable[[], tuple[Post, str]]] = {
             "in-process bare": in_process(reference, "/bare"),
