@@ -245,3 +245,22 @@ def test_other_writers_wait_for_queued_intake_but_still_progress_under_a_flood(t
     assert flood_count[0] > 0
     assert store.get_event("warm-0000").attempts == 21
     store.close()
+
+
+def test_a_write_statement_inside_a_transaction_does_not_wait_for_its_own_turn(tmp_path):
+    store = SqliteStore(tmp_path / "g.db")
+    store.add_events(events("warm", 1), T0)
+    done = threading.Event()
+
+    def nested() -> None:
+        with store._tx() as db:
+            db.execute("UPDATE events SET attempts = 1 WHERE key = 'warm-0000'")
+            with store._write_turn():  # what a pooled write statement takes: re-entrant
+                pass
+        done.set()
+
+    thread = run_threads([nested])[0]
+    assert done.wait(5), "the turn is not re-entrant: the thread waits for itself"
+    thread.join()
+    assert store.get_event("warm-0000").attempts == 1
+    store.close()

@@ -69,6 +69,7 @@ class GroupWriter:
         self._others_waiting = 0
         self._other_busy = False
         self._other_turn = False
+        self._other_owner: int | None = None
         self._thread = threading.Thread(target=self._run, name="gamefilm-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -92,18 +93,23 @@ class GroupWriter:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Exclusive use of the database for one transaction of another in-process writer."""
+        """Exclusive use of the database for one transaction of another in-process writer
+        (re-entrant: a write statement inside that transaction's thread does not wait)."""
+        me = threading.get_ident()
+        if self._other_owner == me:
+            yield
+            return
         with self._cond:
             self._others_waiting += 1
             while self._other_busy or self._committing or (self._pending and not self._other_turn):
                 self._cond.wait()
             self._others_waiting -= 1
-            self._other_busy, self._other_turn = True, False
+            self._other_busy, self._other_turn, self._other_owner = True, False, me
         try:
             yield
         finally:
             with self._cond:
-                self._other_busy = False
+                self._other_busy, self._other_owner = False, None
                 self._cond.notify_all()
 
     def waiting(self) -> int:
