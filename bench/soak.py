@@ -102,8 +102,14 @@ def main() -> None:
             failures: list[int] = []
             done = [0]
             started = time.perf_counter()
-            print(f"{'requests':>9} {'fds':>5} {'RSS MiB':>8} {'threads':>8} {'req/s':>7}")
-            print(f"{0:9d} {process_stats(server.pid)[0]:5d} {process_stats(server.pid)[1]:8.1f} {process_stats(server.pid)[2]:8d}")
+            wal = Path(tmp) / "soak.db-wal"
+
+            def wal_mib() -> float:
+                return wal.stat().st_size / 2**20 if wal.exists() else 0.0
+
+            print(f"{'requests':>9} {'fds':>5} {'RSS MiB':>8} {'threads':>8} {'WAL MiB':>8} {'req/s':>7}")
+            fds, rss, threads_n = process_stats(server.pid)
+            print(f"{0:9d} {fds:5d} {rss:8.1f} {threads_n:8d} {wal_mib():8.1f}")
             samples_seen: list[tuple[int, int, float]] = []
 
             def sender() -> None:
@@ -121,7 +127,7 @@ def main() -> None:
                             fds, rss, threads = process_stats(server.pid)
                             samples_seen.append((done[0], fds, rss))
                             rate = done[0] / (time.perf_counter() - started)
-                            print(f"{done[0]:9d} {fds:5d} {rss:8.1f} {threads:8d} {rate:7.0f}", flush=True)
+                            print(f"{done[0]:9d} {fds:5d} {rss:8.1f} {threads:8d} {wal_mib():8.1f} {rate:7.0f}", flush=True)
 
             threads = [threading.Thread(target=sender) for _ in range(args.senders)]
             for t in threads:
