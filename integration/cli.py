@@ -80,6 +80,12 @@ def _port(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _threads(value: str) -> int:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 256:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"--threads={value!r} is not a thread count; use a whole number from 1 to 256")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gamefilm", description="Game Film admin tool")
     p.add_argument("--config", help=f"config file (default: $GAMEFILM_CONFIG or {config_path()})")
@@ -93,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--port", type=_port, help="default: $PORT or 8000")
     c.add_argument("--allow-missing-secrets", action="store_true",
                    help="start even when a tenant's webhook signing secret is unset (its webhooks get 401)")
-    c.add_argument("--threads", type=int, default=32, help="request threads (their inserts share commits)")
+    c.add_argument("--threads", type=_threads, default=32, help="request threads (their inserts share commits)")
     c.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
