@@ -94,7 +94,7 @@ class Settler:
         self._settlements[settlement.key] = settlement
         return True
 
-    def _log(self, stored: StoredEvent, outcome: str, attempts: int, **extra: float) -> None:
+    def _log(self, stored: StoredEvent, outcome: str, attempts: int, retry_in_s: float | None = None) -> None:
         logs.settled_event(
             key=stored.key,
             tenant=stored.event.tenant,
@@ -102,7 +102,7 @@ class Settler:
             outcome=outcome,
             attempts=attempts,
             duration_ms=(time.perf_counter() - self._started) * 1000,
-            **extra,
+            retry_in_s=retry_in_s,
         )
 
     def _held(self, stored: StoredEvent, settlement: Settlement) -> Settlement:
