@@ -10,7 +10,7 @@ export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
 export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
 export PORT
 
-.PHONY: run test sample bench package clean
+.PHONY: run test sample bench soak package clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# waitress, one process: one SQLite writer + the in-process worker; Ctrl-C/SIGTERM drain and stop.
 run: $(BIN)/.installed
 	$(BIN)/gamefilm serve --port $(PORT)
 
@@ -42,6 +43,10 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/package_size.py --venv .venv-deploy
 	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 	$(BIN)/python bench/faults.py
+
+# 20,000 requests on a real `gamefilm serve`: its open fds and RSS, printed as it goes, stay flat.
+soak: $(BIN)/.installed
+	$(BIN)/python bench/soak.py
 
 # Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv),
 # pruned to what the Lambda path imports; deploy it with `zappa update production -z gamefilm-lambda.zip`.

@@ -43,7 +43,7 @@ def real_gateway(tenant: Tenant, environ: Mapping[str, str]) -> CrmGateway:
     """The CRM adapter for a tenant; dry-run tenants wrap it only when credentials exist."""
     from integration.gateway.dry_run import DryRunGateway
 
-    reader = None
+    reader: CrmGateway | None = None
     if _has_credentials(tenant, environ):
         if tenant.crm == "hubspot":
             from integration.gateway.hubspot import HubSpotGateway

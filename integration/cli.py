@@ -80,6 +80,12 @@ def _port(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _threads(value: str) -> int:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 256:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"--threads={value!r} is not a thread count; use a whole number from 1 to 256")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gamefilm", description="Game Film admin tool")
     p.add_argument("--config", help=f"config file (default: $GAMEFILM_CONFIG or {config_path()})")
@@ -93,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--port", type=_port, help="default: $PORT or 8000")
     c.add_argument("--allow-missing-secrets", action="store_true",
                    help="start even when a tenant's webhook signing secret is unset (its webhooks get 401)")
+    c.add_argument("--threads", type=_threads, default=32, help="request threads (their inserts share commits)")
     c.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
@@ -182,10 +189,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import run_simple
-
     from integration import logs
     from integration.app import create_app
+    from integration.server import Server
 
     level = preflight.log_level(os.environ)
     if args.port is None:
@@ -202,8 +208,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         raise _store_error(cfg, exc) from None
     services = app.extensions["gamefilm"]
-    print(f"Game Film serving on http://{args.host}:{args.port} (config {services.config.source}, store {services.config.store.backend})")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    server = Server(app, args.host, args.port, threads=args.threads)
+    server.install_signal_handlers()
+    server.serve_forever(on_ready=lambda: print(
+        f"Game Film serving on http://{args.host}:{server.port} (config {services.config.source},"
+        f" store {services.config.store.backend}); Ctrl-C stops", flush=True))  # fmt: skip
     return 0
 
 

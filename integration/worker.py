@@ -139,6 +139,7 @@ class Worker:
                 continue
             rules = [(rule, settings) for rule, settings, need in matching if need is not None]
             if rules:
+                settler.rules[stored.key] = ",".join(rule.name for rule, _ in rules)
                 wanted.append((stored, rules, [need for _, _, need in matching if need is not None]))
             else:
                 settler.ignore(stored, ev.IGNORED)

@@ -67,6 +67,8 @@ def test_port_and_log_level_from_the_environment_are_validated(tmp_path):
     assert line == "GAMEFILM_LOG_LEVEL='loud' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
     line = one_line(run("--config", str(config), "serve", "--port", "70000", env=DEMO))
     assert line.startswith("gamefilm serve: argument --port: --port='70000' is not a port number")
+    line = one_line(run("--config", str(config), "serve", "--threads", "0", env=DEMO))
+    assert line.startswith("gamefilm serve: argument --threads: --threads='0' is not a thread count; use a whole number from 1 to 256")
 
 
 def test_an_unknown_event_status_exits_2_with_the_valid_choices(tmp_path):

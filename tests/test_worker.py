@@ -206,3 +206,23 @@ def test_a_crms_retry_after_while_reading_state_is_honoured_but_never_shortens_t
     crm.fail_next.append(CrmError("503", retryable=True, retry_after=0))
     s.worker.process(keys[1:])
     assert store.get_event(keys[1]).next_attempt_at == pytest.approx(clock() + 1.5)  # the backoff, not 0
+
+
+def test_each_settled_event_gets_one_log_line_with_its_rule_and_no_error_text(services, store, clock, crm, caplog):
+    import logging
+
+    from integration import logs
+
+    s = services()
+    keys = add(store, clock, make_event(1), make_event(2))
+    crm.fail_next.append(CrmError("HubSpot 503 for deal CANARY-7", retryable=True))  # the state read of this pass
+    with caplog.at_level(logging.INFO, logger=logs.EVENT_LOGGER):
+        s.worker.process(keys)
+    lines = [r for r in caplog.records if r.name == logs.EVENT_LOGGER]
+    fields = [getattr(r, logs._FIELDS) for r in lines]
+    assert sorted((f["key"], f["outcome"], f["attempts"], f["rule"]) for f in fields) == sorted(
+        (k, "retry", 1, "note_on_change") for k in keys
+    )
+    assert all(f["tenant"] == "acme-hubspot" and f["retry_in_s"] >= 0 and f["duration_ms"] >= 0 for f in fields)
+    assert "CANARY" not in caplog.text
+    assert "CANARY-7" in store.get_event(keys[0]).last_error  # the admin still sees why (CLI), the log does not
