@@ -49,16 +49,16 @@ class _CountCommits:
     """Counts SQLite transactions (a bench-only hook on the store's transaction helper)."""
 
     def __init__(self) -> None:
-        from integration.store import sqlite
+        from integration.store import sqlite_pool
 
         self.count = 0
-        original = sqlite._Transaction.__exit__
+        original = sqlite_pool.Transaction.__exit__
 
         def counting(tx: object, *exc: object) -> None:
             self.count += 1
             original(tx, *exc)  # type: ignore[arg-type]
 
-        sqlite._Transaction.__exit__ = counting  # type: ignore[method-assign]
+        sqlite_pool.Transaction.__exit__ = counting  # type: ignore[method-assign]
 
 
 COMMITS = _CountCommits()
