@@ -1,5 +1,9 @@
 """Inbound payloads -> `Event`s. Pure: no Flask, no store, no clock except what is passed in.
 
+The ack runs only the validation (everything that can reject an event) and stores each event
+raw with its delivery key (`*_received` -> `Received`); building the `Event` happens when the
+worker reads it back (`from_raw`), from the same functions `hubspot_batch` & co. use.
+
 Delivery keys (the de-duplication key; they survive redelivery and never span tenants):
 - HubSpot: `hubspot#<portalId>#<occurredAt>#<eventId>#<subscriptionId>#<objectId>`.
   HubSpot documents `eventId` as not guaranteed unique, so it is combined with the fields a
@@ -12,18 +16,24 @@ Delivery keys (the de-duplication key; they survive redelivery and never span te
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping
+from functools import cache
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
+import orjson
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from integration import events as ev
 from integration import limits
 from integration.config import Config, Tenant
-from integration.events import Event
+from integration.events import Event, Received
+from integration.soap import OutboundMessage, SoapError, parse_outbound_message
 
-MAX_BATCH = 100
+__all__ = ["OutboundMessage", "SoapError", "parse_outbound_message"]  # re-exported: handlers and tests use them here
+
+MAX_BATCH = limits.MAX_BATCH
 
 # HubSpot object type ids used by generic (object.*) subscriptions.
 _HUBSPOT_OBJECT_TYPES = {
@@ -48,24 +58,30 @@ class Rejected:
 
 @dataclass
 class Normalized:
-    events: list[Event] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)  # `Event`s, or `Received` from the *_received functions
     rejected: list[Rejected] = field(default_factory=list)
     dropped: list[Rejected] = field(default_factory=list)  # valid, but for no tenant of ours
     indexes: list[int] = field(default_factory=list)  # each event's position in the batch
     key_field: str = "id"  # the payload field a delivery key is built from (for its limit)
 
-    def add(self, index: int, event: Event) -> None:
+    def add(self, index: int, event: Any) -> None:
         self.events.append(event)
         self.indexes.append(index)
 
     def enforce_limits(self, body_size: int) -> Normalized:
         """Move events no store could keep identically (key or size limits) to `rejected`."""
-        measure = limits.needs_measuring(body_size)
-        if not measure and not limits.keys_may_be_too_long(e.key for e in self.events):
-            return self  # the usual batch: nothing can be over a limit
-        kept: list[tuple[int, Event]] = []
+        if self.events and type(self.events[0]) is Received:  # sizes are known exactly
+            if not limits.any_received_may_exceed(self.events):
+                return self  # the usual batch: nothing can be over a limit
+            problem_of: Callable[[Any], tuple[str, str] | None] = lambda r: limits.received_problem(r, self.key_field)  # noqa: E731
+        else:
+            measure = limits.needs_measuring(body_size)
+            if not measure and not limits.keys_may_be_too_long(e.key for e in self.events):
+                return self
+            problem_of = lambda e: limits.event_problem(e, self.key_field, measure=measure)  # noqa: E731
+        kept: list[tuple[int, Any]] = []
         for index, event in zip(self.indexes, self.events):
-            problem = limits.event_problem(event, self.key_field, measure=measure)
+            problem = problem_of(event)
             if problem is None:
                 kept.append((index, event))
             else:
@@ -118,19 +134,36 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
     """Normalise a HubSpot webhook array. `signed_for(tenant)` tells whether the secret that
     signed the request is that tenant's: other portals' events are rejected, so one app's
     signature can never inject events into another tenant."""
+    out = Normalized(key_field="eventId")
+    for index, data, tenant, item in _hubspot_valid(payload, config, signed_for, out):
+        out.add(index, _hubspot_event(data, tenant.id, item, _hubspot_key(data)))
+    return out
+
+
+def hubspot_received(payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True) -> Normalized:
+    """What the ack stores of a HubSpot webhook array: `hubspot_batch`'s validation, then each
+    event raw with its delivery key (`Received`)."""
+    out = Normalized(key_field="eventId")
+    for index, data, tenant, item in _hubspot_valid(payload, config, signed_for, out):
+        out.add(index, Received(_hubspot_key(data), tenant.id, ev.SOURCE_HUBSPOT, raw_json(item), item))
+    return out
+
+
+def _hubspot_valid(
+    payload: Any, config: Config, signed_for: Callable[[Tenant], bool], out: Normalized
+) -> Iterator[tuple[int, dict[str, Any], Tenant, Any]]:
+    """(index, loaded data, tenant, raw item) of each acceptable event; the others are added
+    to `out.rejected` / `out.dropped`."""
     if not isinstance(payload, list):
         raise ValidationError("body must be a JSON array of events", "body")
     if len(payload) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} events per request", "body")
-    out = Normalized(key_field="eventId")
-    schema: HubSpotEventSchema | None = None  # built only for an event off the fast path (~0.6 ms)
     tenants: dict[int, tuple[Tenant | None, bool]] = {}
     for index, item in enumerate(payload):
         data = _well_typed_hubspot_event(item)
         if data is None:
-            schema = schema or HubSpotEventSchema()
             try:
-                data = schema.load(item if isinstance(item, dict) else {"_": item})
+                data = _schema(HubSpotEventSchema).load(item if isinstance(item, dict) else {"_": item})
             except ValidationError as exc:
                 out.rejected.append(Rejected(index, "invalid event", exc.messages))
                 continue
@@ -145,8 +178,7 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
         if not signed:
             out.rejected.append(Rejected(index, "portalId belongs to a tenant that did not sign this request"))
             continue
-        out.add(index, _hubspot_event(data, tenant, item))
-    return out
+        yield index, data, tenant, item
 
 
 _REQUIRED_INTS = ("eventId", "subscriptionId", "portalId", "occurredAt")
@@ -182,15 +214,23 @@ def _well_typed_hubspot_event(item: Any) -> dict[str, Any] | None:
     return dict(item)
 
 
-def _hubspot_event(data: Mapping[str, Any], tenant: Tenant, raw: Mapping[str, Any]) -> Event:
+def _hubspot_object_id(data: Mapping[str, Any]) -> int:
+    return next(data[k] for k in ("objectId", "primaryObjectId", "fromObjectId") if data.get(k) is not None)
+
+
+def _hubspot_key(data: Mapping[str, Any]) -> str:
+    return f"hubspot#{data['portalId']}#{data['occurredAt']}#{data['eventId']}#{data['subscriptionId']}#{_hubspot_object_id(data)}"
+
+
+def _hubspot_event(data: Mapping[str, Any], tenant_id: str, raw: Mapping[str, Any], key: str) -> Event:
     subscription = data.get("subscriptionType") or data["eventType"]
     prefix, _, action = subscription.partition(".")
     object_type = _HUBSPOT_OBJECT_TYPES.get(data.get("objectTypeId", ""), data.get("objectTypeId")) if prefix == "object" else prefix
-    object_id = next(data[k] for k in ("objectId", "primaryObjectId", "fromObjectId") if data.get(k) is not None)
+    object_id = _hubspot_object_id(data)
     changed = {data["propertyName"]: data.get("propertyValue")} if data.get("propertyName") else {}
     return Event(
-        key=f"hubspot#{data['portalId']}#{data['occurredAt']}#{data['eventId']}#{data['subscriptionId']}#{object_id}",
-        tenant=tenant.id,
+        key=key,
+        tenant=tenant_id,
         crm="hubspot",
         object_type=object_type or "unknown",
         object_id=str(object_id),
@@ -203,83 +243,43 @@ def _hubspot_event(data: Mapping[str, Any], tenant: Tenant, raw: Mapping[str, An
 
 
 # --- Salesforce outbound messages (SOAP) -----------------------------------------------------------
-_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
-_OM = "http://soap.sforce.com/2005/09/outbound"
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
-
-
-class SoapError(ValueError):
-    """The body is not a well-formed, safe outbound message."""
-
-
-@dataclass
-class OutboundMessage:
-    organization_id: str
-    action_id: str | None
-    notifications: list[tuple[str, str, dict[str, str | None]]]  # (Id, sObject type, fields)
-
-
-def parse_outbound_message(body: bytes) -> OutboundMessage:
-    """Parse with defusedxml: DTDs, entity declarations and external references are refused."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise SoapError(f"XML with a DTD or entity declarations is not accepted ({type(exc).__name__})") from None
-    except ParseError as exc:
-        raise SoapError(f"malformed XML: {exc}") from None
-    except (LookupError, ValueError):  # expat refuses the declared encoding (unknown or multi-byte)
-        raise SoapError("the XML declares an encoding the parser does not support (send UTF-8)") from None
-    if root.tag != f"{{{_SOAP}}}Envelope":
-        raise SoapError("not a SOAP 1.1 envelope")
-    notifications = root.find(f"{{{_SOAP}}}Body/{{{_OM}}}notifications")
-    if notifications is None:
-        raise SoapError("no outbound-message notifications element in the SOAP body")
-    org = (notifications.findtext(f"{{{_OM}}}OrganizationId") or "").strip()
-    if not org:
-        raise SoapError("OrganizationId is missing")
-    items = []
-    for node in notifications.findall(f"{{{_OM}}}Notification"):
-        nid = (node.findtext(f"{{{_OM}}}Id") or "").strip()
-        sobject = node.find(f"{{{_OM}}}sObject")
-        if not nid or sobject is None:
-            raise SoapError("every Notification needs an Id and an sObject")
-        sobject_type = (sobject.get(f"{{{_XSI}}}type") or "sf:Unknown").split(":")[-1]
-        values = {
-            child.tag.split("}")[-1]: (None if child.get(f"{{{_XSI}}}nil") == "true" else (child.text or ""))
-            for child in sobject
-        }
-        items.append((nid, sobject_type, values))
-    if not items:
-        raise SoapError("the message has no Notification")
-    if len(items) > MAX_BATCH:
-        raise SoapError(f"at most {MAX_BATCH} notifications per message")
-    return OutboundMessage(org, notifications.findtext(f"{{{_OM}}}ActionId"), items)
-
-
 def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> Normalized:
-    org15 = message.organization_id[:15]
     out = Normalized(key_field="Notification.Id")
-    for index, (nid, sobject_type, values) in enumerate(message.notifications):
-        modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
-        out.add(
-            index,
-            Event(
-                key=f"salesforce#{org15}#{nid}",
-                tenant=tenant.id,
-                crm="salesforce",
-                object_type=sobject_type.lower(),
-                object_id=values.get("Id") or "",
-                kind=ev.UPDATED,  # outbound messages don't say whether the record was created
-                occurred_at=_parse_time(modified) or received_at,
-                source_id=nid,
-                changed={k: v for k, v in values.items() if k != "Id"},
-                raw={"notificationId": nid, "actionId": message.action_id, "sObjectType": sobject_type, "fields": values},
-            ),
-        )
+    for index, key, raw in _outbound_raw(message):
+        out.add(index, _outbound_event(key, tenant.id, raw, received_at))
     return out
+
+
+def outbound_received(message: OutboundMessage, tenant: Tenant) -> Normalized:
+    """What the ack stores of an outbound message: each notification raw, with its key."""
+    out = Normalized(key_field="Notification.Id")
+    for index, key, raw in _outbound_raw(message):
+        out.add(index, Received(key, tenant.id, ev.SOURCE_OUTBOUND, raw_json(raw), raw))
+    return out
+
+
+def _outbound_raw(message: OutboundMessage) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    org15 = message.organization_id[:15]
+    for index, (nid, sobject_type, values) in enumerate(message.notifications):
+        raw = {"notificationId": nid, "actionId": message.action_id, "sObjectType": sobject_type, "fields": values}
+        yield index, f"salesforce#{org15}#{nid}", raw
+
+
+def _outbound_event(key: str, tenant_id: str, raw: Mapping[str, Any], received_at: datetime) -> Event:
+    values = raw["fields"]
+    modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
+    return Event(
+        key=key,
+        tenant=tenant_id,
+        crm="salesforce",
+        object_type=raw["sObjectType"].lower(),
+        object_id=values.get("Id") or "",
+        kind=ev.UPDATED,  # outbound messages don't say whether the record was created
+        occurred_at=_parse_time(modified) or received_at,
+        source_id=raw["notificationId"],
+        changed={k: v for k, v in values.items() if k != "Id"},
+        raw=raw,
+    )
 
 
 # --- Salesforce JSON events (Flow HTTP callout / Apex) --------------------------------------------
@@ -307,34 +307,80 @@ class SalesforceJsonBatchSchema(Schema):
 
 def salesforce_json_batch(payload: Any, tenant: Tenant) -> Normalized:
     """Normalise a signed JSON post; the org id in the body must be the tenant's."""
-    batch = SalesforceJsonBatchSchema().load(payload if isinstance(payload, dict) else {})
+    out = Normalized(key_field="id")
+    for index, key, data, item in _salesforce_json_valid(payload, tenant, out):
+        out.add(index, _salesforce_json_event(key, tenant.id, data, item))
+    return out
+
+
+def salesforce_json_received(payload: Any, tenant: Tenant) -> Normalized:
+    """What the ack stores of a signed JSON post: `salesforce_json_batch`'s validation, then
+    each event raw with its key."""
+    out = Normalized(key_field="id")
+    for index, key, _, item in _salesforce_json_valid(payload, tenant, out):
+        out.add(index, Received(key, tenant.id, ev.SOURCE_SALESFORCE_JSON, raw_json(item), item))
+    return out
+
+
+def _salesforce_json_valid(payload: Any, tenant: Tenant, out: Normalized) -> Iterator[tuple[int, str, dict[str, Any], Any]]:
+    batch = _schema(SalesforceJsonBatchSchema).load(payload if isinstance(payload, dict) else {})
     if batch["organizationId"][:15] != (tenant.org_id or "")[:15]:
         raise ValidationError("organizationId does not match the signing tenant", "organizationId")
-    out = Normalized(key_field="id")
-    schema = SalesforceJsonEventSchema()
     org15 = batch["organizationId"][:15]
     for index, item in enumerate(batch["events"]):
         try:
-            data = schema.load(item)
+            data = _schema(SalesforceJsonEventSchema).load(item)
         except ValidationError as exc:
             out.rejected.append(Rejected(index, "invalid event", exc.messages))
             continue
-        out.add(
-            index,
-            Event(
-                key=f"salesforce#{org15}#evt#{data['id']}",
-                tenant=tenant.id,
-                crm="salesforce",
-                object_type=data["object"].lower(),
-                object_id=data["recordId"],
-                kind=data["kind"],
-                occurred_at=data["occurredAt"],
-                source_id=data["id"],
-                changed=data["fields_"],
-                raw=item,
-            ),
-        )
-    return out
+        yield index, f"salesforce#{org15}#evt#{data['id']}", data, item
+
+
+def _salesforce_json_event(key: str, tenant_id: str, data: Mapping[str, Any], raw: Mapping[str, Any]) -> Event:
+    return Event(
+        key=key,
+        tenant=tenant_id,
+        crm="salesforce",
+        object_type=data["object"].lower(),
+        object_id=data["recordId"],
+        kind=data["kind"],
+        occurred_at=data["occurredAt"],
+        source_id=data["id"],
+        changed=data["fields_"],
+        raw=raw,
+    )
+
+
+# --- the worker's side: stored raw -> Event ------------------------------------------------------
+def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) -> Event:
+    """The `Event` of a notification the ack stored raw: the build the ack skipped, by the
+    same functions, on input that passed the same validation (so it cannot fail on it)."""
+    raw = orjson.loads(body)
+    if source == ev.SOURCE_HUBSPOT:
+        data = _well_typed_hubspot_event(raw) or _schema(HubSpotEventSchema).load(raw)
+        return _hubspot_event(data, tenant, raw, key)
+    if source == ev.SOURCE_OUTBOUND:
+        return _outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))
+    if source == ev.SOURCE_SALESFORCE_JSON:
+        return _salesforce_json_event(key, tenant, _schema(SalesforceJsonEventSchema).load(raw), raw)
+    raise ValueError(f"unknown event source {source!r}")
+
+
+def raw_json(value: Any) -> str:
+    """Compact JSON of a raw notification (orjson; the standard library for what it refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=str, separators=(",", ":"))
+
+
+S = TypeVar("S", bound=Schema)
+
+
+@cache
+def _schema(kind: type[S]) -> S:
+    """One instance per schema class: building one costs ~0.6 ms, loading with it is reentrant."""
+    return kind()
 
 
 def _parse_time(value: str | None) -> datetime | None:
