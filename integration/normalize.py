@@ -144,8 +144,10 @@ def hubspot_received(payload: Any, config: Config, signed_for: Callable[[Tenant]
     """What the ack stores of a HubSpot webhook array: `hubspot_batch`'s validation, then each
     event raw with its delivery key (`Received`)."""
     out = Normalized(key_field="eventId")
+    events, indexes, source = out.events, out.indexes, ev.SOURCE_HUBSPOT
     for index, data, tenant, item in _hubspot_valid(payload, config, signed_for, out):
-        out.add(index, Received(_hubspot_key(data), tenant.id, ev.SOURCE_HUBSPOT, raw_json(item), item))
+        events.append(Received(_hubspot_key(data), tenant.id, source, raw_json(item), item))
+        indexes.append(index)
     return out
 
 
@@ -160,7 +162,7 @@ def _hubspot_valid(
         raise ValidationError(f"at most {MAX_BATCH} events per request", "body")
     tenants: dict[int, tuple[Tenant | None, bool]] = {}
     for index, item in enumerate(payload):
-        data = _well_typed_hubspot_event(item)
+        data = item if _well_typed(item) else None
         if data is None:
             try:
                 data = _schema(HubSpotEventSchema).load(item if isinstance(item, dict) else {"_": item})
@@ -184,6 +186,12 @@ def _hubspot_valid(
 _REQUIRED_INTS = ("eventId", "subscriptionId", "portalId", "occurredAt")
 _OPTIONAL_INTS = ("appId", "attemptNumber", "objectId", "primaryObjectId", "fromObjectId")
 _OPTIONAL_STRS = ("subscriptionType", "eventType", "objectTypeId", "propertyName", "changeSource", "changeFlag")
+_ID_FIELD, _STR_FIELD, _NULLABLE_STR_FIELD = 1, 2, 3
+_FIELD_KINDS = {
+    **dict.fromkeys(_REQUIRED_INTS + _OPTIONAL_INTS, _ID_FIELD),
+    **dict.fromkeys(_OPTIONAL_STRS, _STR_FIELD),
+    "sourceId": _NULLABLE_STR_FIELD,
+}
 
 
 def _well_typed_hubspot_event(item: Any) -> dict[str, Any] | None:
@@ -191,31 +199,42 @@ def _well_typed_hubspot_event(item: Any) -> dict[str, Any] | None:
     HubSpotEventSchema would load it as, so loading would return the item unchanged.
     Anything else (strings for numbers, missing fields) returns None and goes through the
     schema, which stays the specification and names the problem (tests check they agree)."""
+    return dict(item) if _well_typed(item) else None
+
+
+def _well_typed(item: Any) -> bool:
+    """`_well_typed_hubspot_event` without the copy: one pass over the item's fields (this
+    runs for every event on the ack path; measured faster than per-name lookups or set/map)."""
     if type(item) is not dict:
-        return None
-    for name in _REQUIRED_INTS:
-        value = item.get(name)
-        if type(value) is not int or not 0 <= value <= limits.MAX_ID:
-            return None
-    for name in _OPTIONAL_INTS:
-        if name in item and (type(item[name]) is not int or not 0 <= item[name] <= limits.MAX_ID):
-            return None
-    for name in _OPTIONAL_STRS:
-        if name in item and type(item[name]) is not str:
-            return None
-    if "sourceId" in item and not (item["sourceId"] is None or type(item["sourceId"]) is str):
-        return None
-    if item["occurredAt"] > limits.MAX_EPOCH_MS or item.get("attemptNumber", 0) > limits.MAX_ATTEMPT:
-        return None
-    if not (item.get("subscriptionType") or item.get("eventType")):
-        return None
-    if all(item.get(k) is None for k in ("objectId", "primaryObjectId", "fromObjectId")):
-        return None
-    return dict(item)
+        return False
+    kind_of = _FIELD_KINDS.get
+    for name, value in item.items():
+        kind = kind_of(name)
+        if kind is None:
+            continue  # a field the schema passes through (INCLUDE)
+        if kind == _ID_FIELD:
+            if type(value) is not int or not 0 <= value <= limits.MAX_ID:
+                return False
+        elif type(value) is not str and (kind == _STR_FIELD or value is not None):
+            return False
+    get = item.get
+    occurred = get("occurredAt")
+    if occurred is None or occurred > limits.MAX_EPOCH_MS or get("attemptNumber", 0) > limits.MAX_ATTEMPT:
+        return False
+    if get("eventId") is None or get("subscriptionId") is None or get("portalId") is None:
+        return False
+    if not (get("subscriptionType") or get("eventType")):
+        return False
+    return get("objectId") is not None or get("primaryObjectId") is not None or get("fromObjectId") is not None
 
 
 def _hubspot_object_id(data: Mapping[str, Any]) -> int:
-    return next(data[k] for k in ("objectId", "primaryObjectId", "fromObjectId") if data.get(k) is not None)
+    object_id = data.get("objectId")
+    if object_id is None:
+        object_id = data.get("primaryObjectId")
+        if object_id is None:
+            object_id = data["fromObjectId"]
+    return object_id
 
 
 def _hubspot_key(data: Mapping[str, Any]) -> str:
@@ -357,7 +376,7 @@ def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) 
     same functions, on input that passed the same validation (so it cannot fail on it)."""
     raw = orjson.loads(body)
     if source == ev.SOURCE_HUBSPOT:
-        data = _well_typed_hubspot_event(raw) or _schema(HubSpotEventSchema).load(raw)
+        data = raw if _well_typed(raw) else _schema(HubSpotEventSchema).load(raw)
         return _hubspot_event(data, tenant, raw, key)
     if source == ev.SOURCE_OUTBOUND:
         return _outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))

@@ -143,10 +143,12 @@ class SqliteStore(Store):
         # which keys were new; a key repeated inside one batch is new only the first time.
         if not events:
             return []
-        rows = []
-        for e in events:
-            body, source = stored_body(e)
-            rows.append((e.key, e.tenant, source, body, PENDING, now, now, now))
+        rows = [
+            (e.key, e.tenant, e.source, e.body, PENDING, now, now, now)
+            if type(e) is Received
+            else (e.key, e.tenant, *stored_body(e)[::-1], PENDING, now, now, now)
+            for e in events
+        ]
         fresh = self._group_writer().insert(rows)
         inserted = []
         for event in events:
