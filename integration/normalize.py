@@ -10,28 +10,37 @@ Delivery keys (the de-duplication key; they survive redelivery and never span te
   retry repeats unchanged (everything except `attemptNumber`). The time comes first so a
   batch's keys land together at the end of the store's unique index (an object-id prefix
   scattered a 100-event batch over ~100 index pages: 735 KiB of WAL per commit, not 60).
-- Salesforce outbound message: `salesforce#<org15>#<Notification Id>` (retries repeat the Id).
+- Salesforce outbound message: `salesforce#<org15>#<Notification Id>` (`integration.outbound`).
 - Salesforce JSON (Flow/Apex): `salesforce#<org15>#evt#<id>`; `id` is chosen by the sender and
   must be stable across its retries (e.g. record id + SystemModstamp).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import orjson
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from integration import events as ev
 from integration import limits
+from integration.batch import Normalized, Rejected, describe, raw_json
 from integration.config import Config, Tenant
 from integration.events import Event, Received
-from integration.soap import OutboundMessage, SoapError, parse_outbound_message
+from integration.outbound import (
+    OutboundMessage,
+    SoapError,
+    _outbound_event,
+    outbound_events,
+    outbound_received,
+    parse_outbound_message,
+)
 
-__all__ = ["OutboundMessage", "SoapError", "parse_outbound_message"]  # re-exported: handlers and tests use them here
+__all__ = [  # re-exported: the handlers, tests and benches import them from here
+    "Normalized", "Rejected", "describe", "raw_json", "OutboundMessage", "SoapError",
+    "outbound_events", "outbound_received", "parse_outbound_message",
+]  # fmt: skip
 
 MAX_BATCH = limits.MAX_BATCH
 
@@ -45,51 +54,6 @@ _HUBSPOT_ACTIONS = {
     "privacyDeletion": ev.DELETED, "merge": ev.MERGED, "associationChange": ev.ASSOCIATED,
     "restore": ev.CREATED,
 }  # fmt: skip
-
-
-@dataclass
-class Rejected:
-    """One notification of an otherwise accepted batch that was not stored, and why."""
-
-    index: int
-    reason: str
-    detail: Any = None
-
-
-@dataclass
-class Normalized:
-    events: list[Any] = field(default_factory=list)  # `Event`s, or `Received` from the *_received functions
-    rejected: list[Rejected] = field(default_factory=list)
-    dropped: list[Rejected] = field(default_factory=list)  # valid, but for no tenant of ours
-    indexes: list[int] = field(default_factory=list)  # each event's position in the batch
-    key_field: str = "id"  # the payload field a delivery key is built from (for its limit)
-
-    def add(self, index: int, event: Any) -> None:
-        self.events.append(event)
-        self.indexes.append(index)
-
-    def enforce_limits(self, body_size: int) -> Normalized:
-        """Move events no store could keep identically (key or size limits) to `rejected`."""
-        if self.events and type(self.events[0]) is Received:  # sizes are known exactly
-            if not limits.any_received_may_exceed(self.events):
-                return self  # the usual batch: nothing can be over a limit
-            problem_of: Callable[[Any], tuple[str, str] | None] = lambda r: limits.received_problem(r, self.key_field)  # noqa: E731
-        else:
-            measure = limits.needs_measuring(body_size)
-            if not measure and not limits.keys_may_be_too_long(e.key for e in self.events):
-                return self
-            problem_of = lambda e: limits.event_problem(e, self.key_field, measure=measure)  # noqa: E731
-        kept: list[tuple[int, Any]] = []
-        for index, event in zip(self.indexes, self.events):
-            problem = problem_of(event)
-            if problem is None:
-                kept.append((index, event))
-            else:
-                self.rejected.append(Rejected(index, "event exceeds a storage limit", {problem[0]: [problem[1]]}))
-        if len(kept) != len(self.events):
-            self.indexes, self.events = [i for i, _ in kept], [e for _, e in kept]
-            self.rejected.sort(key=lambda r: r.index)
-        return self
 
 
 # --- HubSpot ------------------------------------------------------------------------------------
@@ -262,45 +226,6 @@ def _hubspot_event(data: Mapping[str, Any], tenant_id: str, raw: Mapping[str, An
 
 
 # --- Salesforce outbound messages (SOAP) -----------------------------------------------------------
-def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> Normalized:
-    out = Normalized(key_field="Notification.Id")
-    for index, key, raw in _outbound_raw(message):
-        out.add(index, _outbound_event(key, tenant.id, raw, received_at))
-    return out
-
-
-def outbound_received(message: OutboundMessage, tenant: Tenant) -> Normalized:
-    """What the ack stores of an outbound message: each notification raw, with its key."""
-    out = Normalized(key_field="Notification.Id")
-    for index, key, raw in _outbound_raw(message):
-        out.add(index, Received(key, tenant.id, ev.SOURCE_OUTBOUND, raw_json(raw), raw))
-    return out
-
-
-def _outbound_raw(message: OutboundMessage) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    org15 = message.organization_id[:15]
-    for index, (nid, sobject_type, values) in enumerate(message.notifications):
-        raw = {"notificationId": nid, "actionId": message.action_id, "sObjectType": sobject_type, "fields": values}
-        yield index, f"salesforce#{org15}#{nid}", raw
-
-
-def _outbound_event(key: str, tenant_id: str, raw: Mapping[str, Any], received_at: datetime) -> Event:
-    values = raw["fields"]
-    modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
-    return Event(
-        key=key,
-        tenant=tenant_id,
-        crm="salesforce",
-        object_type=raw["sObjectType"].lower(),
-        object_id=values.get("Id") or "",
-        kind=ev.UPDATED,  # outbound messages don't say whether the record was created
-        occurred_at=_parse_time(modified) or received_at,
-        source_id=raw["notificationId"],
-        changed={k: v for k, v in values.items() if k != "Id"},
-        raw=raw,
-    )
-
-
 # --- Salesforce JSON events (Flow HTTP callout / Apex) --------------------------------------------
 class SalesforceJsonEventSchema(Schema):
     class Meta:
@@ -385,14 +310,6 @@ def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) 
     raise ValueError(f"unknown event source {source!r}")
 
 
-def raw_json(value: Any) -> str:
-    """Compact JSON of a raw notification (orjson; the standard library for what it refuses)."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, default=str, separators=(",", ":"))
-
-
 S = TypeVar("S", bound=Schema)
 
 
@@ -400,22 +317,3 @@ S = TypeVar("S", bound=Schema)
 def _schema(kind: type[S]) -> S:
     """One instance per schema class: building one costs ~0.6 ms, loading with it is reentrant."""
     return kind()
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    try:
-        return parsed if limits.MIN_TIME <= parsed <= limits.MAX_TIME else None
-    except OverflowError:  # an offset that pushes year 1 or 9999 out of range
-        return None
-
-
-def describe(rejected: Iterable[Rejected]) -> list[dict[str, Any]]:
-    """JSON-safe list for responses and logs (reasons and field names, never values)."""
-    return [{"index": r.index, "reason": r.reason, "fields": r.detail} for r in rejected]
