@@ -16,6 +16,7 @@ Delivery keys (the de-duplication key; they survive redelivery and never span te
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from functools import cache
 from typing import Any, Callable, Iterator, Mapping, TypeVar
@@ -31,7 +32,7 @@ from integration.events import Event, Received
 from integration.outbound import (
     OutboundMessage,
     SoapError,
-    _outbound_event,
+    outbound_event,
     outbound_events,
     outbound_received,
     parse_outbound_message,
@@ -299,12 +300,15 @@ def _salesforce_json_event(key: str, tenant_id: str, data: Mapping[str, Any], ra
 def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) -> Event:
     """The `Event` of a notification the ack stored raw: the build the ack skipped, by the
     same functions, on input that passed the same validation (so it cannot fail on it)."""
-    raw = orjson.loads(body)
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:  # what `raw_json` wrote with the standard library
+        raw = json.loads(body)
     if source == ev.SOURCE_HUBSPOT:
         data = raw if _well_typed(raw) else _schema(HubSpotEventSchema).load(raw)
         return _hubspot_event(data, tenant, raw, key)
     if source == ev.SOURCE_OUTBOUND:
-        return _outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))
+        return outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))
     if source == ev.SOURCE_SALESFORCE_JSON:
         return _salesforce_json_event(key, tenant, _schema(SalesforceJsonEventSchema).load(raw), raw)
     raise ValueError(f"unknown event source {source!r}")

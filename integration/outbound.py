@@ -74,7 +74,7 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
 def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> Normalized:
     out = Normalized(key_field="Notification.Id")
     for index, key, raw in _outbound_raw(message):
-        out.add(index, _outbound_event(key, tenant.id, raw, received_at))
+        out.add(index, outbound_event(key, tenant.id, raw, received_at))
     return out
 
 
@@ -93,7 +93,8 @@ def _outbound_raw(message: OutboundMessage) -> Iterator[tuple[int, str, dict[str
         yield index, f"salesforce#{org15}#{nid}", raw
 
 
-def _outbound_event(key: str, tenant_id: str, raw: Mapping[str, Any], received_at: datetime) -> Event:
+def outbound_event(key: str, tenant_id: str, raw: Mapping[str, Any], received_at: datetime) -> Event:
+    """One notification as an `Event`; `received_at` stands in for a missing or unreadable modified time."""
     values = raw["fields"]
     modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
     return Event(
