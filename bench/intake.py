@@ -5,7 +5,8 @@ Three cases, interleaved round by round so drift hits them alike:
 - floor:   the least a correct endpoint must do: verify the HMAC, parse the JSON, commit the
            100 raw events durably (the same group writer and background checkpointer as
            the product, into a table with one time-ordered unique key);
-- product: the real endpoint (verify, validate, normalise, store through the SQLite writer).
+- product: the real endpoint (verify, validate, key, store each event raw through the SQLite
+           writer; the worker normalises what it claims).
 Each runs in-process (a Flask test client per sender thread, no sockets) and over HTTP on the
 real server (`gamefilm serve` as a subprocess, its in-process worker ON, processing what
 arrives with a dry-run rule; the bare and floor routes on the same waitress Server in another
@@ -128,21 +129,19 @@ def prefill_floor(writer: GroupWriter, count: int) -> None:
 
 def old_key(event: Any) -> Any:
     """The delivery key as it was before: hubspot#portal#subscription#object#eventId#occurredAt."""
-    from dataclasses import replace
-
-    return replace(event, key="#".join(event.key.split("#")[i] for i in (0, 1, 4, 5, 3, 2)))
+    return event._replace(key="#".join(event.key.split("#")[i] for i in (0, 1, 4, 5, 3, 2)))
 
 
 def prefill_product(db: Path, count: int, keyed: Callable[[Any], Any] = lambda e: e) -> None:
     """`count` done events through the store itself (the worker must not process them)."""
-    from integration.normalize import hubspot_batch
+    from integration.normalize import hubspot_received
     from integration.store.sqlite import SqliteStore
 
     cfg = config_mod.parse({"tenants": [{"id": "bench-hubspot", "crm": "hubspot", "portal_id": PORTAL,
                                          "client_secret_env": "X", "dry_run": True}]}, "prefill")  # fmt: skip
     store = SqliteStore(db)
     for _ in range(0, count, EVENTS * 10):
-        store.add_events([keyed(e) for _ in range(10) for e in hubspot_batch(batch(), cfg).events], time.time())
+        store.add_events([keyed(e) for _ in range(10) for e in hubspot_received(batch(), cfg).events], time.time())
     with store._tx() as tx:
         tx.execute("UPDATE events SET status = 'done'")
     store.close()
@@ -153,7 +152,7 @@ def wal_per_commit(db: Path, keyed: Callable[[Any], Any], commits: int = 40) -> 
 
     With `old_key` (table prefilled the same way) it shows what the time-first key saves: the
     unique index is touched at one end instead of at ~100 places."""
-    from integration.normalize import hubspot_batch
+    from integration.normalize import hubspot_received
     from integration.store.sqlite import SqliteStore
 
     cfg = config_mod.parse({"tenants": [{"id": "bench-hubspot", "crm": "hubspot", "portal_id": PORTAL,
@@ -161,7 +160,7 @@ def wal_per_commit(db: Path, keyed: Callable[[Any], Any], commits: int = 40) -> 
     store = SqliteStore(db, checkpoint_seconds=3600)
     batches = []
     for _ in range(commits):
-        batches.append([keyed(e) for e in hubspot_batch(batch(), cfg).events])
+        batches.append([keyed(e) for e in hubspot_received(batch(), cfg).events])
     store.add_events(batches[0], time.time())  # the writer's connection exists: now empty the WAL
     with store._pool.connection() as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
-from integration.normalize import describe, hubspot_batch
+from integration.normalize import describe, hubspot_received
 from integration.signature import SignatureError, verify_hubspot_v3
 
 bp = Blueprint("hubspot", __name__)
@@ -66,7 +66,7 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
         return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
     note(tenant=",".join(t.id for t in hubspot_tenants if s.secret(t.client_secret_env) == matched))
     signed_for = lambda tenant: s.secret(tenant.client_secret_env) == matched  # noqa: E731
-    batch = hubspot_batch(parse_json(body), s.config, signed_for).enforce_limits(len(body))
+    batch = hubspot_received(parse_json(body), s.config, signed_for).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))
     for dropped in batch.dropped:  # the portal id is payload content: the response names it, the log doesn't

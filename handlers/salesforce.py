@@ -7,13 +7,11 @@ retries for 24 hours.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
-from integration.normalize import SoapError, describe, outbound_events, parse_outbound_message, salesforce_json_batch
+from integration.normalize import SoapError, describe, outbound_received, parse_outbound_message, salesforce_json_received
 from integration.signature import SignatureError, verify_gamefilm
 
 bp = Blueprint("salesforce", __name__)
@@ -44,8 +42,7 @@ def outbound_message() -> Response | tuple[Response, int]:
         # treats any answer but the Ack as a failed delivery either way.
         return json_error(403, "unknown_organization", "OrganizationId is not connected to Game Film", field="OrganizationId")
     note(tenant=tenant.id)
-    received = datetime.fromtimestamp(s.clock(), tz=timezone.utc)
-    batch = outbound_events(message, tenant, received).enforce_limits(len(body))
+    batch = outbound_received(message, tenant).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
     for rejected in batch.rejected:  # acked anyway: Salesforce would resend it for 24 hours
@@ -76,7 +73,7 @@ def json_events() -> Response | tuple[Response, int]:
     if tenant is None:
         return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
     note(tenant=tenant.id)
-    batch = salesforce_json_batch(parse_json(body), tenant).enforce_limits(len(body))
+    batch = salesforce_json_received(parse_json(body), tenant).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
     return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "rejected": describe(batch.rejected)})

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from integration.events import Event
+from integration.events import Event, Received, event_to_json
 
+MAX_BATCH = 100  # events (HubSpot) or notifications (Salesforce) per request
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects in a JSON body; real payloads use 3
 MAX_EVENT_BYTES = 300_000  # one event as stored (JSON); leaves ~100 KB of DynamoDB's 400 KB for state
 MAX_KEY_BYTES = 1_024  # delivery key, UTF-8; DynamoDB keys stop at 2,048 and get prefixes
@@ -24,9 +25,10 @@ MAX_EPOCH_MS = 253_402_300_799_999  # MAX_TIME in epoch milliseconds
 MAX_SIGNATURE_HEADER = 1_024  # characters; several v1= values during a secret rotation fit
 _TIMESTAMP = re.compile(r"[0-9]{1,16}")  # ASCII digits only: str.isdigit() admits "²" and "١"
 
-# Below this body size no event built from it can reach MAX_EVENT_BYTES: an event stores its
-# raw form and its changed fields (2x), and re-encoding XML text as JSON at most doubles a
-# character (another 2x), plus a few hundred bytes of envelope. Larger bodies are measured.
+# The ack stores each event raw (`Received`): its stored size is known, so it is always checked.
+# An `Event` built at the edge (tests, the CLI) stores its raw form and its changed fields (2x),
+# and re-encoding XML text as JSON at most doubles a character (another 2x), plus a few hundred
+# bytes of envelope: below this body size none can reach MAX_EVENT_BYTES; larger ones are measured.
 _UNMEASURED_BODY = (MAX_EVENT_BYTES - 8_192) // 5
 
 
@@ -68,13 +70,26 @@ def needs_measuring(body_size: int) -> bool:
     return body_size > _UNMEASURED_BODY
 
 
+def any_received_may_exceed(events: Sequence[Received]) -> bool:
+    """False when no event's key or stored body can be over its limit (4 UTF-8 bytes a character)."""
+    return max(len(e.key) for e in events) * 4 > MAX_KEY_BYTES or max(len(e.body) for e in events) * 4 > MAX_EVENT_BYTES
+
+
+def received_problem(event: Received, key_field: str) -> tuple[str, str] | None:
+    """(field, message) if the raw event cannot be stored identically by every store, else None."""
+    if len(event.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        return key_field, f"too long: the delivery key built from it must fit in {MAX_KEY_BYTES} bytes"
+    size = len(event.body.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES:
+        return _largest_field(event.raw), f"too large: the event would be {size} bytes stored, over the {MAX_EVENT_BYTES} byte limit"
+    return None
+
+
 def event_problem(event: Event, key_field: str, *, measure: bool) -> tuple[str, str] | None:
     """(field, message) if the event cannot be stored identically by every store, else None."""
     if len(event.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return key_field, f"too long: the delivery key built from it must fit in {MAX_KEY_BYTES} bytes"
     if measure:
-        from integration.store import event_to_json
-
         size = len(event_to_json(event).encode("utf-8", "surrogatepass"))
         if size > MAX_EVENT_BYTES:
             field = _largest_field(event.raw)

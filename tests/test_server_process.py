@@ -221,6 +221,6 @@ def test_sigterm_finishes_in_flight_requests_and_every_ack_is_stored(tmp_path):
         t.join(15)
     server.proc.stdout.close()
     with sqlite3.connect(tmp_path / "gamefilm.db") as db:
-        stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.object_id') FROM events")}
+        stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.objectId') FROM events")}
     assert set(acked) <= stored  # an ack always means stored
     assert refused, "the senders should have seen the server stop"

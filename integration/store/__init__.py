@@ -20,12 +20,15 @@ The outbox (one action row per command idempotency key; the action log states th
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
-from integration.events import DEAD, DONE, PENDING, Event, StoredEvent
+from integration.events import DEAD, DONE, PENDING, UNKNOWN, Event, Received, StoredEvent, event_from_json, event_to_json
+
+log = logging.getLogger(__name__)
 
 ACTION_PLANNED = "planned"
 ACTION_SENT = "sent"
@@ -85,8 +88,11 @@ class Store(ABC):
 
     # --- events -------------------------------------------------------------------------
     @abstractmethod
-    def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
-        """Insert each event as pending unless its key exists; True where it was new."""
+    def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
+        """Insert each event as pending unless its key exists; True where it was new.
+
+        The ack hands over `Received` (stored raw, one copy: `stored_body`); readers get an
+        `Event` either way (`decode_event`)."""
 
     @abstractmethod
     def get_event(self, key: str) -> StoredEvent | None: ...
@@ -191,24 +197,28 @@ def failed(stored: StoredEvent, error: str, retry_at: float | None) -> Settlemen
 
 
 # --- serialisation shared by the backends ---------------------------------------------------
-def event_to_json(event: Event) -> str:
-    """Compact JSON of the event. orjson encodes the dataclass (datetimes as ISO 8601)
-    natively, about 4x faster than the standard library on the intake path; the standard
-    library remains the fallback for what orjson refuses (e.g. integers beyond 64 bits)."""
-    import orjson
+def stored_body(event: Event | Received) -> tuple[str, str | None]:
+    """(body, source) as a store keeps the event: raw with its source, or (an `Event`) normalised."""
+    if type(event) is Received:
+        return event.body, event.source
+    return event_to_json(event), None  # type: ignore[arg-type]
+
+
+def decode_event(body: str, source: str | None, key: str, tenant: str, received_at: float) -> Event:
+    """The `Event` of a stored row. Rows written raw (with a source) are normalised here, as they
+    are read; rows without one were stored normalised (before the ack stopped doing it)."""
+    if source is None:
+        return event_from_json(body)
+    from integration.normalize import from_raw  # the store's one tie to the payload formats
 
     try:
-        return orjson.dumps(event, default=str).decode()
-    except orjson.JSONEncodeError:
-        data: dict[str, Any] = {f.name: getattr(event, f.name) for f in fields(Event)}
-        data["occurred_at"] = event.occurred_at.isoformat()
-        return json.dumps(data, default=str, separators=(",", ":"))
-
-
-def event_from_json(text: str) -> Event:
-    data = json.loads(text)
-    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
-    return Event(**data)
+        return from_raw(source, key, tenant, body, received_at)
+    except Exception as exc:  # the edge validated it: a bug or a row from an incompatible version
+        # An UNKNOWN event matches no rule: it is settled `ignored` and stays visible, never a
+        # claim that fails on every poll. The log names the key, never the payload.
+        log.warning("stored event %s cannot be normalised (%s): treated as unknown", key, type(exc).__name__)
+        return Event(key=key, tenant=tenant, crm=source.partition("-")[0], object_type="unknown", object_id="",
+                     kind=UNKNOWN, occurred_at=datetime.fromtimestamp(received_at, tz=timezone.utc), source_id="")  # fmt: skip
 
 
 def payload_to_json(payload: Mapping[str, Any]) -> str:

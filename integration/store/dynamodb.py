@@ -2,7 +2,9 @@
 
 Items (hash key `pk` only; every item carries `expires_at`, the table's TTL attribute, set to
 `ttl_days` after its last write):
-  EVENT#<event key>    the event (`body` = event_to_json) and its processing state
+  EVENT#<event key>    the event and its processing state: `body` the raw notification, as the ack
+                       stores it, and `source` its format (normalised on read); items without
+                       `source` hold a normalised event (`event_to_json`), as written before
   ACTION#<action key>  one CRM command and its outcome (the effect ledger)
 
 Access patterns -> how they are served (no path Scans the table):
@@ -42,7 +44,7 @@ from dataclasses import replace
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 from integration.config import StoreConfig
-from integration.events import PENDING, PROCESSING, STATUSES, Event, StoredEvent
+from integration.events import PENDING, PROCESSING, STATUSES, Event, Received, StoredEvent
 from integration.store import (
     ACTION_PLANNED,
     ACTION_SENT,
@@ -51,9 +53,9 @@ from integration.store import (
     ActionUpdate,
     Settlement,
     Store,
-    event_from_json,
-    event_to_json,
+    decode_event,
     payload_to_json,
+    stored_body,
 )
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ class DynamoStore(Store):
             log.warning("DynamoDB endpoint cannot enable TTL on %s: items will not expire", self.table)
 
     # --- events ---------------------------------------------------------------------------
-    def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
+    def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
         """One conditional put per event (BatchWriteItem takes no conditions), run in
         parallel: on real DynamoDB each put is a network round trip, and the webhook waits."""
         items = [self._event_item(event, now) for event in events]
@@ -154,13 +156,15 @@ class DynamoStore(Store):
         # A key repeated inside one batch is new only the first time.
         return [stored.pop(item["pk"]["S"], False) for item in items]
 
-    def _event_item(self, event: Event, now: float) -> Item:
+    def _event_item(self, event: Event | Received, now: float) -> Item:
+        body, source = stored_body(event)
         return _attrs(
             {
                 "pk": _EVENT + event.key,
                 "key": event.key,
                 "tenant": event.tenant,
-                "body": event_to_json(event),
+                "source": source,  # absent: `body` is a normalised event (items written before)
+                "body": body,
                 "attempts": 0,
                 "received_at": now,
                 "next_attempt_at": now,
@@ -531,11 +535,12 @@ def _num(item: Item, name: str) -> float:
 
 
 def _stored_event(item: Item) -> StoredEvent:
+    key, received_at = item["key"]["S"], _num(item, "received_at")
     return StoredEvent(
-        event=event_from_json(item["body"]["S"]),
+        event=decode_event(item["body"]["S"], _str(item, "source"), key, item["tenant"]["S"], received_at),
         status=item["status"]["S"],
         attempts=int(item["attempts"]["N"]),
-        received_at=_num(item, "received_at"),
+        received_at=received_at,
         next_attempt_at=_num(item, "next_attempt_at"),
         updated_at=_num(item, "updated_at"),
         lease_until=_num(item, "lease_until"),

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Collection, ContextManager, Sequence
 
-from integration.events import PENDING, PROCESSING, Event, StoredEvent
+from integration.events import PENDING, PROCESSING, Event, Received, StoredEvent
 from integration.store import (
     ACTION_PLANNED,
     ACTION_SENT,
@@ -23,9 +23,9 @@ from integration.store import (
     ActionUpdate,
     Settlement,
     Store,
-    event_from_json,
-    event_to_json,
+    decode_event,
     payload_to_json,
+    stored_body,
 )
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
@@ -33,6 +33,8 @@ from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterErr
 # `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
 # `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
 # table keep working: every statement below names `key` and `rowid`, never `seq`.
+# `body` is the raw notification where `source` says where it came from (the ack stores it so;
+# reading normalises it), else the normalised event (rows written before `source` existed).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS events (
     next_attempt_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     lease_until REAL NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    source TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS events_recent ON events (received_at);
@@ -70,14 +73,14 @@ CREATE INDEX IF NOT EXISTS actions_event ON actions (event_key);
 CREATE INDEX IF NOT EXISTS actions_recent ON actions (created_at);
 """
 
-_EVENT_COLUMNS = "key, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
+_EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
     "key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error, "
     "created_at, updated_at, sends"
 )
 
 
-_INSERT_COLUMNS = ("key", "tenant", "body", "status", "received_at", "next_attempt_at", "updated_at")
+_INSERT_COLUMNS = ("key", "tenant", "source", "body", "status", "received_at", "next_attempt_at", "updated_at")
 
 
 class SqliteStore(Store):
@@ -94,6 +97,7 @@ class SqliteStore(Store):
         self._lock = threading.Lock()
         with self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
+            _add_source_column(conn)
 
     # --- connection handling ------------------------------------------------------------
     def _conn(self) -> PooledStatements:
@@ -134,12 +138,17 @@ class SqliteStore(Store):
         self._pool.close()
 
     # --- events -------------------------------------------------------------------------
-    def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
+    def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
         # The writer shares one durable commit among all concurrent requests and answers
         # which keys were new; a key repeated inside one batch is new only the first time.
         if not events:
             return []
-        rows = [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in events]
+        rows = [
+            (e.key, e.tenant, e.source, e.body, PENDING, now, now, now)
+            if type(e) is Received
+            else (e.key, e.tenant, *stored_body(e)[::-1], PENDING, now, now, now)
+            for e in events
+        ]
         fresh = self._group_writer().insert(rows)
         inserted = []
         for event in events:
@@ -299,10 +308,21 @@ def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
     return "WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
 
 
+def _add_source_column(conn: sqlite3.Connection) -> None:
+    """Databases made before events were stored raw get the (nullable) `source` column."""
+    if any(column[1] == "source" for column in conn.execute("PRAGMA table_info(events)")):
+        return
+    try:
+        conn.execute("ALTER TABLE events ADD COLUMN source TEXT")
+    except sqlite3.OperationalError:  # another process added it in between
+        if not any(column[1] == "source" for column in conn.execute("PRAGMA table_info(events)")):
+            raise
+
+
 def _stored_event(row: tuple) -> StoredEvent:
-    key, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
+    key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
     return StoredEvent(
-        event=event_from_json(body),
+        event=decode_event(body, source, key, tenant, received_at),
         status=status,
         attempts=attempts,
         received_at=received_at,
