@@ -91,10 +91,11 @@ class DynamoStore(Store):
         self.ttl_seconds = ttl_days * 86_400
         self._owns_client = client is None
         if client is None:
-            import boto3  # lazily: a Lambda cold start that never touches the store skips it
             from botocore.config import Config
 
-            client = boto3.client(
+            from integration import aws  # lazily: a Lambda cold start that never touches the store skips it
+
+            client = aws.client(
                 "dynamodb",
                 region_name=region,
                 endpoint_url=endpoint_url,
