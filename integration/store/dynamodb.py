@@ -456,8 +456,9 @@ class DynamoStore(Store):
             # Limit counts the items read before the filter drops other tenants': read pages.
             params = {"FilterExpression": "tenant = :tenant", "Limit": max(limit, _FILTERED_PAGE)}
             values = {":tenant": _s(tenant)}
-        per_scope = [
-            self._query(
+
+        def newest_in(scope: str) -> list[Item]:
+            return self._query(
                 IndexName=index,
                 KeyConditionExpression=f"{scope_attr} = :scope",
                 ExpressionAttributeValues={":scope": _s(scope), **values},
@@ -465,8 +466,13 @@ class DynamoStore(Store):
                 want=limit,
                 **params,
             )
-            for scope in scopes
-        ]
+
+        scopes = list(scopes)
+        if len(scopes) == 1:
+            per_scope = [newest_in(scopes[0])]
+        else:  # one round trip's wait, not one per status (/healthz reads all five on a cold start)
+            with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(scopes))) as pool:
+                per_scope = list(pool.map(newest_in, scopes))
         merged = heapq.merge(*per_scope, key=lambda item: float(item["ts"]["N"]), reverse=True)
         return list(merged)[:limit]
 
