@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from integration.gateway import CrmGateway
     from integration.services import Services
     from integration.store import Store
+    from integration.worker import Worker
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
 
@@ -74,10 +75,8 @@ def _has_credentials(tenant: Tenant, environ: Mapping[str, str]) -> bool:
 
 def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     from integration import config as config_mod
-    from integration.background import BackgroundWorker
     from integration.intake import Intake
     from integration.services import Services
-    from integration.worker import Worker
 
     o = dict(overrides or {})
     if "environ" in o:
@@ -99,12 +98,23 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
                 gateways[tenant.id] = make_gateway(tenant)
             return gateways[tenant.id]
 
-    worker = Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random))
+    built: list[Worker] = []
+
+    def make_worker() -> Worker:
+        """The one worker; built when first needed (a webhook-only process never needs it)."""
+        if not built:
+            from integration.worker import Worker
+
+            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random)))
+        return built[0]
+
     mode = o.get("worker_mode", cfg.worker.mode)
     background = None
     notify: Callable[[Sequence[str]], None]
     if mode == "thread":
-        background = BackgroundWorker(worker, cfg.worker.poll_seconds)
+        from integration.background import BackgroundWorker
+
+        background = BackgroundWorker(make_worker(), cfg.worker.poll_seconds)
         notify = background.notify
     elif mode == "sqs":
         from integration.notify import SqsNotifier
@@ -112,7 +122,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
         notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
-    return Services(cfg, store, worker, Intake(store, notify, clock), clock, environ, background)
+    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

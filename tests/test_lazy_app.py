@@ -76,3 +76,25 @@ def test_importing_the_app_module_imports_nothing_heavy():
     code = "import sys, integration.app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'marshmallow', 'boto3', 'integration', 'handlers')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['integration', 'integration.app']"  # all of it is built under _LazyApp, GC paused
+
+
+def test_taking_webhooks_never_loads_the_engine_until_the_worker_is_asked_for(config):
+    code = textwrap.dedent("""
+        import sys, json
+        from werkzeug.test import Client
+        from integration.app import app
+        from integration import samples
+        body = json.dumps(samples.hubspot_events("62515", ["9001"], "250000")).encode()
+        headers = samples.hubspot_headers("lazy-secret", "http://localhost/hooks/hubspot", body)
+        client = Client(app)
+        assert client.get("/healthz").status_code == 200
+        assert client.post("/hooks/hubspot", data=body, headers=headers).json["accepted"] == 1
+        engine = ("integration.worker", "integration.commands", "integration.gateway", "integration.outbox")
+        print(sorted(m for m in engine if m in sys.modules))
+        services = app._app.extensions["gamefilm"]
+        worker = services.worker
+        print(type(worker).__name__, worker is services.worker, worker.store is services.store)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["[]", "Worker True True"]
