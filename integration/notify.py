@@ -15,9 +15,9 @@ class SqsNotifier:
 
     def __call__(self, keys: Sequence[str]) -> None:
         if self._client is None:
-            import boto3
+            from integration import aws
 
-            self._client = boto3.client("sqs")
+            self._client = aws.client("sqs")
         for start in range(0, len(keys), 10):  # SendMessageBatch takes at most 10 entries
             chunk = keys[start : start + 10]
             self._client.send_message_batch(

@@ -136,9 +136,9 @@ def clear_cache() -> None:
 
 def _read(path: str, client: Any) -> dict[str, str]:
     if client is None:
-        import boto3  # lazily: only deployments that set GAMEFILM_SSM_PATH pay for it
+        from integration import aws  # lazily: only deployments that set GAMEFILM_SSM_PATH pay for boto3
 
-        client = boto3.client("ssm")
+        client = aws.client("ssm")
     values: dict[str, str] = {}
     params: dict[str, Any] = {"Path": path, "Recursive": False, "WithDecryption": True, "MaxResults": 10}
     while True:

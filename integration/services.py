@@ -4,7 +4,8 @@ Its own module so handlers can name the type without importing the app that regi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from integration.config import Config
@@ -22,11 +23,21 @@ class Services:
 
     config: Config
     store: Store
-    worker: Worker
+    make_worker: Callable[[], Worker]  # called once, on first use of `worker`
     intake: Intake
     clock: Callable[[], float]
     environ: Mapping[str, str]
     background: BackgroundWorker | None = None
+    _worker: Worker | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    @property
+    def worker(self) -> Worker:
+        """Built on first use: a process that only takes webhooks (a Lambda cold start) never loads the engine."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = self.make_worker()
+            return self._worker
 
     def secret(self, env_name: str | None) -> str | None:
         return self.environ.get(env_name) or None if env_name else None

@@ -150,9 +150,9 @@ def test_check_fails_for_sqs_without_a_queue_url(tmp_path, monkeypatch, capsys):
 def test_check_with_ssm_reads_secrets_as_the_server_does(tmp_path, monkeypatch, capsys):
     """Signing secrets only in SSM: `check` says OK, and the app built the same way sees them."""
     ssm = FakeSsm({f"{SSM_PATH}/GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "from-ssm-hs", f"{SSM_PATH}/GAMEFILM_DEMO_SF_SECRET": "from-ssm-sf"})
-    import boto3
+    from integration import aws
 
-    monkeypatch.setattr(boto3, "client", lambda service, **_: ssm if service == "ssm" else pytest.fail(service))
+    monkeypatch.setattr(aws, "client", lambda service, **_: ssm if service == "ssm" else pytest.fail(service))
     for name in DEMO:
         monkeypatch.delenv(name, raising=False)
     config = example_copy(tmp_path)
@@ -173,9 +173,9 @@ def test_check_with_ssm_reads_secrets_as_the_server_does(tmp_path, monkeypatch, 
 def test_check_reports_an_unreadable_ssm_path_in_one_line(monkeypatch, capsys, tmp_path):
     ssm = FakeSsm({})
     ssm.fail = True
-    import boto3
+    from integration import aws
 
-    monkeypatch.setattr(boto3, "client", lambda service, **_: ssm)
+    monkeypatch.setattr(aws, "client", lambda service, **_: ssm)
     monkeypatch.setenv(secrets.PATH_VARIABLE, SSM_PATH)
     assert main(["--config", str(example_copy(tmp_path)), "check"]) == 1
     err = capsys.readouterr().err

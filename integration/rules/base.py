@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from marshmallow import Schema
 
-from integration.commands import Command, Deal, User
 from integration.events import Event
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # commands are what rules return at run time, not what loading one needs
+    from integration.commands import Command, Deal, User
     from integration.config import Tenant
     from integration.gateway import CrmGateway, Finding
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields, validate
 
 from integration import events as ev
-from integration.commands import AddNote, Command
 from integration.events import Event
 from integration.rules.base import Needs, Rule, State
 
 if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
+    from integration.commands import Command
     from integration.config import Tenant
 
 _DEAL_TYPES = ("deal", "opportunity")
@@ -47,6 +47,8 @@ class NoteOnChangeRule(Rule):
         return Needs(deal_ids=(event.object_id,))
 
     def plan(self, event: Event, settings: Any, state: State, tenant: Tenant) -> list[Command]:
+        from integration.commands import AddNote  # here: validating config (a cold start) needs no commands
+
         deal = state.deals.get(event.object_id)
         watched = sorted(set(event.changed) & set(settings["properties"]))
         current = ", ".join(f"{name} is now {deal.fields.get(name, '?') if deal else event.changed[name]}" for name in watched)

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from integration import events as ev
-from integration.commands import AddCollaborators, AddNote, Command, Deal
 from integration.events import Event
-from integration.gateway import CrmGateway, Finding
 from integration.rules.base import Needs, Rule, State
 
 if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
+    from integration.commands import Command, Deal
     from integration.config import Tenant
+    from integration.gateway import CrmGateway, Finding
 
 # Property changes that can move a deal across a threshold or into a tier's scope.
 _HUBSPOT_TRIGGERS = {"amount", "deal_currency_code", "pipeline", "dealstage", "hubspot_owner_id", "hs_is_closed"}
@@ -108,6 +108,8 @@ class ThresholdRule(Rule):
 
     def check(self, tiers: Sequence[Tier], gateway: CrmGateway) -> list[Finding]:
         """Tiers name pipelines and leaders by id: catch typos before a deal needs them."""
+        from integration.gateway import Finding  # here: validating config (a cold start) needs no gateway
+
         findings = []
         pipelines = gateway.read_pipelines() if any(t.pipelines for t in tiers) else {}
         leaders = sorted({leader for t in tiers for leader in t.leaders})
@@ -167,6 +169,8 @@ class ThresholdRule(Rule):
         """One command per leader, keyed by (tier, deal, leader): the intent, not the deal's
         current team, so a leader a person removed later is not forced back by this tier.
         The tier's note (if asked) is keyed by (tier, deal): written once."""
+        from integration.commands import AddCollaborators, AddNote  # here: validating config needs no commands
+
         seen = _money(deal.amount or Decimal(0), deal.currency or tenant.corporate_currency)
         if deal.currency and deal.currency != tenant.corporate_currency:
             seen += f" ({_money(value, tenant.corporate_currency)})"

@@ -93,10 +93,11 @@ class DynamoStore(Store):
         self.ttl_seconds = ttl_days * 86_400
         self._owns_client = client is None
         if client is None:
-            import boto3  # lazily: a Lambda cold start that never touches the store skips it
             from botocore.config import Config
 
-            client = boto3.client(
+            from integration import aws  # lazily: a Lambda cold start that never touches the store skips it
+
+            client = aws.client(
                 "dynamodb",
                 region_name=region,
                 endpoint_url=endpoint_url,
@@ -459,8 +460,9 @@ class DynamoStore(Store):
             # Limit counts the items read before the filter drops other tenants': read pages.
             params = {"FilterExpression": "tenant = :tenant", "Limit": max(limit, _FILTERED_PAGE)}
             values = {":tenant": _s(tenant)}
-        per_scope = [
-            self._query(
+
+        def newest_in(scope: str) -> list[Item]:
+            return self._query(
                 IndexName=index,
                 KeyConditionExpression=f"{scope_attr} = :scope",
                 ExpressionAttributeValues={":scope": _s(scope), **values},
@@ -468,8 +470,13 @@ class DynamoStore(Store):
                 want=limit,
                 **params,
             )
-            for scope in scopes
-        ]
+
+        scopes = list(scopes)
+        if len(scopes) == 1:
+            per_scope = [newest_in(scopes[0])]
+        else:  # one round trip's wait, not one per status (/healthz reads all five on a cold start)
+            with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(scopes))) as pool:
+                per_scope = list(pool.map(newest_in, scopes))
         merged = heapq.merge(*per_scope, key=lambda item: float(item["ts"]["N"]), reverse=True)
         return list(merged)[:limit]
 

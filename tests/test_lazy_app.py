@@ -1,0 +1,100 @@
+"""Zappa's app_function builds the app on the first request with the garbage collector paused,
+then freezes what it built (integration.app._LazyApp; measured by bench/cold_start.py)."""
+from __future__ import annotations
+
+import gc
+import sys
+import subprocess
+import textwrap
+
+import pytest
+from werkzeug.test import Client
+
+from integration.app import _LazyApp
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    path = tmp_path / "lazy.toml"
+    path.write_text(textwrap.dedent("""
+        [store]
+        backend = "sqlite"
+        path = "lazy.db"
+        [worker]
+        mode = "none"
+        [[tenants]]
+        id = "lazy-hubspot"
+        crm = "hubspot"
+        portal_id = "62515"
+        dry_run = true
+        client_secret_env = "LAZY_SECRET"
+    """))
+    monkeypatch.setenv("GAMEFILM_CONFIG", str(path))
+    monkeypatch.setenv("LAZY_SECRET", "lazy-secret")
+    return path
+
+
+@pytest.fixture
+def unfreeze():
+    yield
+    gc.unfreeze()  # give the rest of the test session its collector back as it was
+
+
+def test_the_first_request_builds_the_app_with_the_collector_paused_then_frozen(config, unfreeze, monkeypatch):
+    app = _LazyApp()
+    seen = []
+    import integration.app as app_module
+
+    real = app_module.create_app
+    monkeypatch.setattr(app_module, "create_app", lambda: seen.append(gc.isenabled()) or real())
+    frozen_before = gc.get_freeze_count()
+    response = Client(app).get("/healthz")
+    assert response.status_code == 200 and response.json["store"] == "sqlite"
+    assert seen == [False]  # built without collections
+    assert gc.isenabled()  # and the collector is back for requests
+    assert gc.get_freeze_count() > frozen_before + 10_000  # flask, marshmallow, config, store: out of its sight
+    assert Client(app).get("/healthz").status_code == 200 and seen == [False]  # built once
+
+
+def test_a_collector_disabled_by_the_host_stays_disabled(config, unfreeze):
+    gc.disable()
+    try:
+        assert Client(_LazyApp()).get("/healthz").status_code == 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_failed_build_still_gives_the_collector_back(tmp_path, monkeypatch, unfreeze):
+    monkeypatch.setenv("GAMEFILM_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(Exception, match="file not found"):
+        Client(_LazyApp()).get("/healthz")
+    assert gc.isenabled()
+
+
+def test_importing_the_app_module_imports_nothing_heavy():
+    code = "import sys, integration.app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'marshmallow', 'boto3', 'integration', 'handlers')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['integration', 'integration.app']"  # all of it is built under _LazyApp, GC paused
+
+
+def test_taking_webhooks_never_loads_the_engine_until_the_worker_is_asked_for(config):
+    code = textwrap.dedent("""
+        import sys, json
+        from werkzeug.test import Client
+        from integration.app import app
+        from integration import samples
+        body = json.dumps(samples.hubspot_events("62515", ["9001"], "250000")).encode()
+        headers = samples.hubspot_headers("lazy-secret", "http://localhost/hooks/hubspot", body)
+        client = Client(app)
+        assert client.get("/healthz").status_code == 200
+        assert client.post("/hooks/hubspot", data=body, headers=headers).json["accepted"] == 1
+        engine = ("integration.worker", "integration.commands", "integration.gateway", "integration.outbox")
+        print(sorted(m for m in engine if m in sys.modules))
+        services = app._app.extensions["gamefilm"]
+        worker = services.worker
+        print(type(worker).__name__, worker is services.worker, worker.store is services.store)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["[]", "Worker True True"]
