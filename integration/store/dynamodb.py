@@ -36,12 +36,9 @@ times in its life, so the ceiling is a few hundred events/s, far above CRM webho
 """
 from __future__ import annotations
 
-import heapq
 import json
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Collection, Sequence
 
 from integration.config import StoreConfig
 from integration.events import PENDING, PROCESSING, STATUSES, Event, Received, StoredEvent
@@ -57,103 +54,36 @@ from integration.store import (
     payload_to_json,
     stored_body,
 )
-
-log = logging.getLogger(__name__)
-
-Item = dict[str, dict[str, Any]]  # a low-level DynamoDB item: {"name": {"S": "..."}}
-T = TypeVar("T")
-R = TypeVar("R")
+from integration.store.dynamodb_table import (  # noqa: F401 - _table_definition: tests and `store init`
+    DynamoTable,
+    Item,
+    _attrs,
+    _n,
+    _num,
+    _s,
+    _str,
+    _table_definition,
+)
 
 _EVENT = "EVENT#"
 _ACTION = "ACTION#"
 _DUE = "DUE"
-_PUT_WORKERS = 8  # parallel conditional puts per batch (botocore's pool is sized to match)
-_FILTERED_PAGE = 100  # items read per page when a filter may drop most of them
-
-# (index name, hash key attribute, range key attribute, projected non-key attributes or None = ALL)
-_INDEXES: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
-    ("due", "due_scope", "due_at", ("status", "lease_until", "tenant")),
-    ("by_status", "status_scope", "ts", None),
-    ("by_tenant", "tenant_scope", "ts", None),
-    ("by_event", "event_scope", "ts", None),
-)
 
 
-class DynamoStore(Store):
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        region: str,
-        endpoint_url: str | None = None,
-        ttl_days: int = 90,
-        client: Any = None,
-    ):
-        self.table = table_name
-        self.ttl_seconds = ttl_days * 86_400
-        self._owns_client = client is None
-        if client is None:
-            from botocore.config import Config
-
-            from integration import aws  # lazily: a Lambda cold start that never touches the store skips it
-
-            client = aws.client(
-                "dynamodb",
-                region_name=region,
-                endpoint_url=endpoint_url,
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10,
-                    max_pool_connections=_PUT_WORKERS + 2,
-                ),
-            )
-        self._client = client
+class DynamoStore(DynamoTable, Store):
+    """The Store port on one DynamoDB table (see the access patterns above)."""
 
     @classmethod
     def from_config(cls, config: StoreConfig) -> DynamoStore:
         return cls(config.table, region=config.region, endpoint_url=config.endpoint_url, ttl_days=config.ttl_days)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    # --- table ----------------------------------------------------------------------------
-    def create_table(self) -> None:
-        """Create the table with its indexes and TTL unless it exists (tests, `gamefilm store init`).
-
-        Production declares the same table in `infra/dynamodb_table.json`.
-        """
-        try:
-            self._client.create_table(**_table_definition(self.table))
-        except self._client.exceptions.ResourceInUseException:
-            pass  # already there: creation is idempotent
-        waiter = self._client.get_waiter("table_exists")
-        waiter.wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        self._enable_ttl()
-
-    def _enable_ttl(self) -> None:
-        ttl = self._client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
-            return
-        try:
-            self._client.update_time_to_live(
-                TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-            )
-        except self._client.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] != "UnknownOperationException":
-                raise
-            # Local emulators (dynalite) lack UpdateTimeToLive; items keep expires_at regardless.
-            log.warning("DynamoDB endpoint cannot enable TTL on %s: items will not expire", self.table)
 
     # --- events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
         """One conditional put per event (BatchWriteItem takes no conditions), run in
         parallel: on real DynamoDB each put is a network round trip, and the webhook waits."""
         items = [self._event_item(event, now) for event in events]
-        if len(items) <= 1:
-            return [self._put_if_absent(item) for item in items]
         unique = {item["pk"]["S"]: item for item in items}
-        with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(unique))) as pool:
-            stored = dict(zip(unique, pool.map(self._put_if_absent, unique.values())))
+        stored = dict(zip(unique, self._parallel(self._put_if_absent, list(unique.values()))))
         # A key repeated inside one batch is new only the first time.
         return [stored.pop(item["pk"]["S"], False) for item in items]
 
@@ -355,13 +285,6 @@ class DynamoStore(Store):
         found = dict(zip(keys, self._parallel(query, keys)))
         return {key: sorted(actions, key=lambda a: (a.created_at, a.key)) for key, actions in found.items() if actions}
 
-    def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
-        """Per-item requests (conditions are per item in DynamoDB) run side by side."""
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(items))) as pool:
-            return list(pool.map(fn, items))
-
     def _action_item(self, action: Action, now: float) -> Item:
         return _attrs(
             {
@@ -403,143 +326,6 @@ class DynamoStore(Store):
         else:
             items = self._newest("by_status", "status_scope", [_ACTION + s for s in ACTION_STATUSES], limit)
         return [_action(item) for item in items]
-
-    # --- low-level helpers ----------------------------------------------------------------
-    def _expires_at(self, now: float) -> int:
-        return int(now) + self.ttl_seconds
-
-    def _get(self, pk: str) -> Item | None:
-        return self._client.get_item(TableName=self.table, Key={"pk": _s(pk)}, ConsistentRead=True).get("Item")
-
-    def _update(
-        self, pk: str, fields: Mapping[str, Any], *, condition: str, values: Mapping[str, Any] | None = None
-    ) -> Item | None:
-        """Conditionally SET (or REMOVE, for None) `fields`; the new item, or None if the
-        condition failed. Placeholders are #<field> and :<field>; `condition` may use them."""
-        sets = ", ".join(f"#{name} = :{name}" for name, value in fields.items() if value is not None)
-        removes = ", ".join(f"#{name}" for name, value in fields.items() if value is None)
-        expression = f"SET {sets}" + (f" REMOVE {removes}" if removes else "")
-        try:
-            response = self._client.update_item(
-                TableName=self.table,
-                Key={"pk": _s(pk)},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={f"#{name}": name for name in fields},
-                ExpressionAttributeValues={**{f":{k}": v for k, v in _attrs(fields).items()}, **(values or {})},
-                ReturnValues="ALL_NEW",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return None
-        return response["Attributes"]
-
-    def _update_existing(self, pk: str, fields: Mapping[str, Any]) -> None:
-        """Update a row that must exist: UpdateItem alone would create a bare one."""
-        if self._update(pk, fields, condition="attribute_exists(pk)") is None:
-            raise KeyError(pk)
-
-    def _query(self, *, want: int, **params: Any) -> list[Item]:
-        """Page through a Query until `want` items passed its filter, if any."""
-        items: list[Item] = []
-        params = {"TableName": self.table, "Limit": want, **params}
-        while len(items) < want:
-            page = self._client.query(**params)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return items[:want]
-
-    def _newest(
-        self, index: str, scope_attr: str, scopes: Iterable[str], limit: int, *, tenant: str | None = None
-    ) -> list[Item]:
-        """Newest `limit` items across one or more partitions of `index`, of `tenant` if given."""
-        params: dict[str, Any] = {}
-        values = {}
-        if tenant is not None:
-            # Limit counts the items read before the filter drops other tenants': read pages.
-            params = {"FilterExpression": "tenant = :tenant", "Limit": max(limit, _FILTERED_PAGE)}
-            values = {":tenant": _s(tenant)}
-
-        def newest_in(scope: str) -> list[Item]:
-            return self._query(
-                IndexName=index,
-                KeyConditionExpression=f"{scope_attr} = :scope",
-                ExpressionAttributeValues={":scope": _s(scope), **values},
-                ScanIndexForward=False,
-                want=limit,
-                **params,
-            )
-
-        scopes = list(scopes)
-        if len(scopes) == 1:
-            per_scope = [newest_in(scopes[0])]
-        else:  # one round trip's wait, not one per status (/healthz reads all five on a cold start)
-            with ThreadPoolExecutor(max_workers=min(_PUT_WORKERS, len(scopes))) as pool:
-                per_scope = list(pool.map(newest_in, scopes))
-        merged = heapq.merge(*per_scope, key=lambda item: float(item["ts"]["N"]), reverse=True)
-        return list(merged)[:limit]
-
-
-# --- table definition ---------------------------------------------------------------------
-def _table_definition(table: str) -> dict[str, Any]:
-    """CreateTable arguments; keep in step with infra/dynamodb_table.json."""
-    key_types = {"pk": "S", "ts": "N", "due_at": "N"}
-    key_types |= {hash_key: "S" for _, hash_key, _, _ in _INDEXES}
-    return {
-        "TableName": table,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": kind} for name, kind in key_types.items()],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": name,
-                "KeySchema": [
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                "Projection": (
-                    {"ProjectionType": "ALL"}
-                    if projected is None
-                    else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(projected)}
-                ),
-            }
-            for name, hash_key, range_key, projected in _INDEXES
-        ],
-    }
-
-
-# --- attribute values ---------------------------------------------------------------------
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(value)}  # repr: the shortest string that reads back as the same float
-
-
-def _attrs(fields: Mapping[str, Any]) -> Item:
-    """Plain values -> attribute values; None is left out (absent attribute)."""
-    out: Item = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[name] = {"BOOL": value}
-        elif isinstance(value, (int, float)):
-            out[name] = _n(value)
-        else:
-            out[name] = _s(value)
-    return out
-
-
-def _str(item: Item, name: str) -> str | None:
-    return item[name]["S"] if name in item else None
-
-
-def _num(item: Item, name: str) -> float:
-    return float(item[name]["N"])
-
 
 def _stored_event(item: Item) -> StoredEvent:
     key, received_at = item["key"]["S"], _num(item, "received_at")
