@@ -30,7 +30,8 @@ from integration.store import (
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
 
-# `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
+# `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages and
+# listings newest-first walk it backwards (no index on received_at: one less per insert);
 # `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
 # table keep working: every statement below names `key` and `rowid`, never `seq`.
 # `body` is the raw notification where `source` says where it came from (the ack stores it so;
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
     source TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS events_recent ON events (received_at);
+DROP INDEX IF EXISTS events_recent;
 CREATE TABLE IF NOT EXISTS actions (
     key TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -163,7 +164,7 @@ class SqliteStore(Store):
     def list_events(self, *, status: str | None = None, tenant: str | None = None, limit: int = 50) -> list[StoredEvent]:
         where, args = _filters(status=status, tenant=tenant)
         rows = self._conn().execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY received_at DESC, rowid DESC LIMIT ?",
+            f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
         return [_stored_event(r) for r in rows]
