@@ -1,0 +1,97 @@
+"""What waitress refuses before the app sees it, over a real socket to `gamefilm serve`:
+once plain text and a 501 for an unknown Transfer-Encoding; now the app's JSON error shape,
+a 4xx naming the header, nothing stored, no traceback, and the server still serving."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_server_process import ENV, ROOT, free_port, write_config
+
+
+def exchange(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read until the server closes; (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qa_server")
+    config = write_config(tmp, "qa.toml", "thread")
+    log = open(tmp / "server.log", "w+b")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "integration.cli", "--config", str(config), "serve", "--port", str(port)],
+                            env=ENV | {"GAMEFILM_LOG_LEVEL": "INFO"}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.time() + 30
+    while True:
+        try:
+            if exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200:
+                break
+        except OSError:
+            if time.time() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+    yield port, tmp / "gamefilm.db", tmp / "server.log"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    log.close()
+    text = (tmp / "server.log").read_text()
+    assert "Traceback" not in text and '"level":"ERROR"' not in text, text[-3000:]
+
+
+def post(headers: str, body: bytes = b"[]", path: str = "/hooks/hubspot") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}\r\n".encode() + body
+
+
+CASES = {
+    "negative Content-Length": (post("Content-Length: -1\r\n"), 400, "invalid_content_length", "Content-Length"),
+    "non-numeric Content-Length": (post("Content-Length: abc\r\n"), 400, "invalid_content_length", "Content-Length"),
+    "two Content-Lengths": (post("Content-Length: 2\r\nContent-Length: 2\r\n"), 400, "invalid_content_length", "Content-Length"),
+    "Content-Length far over the limit": (post("Content-Length: 99999999999\r\n"), 413, "request_entity_too_large", "body"),
+    "malformed chunk size": (post("Transfer-Encoding: chunked\r\n", b"zz\r\n[]\r\n0\r\n\r\n"), 400, "malformed_chunked_body", "Transfer-Encoding"),
+    "unknown Transfer-Encoding (was 501)": (post("Transfer-Encoding: gzip, chunked\r\n", b"2\r\n[]\r\n0\r\n\r\n"), 400, "unsupported_transfer_encoding", "Transfer-Encoding"),
+    "Transfer-Encoding identity (was 501)": (post("Transfer-Encoding: identity\r\nContent-Length: 2\r\n"), 400, "unsupported_transfer_encoding", "Transfer-Encoding"),
+    "garbage request line": (b"GARBAGE\r\n\r\n", 400, "invalid_request_line", "request line"),
+    "non-UTF-8 bytes in the path": (b"POST /hooks/hubspot\xff HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400, "invalid_request_line", "path"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_requests_waitress_refuses_get_a_json_4xx_naming_the_header_and_store_nothing(server, name):
+    port, db, _ = server
+    data, status, error, field = CASES[name]
+    got_status, headers, body = exchange(port, data)
+    assert (got_status, headers["content-type"]) == (status, "application/json")
+    answer = json.loads(body)
+    assert (answer["error"], answer["field"]) == (error, field) and answer["message"]
+    if status == 413:
+        assert answer["message"] == "body is larger than 1048576 bytes"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+
+
+def test_a_refused_request_gets_one_structured_log_line_without_values(server):
+    port, _, log = server
+    exchange(port, post("Content-Length: secret-canary\r\n"))
+    time.sleep(0.2)
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    refused = [x for x in lines if x.get("endpoint") == "(refused by the server)"]
+    assert refused and refused[-1]["reason"] == "invalid_content_length (Content-Length)"
+    assert "secret-canary" not in log.read_text()
