@@ -84,6 +84,8 @@ class Server:
         self._stop = threading.Event()
         self._map: dict = {}
         body_limit = int(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024)
+        services = app.extensions.get("gamefilm")
+        trust_forwarded = bool(services and services.config.intake.trust_forwarded)
         self._server = create_server(
             app,
             map=self._map,
@@ -98,6 +100,9 @@ class Server:
             # the app itself answers 413 for anything between the limit and this.
             max_request_body_size=2 * body_limit + 64 * 1024,
             asyncore_use_poll=True,  # select() fails past fd 1024
+            # waitress deletes X-Forwarded-* unless told a proxy is trusted; `intake.trust_forwarded`
+            # decides instead, so behind ngrok/nginx the HubSpot URI is rebuilt as HubSpot signed it.
+            clear_untrusted_proxy_headers=not trust_forwarded,
             ident="gamefilm",
         )
         for dispatcher in self._map.values():

@@ -55,6 +55,11 @@ def server(tmp_path_factory):
     assert "Traceback" not in text and '"level":"ERROR"' not in text, text[-3000:]
 
 
+def stored(db) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
 def post(headers: str, body: bytes = b"[]", path: str = "/hooks/hubspot") -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}\r\n".encode() + body
 
@@ -76,14 +81,14 @@ CASES = {
 def test_requests_waitress_refuses_get_a_json_4xx_naming_the_header_and_store_nothing(server, name):
     port, db, _ = server
     data, status, error, field = CASES[name]
+    before = stored(db)
     got_status, headers, body = exchange(port, data)
     assert (got_status, headers["content-type"]) == (status, "application/json")
     answer = json.loads(body)
     assert (answer["error"], answer["field"]) == (error, field) and answer["message"]
     if status == 413:
         assert answer["message"] == "body is larger than 1048576 bytes"
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert stored(db) == before
     assert exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
 
 
@@ -95,3 +100,16 @@ def test_a_refused_request_gets_one_structured_log_line_without_values(server):
     refused = [x for x in lines if x.get("endpoint") == "(refused by the server)"]
     assert refused and refused[-1]["reason"] == "invalid_content_length (Content-Length)"
     assert "secret-canary" not in log.read_text()
+
+
+def test_behind_a_tls_proxy_a_hubspot_signature_over_the_public_url_verifies(server):
+    # waitress deleted X-Forwarded-* by default: every webhook through ngrok/nginx got 401.
+    from integration import samples
+
+    port, db, _ = server
+    body = json.dumps(samples.hubspot_events("62515", ["424242"], "150000")).encode()
+    headers = samples.hubspot_headers("demo-hubspot-client-secret", "https://hooks.example.com/gf/hooks/hubspot", body)
+    headers |= {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com", "X-Forwarded-Prefix": "/gf"}
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    status, _, answer = exchange(port, post(f"{head}Content-Length: {len(body)}\r\n", body).replace(b"Content-Type: application/json\r\n", b"", 1))
+    assert (status, json.loads(answer)["accepted"]) == (200, 1)
