@@ -76,7 +76,9 @@ class _JsonErrorChannel(HTTPChannel):
 
 
 class Server:
-    def __init__(self, app: Any, host: str, port: int, *, threads: int = 32, grace_seconds: float = 10.0):
+    def __init__(
+        self, app: Any, host: str, port: int, *, threads: int = 32, grace_seconds: float = 10.0, idle_seconds: int = 15
+    ):
         from waitress.server import create_server
 
         self.app = app
@@ -94,7 +96,11 @@ class Server:
             threads=threads,
             connection_limit=512,
             backlog=1024,
-            channel_timeout=60,
+            # A connection that sends nothing for this long, between requests or inside an
+            # unfinished one, is closed: 512 silent sockets otherwise held every slot for 60-90 s
+            # and the server answered no one. (CRMs give up after 5-10 s anyway.)
+            channel_timeout=idle_seconds,
+            cleanup_interval=max(1, idle_seconds // 3),
             # Buffer at most this much before the app sees a request (waitress reads the whole
             # body first; its default is 1 GiB). Twice the limit leaves room for chunk framing:
             # the app itself answers 413 for anything between the limit and this.
