@@ -70,3 +70,10 @@ def test_canonical_decimal_strings_are_still_read_as_the_integer(client, store, 
     assert (r.status_code, r.get_json()["accepted"], r.get_json()["rejected"]) == (200, 1, [])
     [stored] = store.list_events()
     assert str(event[field]) in stored.key or field == "attemptNumber"
+
+
+def test_an_invented_method_is_not_copied_into_the_log(client, caplog):
+    r = client.open("/hooks/hubspot", method="CANARYSECRET")
+    assert r.status_code == 405
+    assert "CANARYSECRET" not in caplog.text
+    assert "method=(other)" in caplog.text
