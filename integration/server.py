@@ -75,6 +75,27 @@ class _JsonErrorChannel(HTTPChannel):
     error_task_class = _JsonErrorTask
 
 
+def connection_budget(wanted: int, reserve: int = 64) -> int:
+    """How many connections fit in the process's file descriptors, after raising the soft
+    limit to the hard one. A connection can hold two: its socket, and a temporary file once
+    its body passes waitress's 512 KiB in-memory buffer. 520 such uploads at the usual soft
+    limit of 1,024 ran out: waitress dropped connections and valid webhooks got 503 because
+    SQLite could not open a file. `reserve` covers the store, the worker and the listener."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(8, min(wanted, (soft - reserve) // 2))
+
+
 class Server:
     def __init__(
         self, app: Any, host: str, port: int, *, threads: int = 32, grace_seconds: float = 10.0, idle_seconds: int = 15
@@ -94,7 +115,7 @@ class Server:
             host=host,
             port=port,
             threads=threads,
-            connection_limit=512,
+            connection_limit=connection_budget(512),
             backlog=1024,
             # A connection that sends nothing for this long, between requests or inside an
             # unfinished one, is closed: 512 silent sockets otherwise held every slot for 60-90 s

@@ -4,6 +4,7 @@ a 4xx naming the header, nothing stored, no traceback, and the server still serv
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -29,30 +30,39 @@ def exchange(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict[st
     return int(status_line.split()[1]), headers, body
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("qa_server")
+def start(tmp, preexec_fn=None) -> tuple[subprocess.Popen, int]:
     config = write_config(tmp, "qa.toml", "thread")
-    log = open(tmp / "server.log", "w+b")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "integration.cli", "--config", str(config), "serve", "--port", str(port)],
-                            env=ENV | {"GAMEFILM_LOG_LEVEL": "INFO"}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    with open(tmp / "server.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "integration.cli", "--config", str(config), "serve", "--port", str(port)],
+                                env=ENV | {"GAMEFILM_LOG_LEVEL": "INFO"}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=preexec_fn)  # fmt: skip
     deadline = time.time() + 30
     while True:
         try:
             if exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200:
-                break
+                return proc, port
         except OSError:
             if time.time() > deadline:
                 proc.kill()
                 raise
             time.sleep(0.1)
-    yield port, tmp / "gamefilm.db", tmp / "server.log"
+
+
+def stop(proc: subprocess.Popen, tmp) -> str:
     proc.send_signal(signal.SIGTERM)
     proc.wait(20)
-    log.close()
     text = (tmp / "server.log").read_text()
     assert "Traceback" not in text and '"level":"ERROR"' not in text, text[-3000:]
+    return text
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("qa_server")
+    proc, port = start(tmp)
+    yield port, tmp / "gamefilm.db", tmp / "server.log"
+    stop(proc, tmp)
 
 
 def stored(db) -> int:
@@ -113,3 +123,26 @@ def test_behind_a_tls_proxy_a_hubspot_signature_over_the_public_url_verifies(ser
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     status, _, answer = exchange(port, post(f"{head}Content-Length: {len(body)}\r\n", body).replace(b"Content-Type: application/json\r\n", b"", 1))
     assert (status, json.loads(answer)["accepted"]) == (200, 1)
+
+
+def test_concurrent_large_uploads_never_exhaust_file_descriptors(tmp_path):
+    # Each upload over 512 KiB holds a socket and a temp file: 150 of them under a 256-fd
+    # limit once made waitress drop connections and SQLite fail ("Too many open files").
+    import resource
+
+    proc, port = start(tmp_path, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
+    uploads = []
+    try:
+        for _ in range(150):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"POST /hooks/hubspot HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 700000\r\n\r\n" + b"x" * 540_000)  # fmt: skip
+            uploads.append(s)
+        time.sleep(0.5)
+        assert len(os.listdir(f"/proc/{proc.pid}/fd")) < 256
+    finally:
+        for s in uploads:
+            s.close()
+    time.sleep(0.5)
+    assert exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+    assert "Too many open files" not in stop(proc, tmp_path)
