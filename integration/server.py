@@ -44,7 +44,7 @@ _FRAMING_ERRORS: dict[int, list[tuple[str, tuple[int, str, str, str]]]] = {
     # no input gets a 5xx, and the sender can fix this one.
     501: [("", (400, "unsupported_transfer_encoding", "Transfer-Encoding", "Transfer-Encoding must be chunked or absent"))],
 }
-_INTERNAL = (500, "internal_error", "body", "unexpected error; the events were not acknowledged")
+_INTERNAL = (500, "internal_error", "request", "unexpected error; the events were not acknowledged")
 
 
 class _JsonErrorTask(ErrorTask):
