@@ -12,6 +12,7 @@ Delivery keys (the de-duplication key; they survive redelivery and never span te
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -209,6 +210,9 @@ _OM = "http://soap.sforce.com/2005/09/outbound"
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
+_RECORD_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
+
+
 class SoapError(ValueError):
     """The body is not a well-formed, safe outbound message."""
 
@@ -264,6 +268,10 @@ def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datet
     org15 = message.organization_id[:15]
     out = Normalized(key_field="Notification.Id")
     for index, (nid, sobject_type, values) in enumerate(message.notifications):
+        if not _RECORD_ID.fullmatch(values.get("Id") or ""):
+            # Salesforce always sends the record Id; without it the worker acted on record "".
+            out.rejected.append(Rejected(index, "invalid notification", {"sObject.Id": ["must be a 15 or 18 character record Id"]}))
+            continue
         modified = values.get("LastModifiedDate") or values.get("SystemModstamp")
         out.add(
             index,

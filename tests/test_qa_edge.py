@@ -77,3 +77,17 @@ def test_an_invented_method_is_not_copied_into_the_log(client, caplog):
     assert r.status_code == 405
     assert "CANARYSECRET" not in caplog.text
     assert "method=(other)" in caplog.text
+
+
+@pytest.mark.parametrize("fields", [{}, {"Id": ""}, {"Id": "1"}, {"Id": "0065e00000AbCdE!!"}], ids=["no Id", "empty", "short", "not alphanumeric"])
+def test_an_outbound_notification_without_a_record_id_is_acked_but_not_stored(client, store, fields):
+    # It was stored with object_id "" and the worker planned a note on record "".
+    from integration import samples
+    from tests.conftest import ORG_ID
+    from tests.webhooks import post_outbound
+
+    body = samples.outbound_message(ORG_ID, [("04l5e000000AAA1AAG", "Opportunity", {"Amount": "1.0", **fields}),
+                                             ("04l5e000000AAA2AAG", "Opportunity", {"Id": "0065e00000AbCdEAAV", "Amount": "2.0"})])  # fmt: skip
+    r = post_outbound(client, body)
+    assert r.status_code == 200 and b"<Ack>true</Ack>" in r.data
+    assert [e.event.source_id for e in store.list_events()] == ["04l5e000000AAA2AAG"]
