@@ -6,6 +6,10 @@ connections cost no thread. At 32 senders gunicorn's gthread worker (1 process x
 measured the same within noise, 2 processes less (two writers and two workers contend), and
 gunicorn needs a master process plus fork hooks to run the worker thread.
 
+Hostile clients: what waitress refuses itself is answered in the app's JSON error shape (never
+text, never a 5xx); it buffers at most twice the body limit; a connection silent for
+`idle_seconds` is closed; and only as many connections are accepted as file descriptors allow.
+
 Stop (SIGTERM or SIGINT): close the listening socket, let requests already received finish
 and their responses flush (up to `grace_seconds`), then stop the worker thread and close the
 store, whose writer commits whatever it still holds.
