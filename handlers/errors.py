@@ -21,6 +21,7 @@ from integration.logs import safe_traceback
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30
+_HTTP_ERROR_FIELDS = {404: "path", 405: "method", 413: "body"}  # what to fix for routing errors
 _READ_SIZE = 64 * 1024
 
 
@@ -45,6 +46,10 @@ def require_content_type(*allowed: str) -> None:
     if request.mimetype not in allowed:
         message = f"Content-Type must be {' or '.join(allowed)}, not {request.mimetype or 'missing'}"
         raise InputError(415, "unsupported_media_type", message, "Content-Type")
+    # A compressed body would only fail later as malformed JSON/XML (or a signature mismatch):
+    # name the real problem (RFC 9110 15.5.16: 415 for an unsupported content coding).
+    if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+        raise InputError(415, "unsupported_media_type", "Content-Encoding is not supported: send the body uncompressed", "Content-Encoding")
 
 
 def parse_json(body: bytes) -> Any:
@@ -121,7 +126,11 @@ def register(app: Flask) -> None:
         name = (exc.name or "error").lower().replace(" ", "_")
         if exc.code == 413:
             return json_error(413, name, f"body is larger than {services().config.intake.max_body_bytes} bytes", field="body")
-        return json_error(exc.code or 500, name, exc.description or name)
+        response, status = json_error(exc.code or 500, name, exc.description or name, field=_HTTP_ERROR_FIELDS.get(exc.code or 500, "request"))
+        for header, value in exc.get_headers():  # e.g. the Allow a 405 must carry (RFC 9110 15.5.6)
+            if header.lower() != "content-type":
+                response.headers[header] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -26,7 +26,8 @@ def _known_fields() -> frozenset[str]:
     from integration.normalize import HubSpotEventSchema, SalesforceJsonBatchSchema, SalesforceJsonEventSchema
 
     names = {"body", "Content-Type", "Content-Length", "X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp",
-             "X-GameFilm-Signature", "OrganizationId", "Notification.Id", "_schema"}  # fmt: skip
+             "X-GameFilm-Signature", "OrganizationId", "Notification.Id", "_schema",
+             "Content-Encoding", "path", "method", "request"}  # fmt: skip
     for schema in (HubSpotEventSchema(), SalesforceJsonBatchSchema(), SalesforceJsonEventSchema()):
         names.update(f.data_key or name for name, f in schema.fields.items())
     return frozenset(names)

@@ -32,6 +32,7 @@ class BackgroundWorker:
         self._lock = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._closed = False  # set under _lock once the pool stops taking batches
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gamefilm-batch")
         self._thread = threading.Thread(target=self._run, name="gamefilm-dispatch", daemon=True)
 
@@ -50,6 +51,7 @@ class BackgroundWorker:
         self._thread.join(timeout)
         with self._lock:
             self._lock.wait_for(lambda: not any(self._in_flight.values()), max(0.0, deadline - time.monotonic()))
+            self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def in_flight(self) -> dict[str, int]:
@@ -92,12 +94,19 @@ class BackgroundWorker:
                 free -= 1
         started = False
         for tenant, keys in batches:
+            if self._stop.is_set():
+                break  # the rest stay due, unclaimed, for the next start
             claimed = self.worker.claim(keys)
             if not claimed:
                 continue
             with self._lock:
+                # A dispatch outlasting stop()'s join once hit the shut-down pool (a traceback
+                # on every slow stop). Claimed events come back when their lease runs out.
+                if self._closed:
+                    log.warning("stopped while claiming: %d claimed events wait for their lease to end", len(claimed))
+                    return started
                 self._in_flight[tenant] += 1
-            self._pool.submit(self._work, tenant, claimed)
+                self._pool.submit(self._work, tenant, claimed)
             started = True
         return started
 

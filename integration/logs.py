@@ -15,6 +15,7 @@ from typing import IO, Any
 
 REQUEST_LOGGER = "gamefilm.request"
 EVENT_LOGGER = "gamefilm.event"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 _FIELDS = "gamefilm_fields"  # LogRecord attribute holding a structured line's fields
 
 
@@ -97,7 +98,7 @@ def request_line(
         level,
         {
             "event": "request",
-            "method": method,
+            "method": method if method in _METHODS else "(other)",  # any token is a valid method: it is input
             "endpoint": endpoint,
             "status": status,
             "tenant": tenant,

@@ -37,6 +37,7 @@ from integration.outbound import (
     outbound_received,
     parse_outbound_message,
 )
+from integration.id_field import CanonicalInteger
 
 __all__ = [  # re-exported: the handlers, tests and benches import them from here
     "Normalized", "Rejected", "describe", "raw_json", "OutboundMessage", "SoapError",
@@ -67,25 +68,25 @@ class HubSpotEventSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    eventId = fields.Integer(required=True, strict=False, validate=_ID)
-    subscriptionId = fields.Integer(required=True, strict=False, validate=_ID)
-    portalId = fields.Integer(required=True, strict=False, validate=_ID)
-    appId = fields.Integer(strict=False, validate=_ID)
-    occurredAt = fields.Integer(  # epoch milliseconds, 1970 to the end of year 9999
+    eventId = CanonicalInteger(required=True, strict=False, validate=_ID)
+    subscriptionId = CanonicalInteger(required=True, strict=False, validate=_ID)
+    portalId = CanonicalInteger(required=True, strict=False, validate=_ID)
+    appId = CanonicalInteger(strict=False, validate=_ID)
+    occurredAt = CanonicalInteger(  # epoch milliseconds, 1970 to the end of year 9999
         required=True, strict=False, validate=validate.Range(min=0, max=limits.MAX_EPOCH_MS)
     )
     subscriptionType = fields.String()
     eventType = fields.String()  # the docs' table name for subscriptionType
-    attemptNumber = fields.Integer(strict=False, validate=validate.Range(min=0, max=limits.MAX_ATTEMPT))
-    objectId = fields.Integer(strict=False, validate=_ID)
+    attemptNumber = CanonicalInteger(strict=False, validate=validate.Range(min=0, max=limits.MAX_ATTEMPT))
+    objectId = CanonicalInteger(strict=False, validate=_ID)
     objectTypeId = fields.String()
     propertyName = fields.String()
     propertyValue = fields.Raw(allow_none=True)
     changeSource = fields.String()
     sourceId = fields.String(allow_none=True)
     changeFlag = fields.String()
-    primaryObjectId = fields.Integer(strict=False, validate=_ID)  # merge events
-    fromObjectId = fields.Integer(strict=False, validate=_ID)  # association events
+    primaryObjectId = CanonicalInteger(strict=False, validate=_ID)  # merge events
+    fromObjectId = CanonicalInteger(strict=False, validate=_ID)  # association events
 
     @validates_schema
     def _type_and_object(self, data: dict, **_: Any) -> None:

@@ -5,16 +5,18 @@ Pure: no Flask, no store, no clock except what is passed in.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
 from integration import events as ev
 from integration import limits
-from integration.batch import Normalized, raw_json
+from integration.batch import Normalized, Rejected, raw_json
 from integration.config import Tenant
 from integration.events import Event, Received
 
+_RECORD_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
 _SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 _OM = "http://soap.sforce.com/2005/09/outbound"
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -73,7 +75,7 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
 
 def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datetime) -> Normalized:
     out = Normalized(key_field="Notification.Id")
-    for index, key, raw in _outbound_raw(message):
+    for index, key, raw in _outbound_raw(message, out):
         out.add(index, outbound_event(key, tenant.id, raw, received_at))
     return out
 
@@ -81,14 +83,19 @@ def outbound_events(message: OutboundMessage, tenant: Tenant, received_at: datet
 def outbound_received(message: OutboundMessage, tenant: Tenant) -> Normalized:
     """What the ack stores of an outbound message: each notification raw, with its key."""
     out = Normalized(key_field="Notification.Id")
-    for index, key, raw in _outbound_raw(message):
+    for index, key, raw in _outbound_raw(message, out):
         out.add(index, Received(key, tenant.id, ev.SOURCE_OUTBOUND, raw_json(raw), raw))
     return out
 
 
-def _outbound_raw(message: OutboundMessage) -> Iterator[tuple[int, str, dict[str, Any]]]:
+def _outbound_raw(message: OutboundMessage, out: Normalized) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Each notification with its delivery key; one without a valid record Id is rejected in `out`
+    (Salesforce always sends it; without it the worker would act on record "")."""
     org15 = message.organization_id[:15]
     for index, (nid, sobject_type, values) in enumerate(message.notifications):
+        if not _RECORD_ID.fullmatch(values.get("Id") or ""):
+            out.rejected.append(Rejected(index, "invalid notification", {"sObject.Id": ["must be a 15 or 18 character record Id"]}))
+            continue
         raw = {"notificationId": nid, "actionId": message.action_id, "sObjectType": sobject_type, "fields": values}
         yield index, f"salesforce#{org15}#{nid}", raw
 

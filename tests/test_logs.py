@@ -59,7 +59,7 @@ def test_4xx_lines_carry_the_reason(client, clock, json_lines):
         ("/hooks/hubspot", 401, "invalid_signature (X-HubSpot-Signature-v3): signature timestamp is more than 300 seconds old"),
         ("/hooks/salesforce/events", 400, "malformed_json (body)"),
         ("/hooks/salesforce/outbound", 403, "unknown_organization (OrganizationId)"),
-        ("(no route)", 404, "not_found"),
+        ("(no route)", 404, "not_found (path)"),
     ]
 
 

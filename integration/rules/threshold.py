@@ -13,7 +13,7 @@ deliveries are late, duplicated and out of order, and the current record is the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -208,4 +208,8 @@ class ThresholdRule(Rule):
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} {currency}"
+    # quantize needs every digit within the context's precision (28): a 30-digit amount raised
+    # InvalidOperation and its event was retried until dead instead of acted on.
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, amount.adjusted() + 3)
+        return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} {currency}"
