@@ -10,7 +10,7 @@ export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
 export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
 export PORT
 
-.PHONY: run test sample bench mutation package clean
+.PHONY: run test sample bench soak mutation package clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# waitress, one process: one SQLite writer + the in-process worker; Ctrl-C/SIGTERM drain and stop.
 run: $(BIN)/.installed
 	$(BIN)/gamefilm serve --port $(PORT)
 
@@ -38,7 +39,9 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/package_size.py --venv .venv-deploy
+	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 
 # Mutation testing (slow, not part of `make test`): mutmut on the intake, signature, limits,
 # rules and worker modules with the tests that reach each mutant (config: pyproject.toml),
@@ -50,12 +53,18 @@ mutation: $(BIN)/.installed
 	@tail -c 200 var/mutmut.log | tr '\r' '\n' | tail -2
 	$(BIN)/python tools/mutation_score.py
 
-# Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv).
+# 20,000 requests on a real `gamefilm serve`: its open fds and RSS, printed as it goes, stay flat.
+soak: $(BIN)/.installed
+	$(BIN)/python bench/soak.py
+
+# Lambda package from runtime dependencies only (Zappa zips the whole active virtualenv),
+# pruned to what the Lambda path imports; deploy it with `zappa update production -z gamefilm-lambda.zip`.
 package:
 	test -x .venv-deploy/bin/python || $(PYTHON) -m venv .venv-deploy
 	.venv-deploy/bin/python -m pip install -q --upgrade pip
 	.venv-deploy/bin/python -m pip install -q '.[deploy]'
 	. .venv-deploy/bin/activate && zappa package production -o gamefilm-lambda.zip
+	.venv-deploy/bin/python infra/lambda_package.py gamefilm-lambda.zip   # drop what Lambda never imports
 
 clean:
-	rm -rf $(VENV) .venv-deploy node_modules var mutants gamefilm-lambda.zip
+	rm -rf $(VENV) .venv-deploy node_modules var build mutants gamefilm-lambda.zip

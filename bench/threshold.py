@@ -1,5 +1,7 @@
-"""Deal value threshold, measured end to end on both CRMs (issue #4 targets):
-- API requests per event for a 100-event batch (target: at most 0.03);
+"""Deal value threshold, measured end to end on both CRMs (issue #4 and #7 targets):
+- API requests per event for a 100-event batch: the first batch of a new process, and the
+  next one (target: at most 0.02; deals are read with their team/collaborators, and
+  Salesforce's exchange rates are read once an hour, so only a process's first batch pays them);
 - time from webhook received to the team/collaborator write with the in-process worker
   (target: under 1 s locally).
 
@@ -53,20 +55,22 @@ def post_hubspot(client, deal_ids: list[str], base: int) -> None:
     assert r.status_code == 200 and r.get_json()["accepted"] == len(deal_ids), r.get_json()
 
 
-def hubspot(tmp: str) -> tuple[float, float]:
+def hubspot(tmp: str) -> tuple[list[float], float]:
     with HubSpotServer() as server:
         tenant = {"id": "hs", "crm": "hubspot", "portal_id": PORTAL, "client_secret_env": "S", "access_token_env": "T",
                   "api_base_url": server.url, "rate_limit_per_10s": 190, "rules": {"threshold": TIER}}  # fmt: skip
         gw = lambda t: HubSpotGateway.from_tenant(t, {"T": "pat"})  # noqa: E731
-        for i in range(100 + RUNS):
+        for i in range(200 + RUNS):
             server.add_deal(str(20_000 + i), amount="150000", hubspot_owner_id="7000", hs_is_closed="false",
                             hs_all_collaborator_owner_ids="", pipeline="default")  # fmt: skip
         client, services = app_for(tenant, gw, tmp, "none")
-        post_hubspot(client, [str(20_000 + i) for i in range(100)], 0)
-        before = len(server.requests)
-        report = services.worker.run_due()
-        assert len(report.done) == 100
-        per_event = (len(server.requests) - before) / 100
+        per_event = []
+        for batch in range(2):
+            post_hubspot(client, [str(20_000 + 100 * batch + i) for i in range(100)], 100_000 * batch)
+            before = len(server.requests)
+            report = services.worker.run_due()
+            assert len(report.done) == 100
+            per_event.append((len(server.requests) - before) / 100)
 
         client, services = app_for(tenant, gw, tmp, "thread")
         written = threading.Event()
@@ -75,7 +79,7 @@ def hubspot(tmp: str) -> tuple[float, float]:
         for run in range(RUNS):
             written.clear()
             start = time.perf_counter()
-            post_hubspot(client, [str(20_100 + run)], 1000 * (run + 1))
+            post_hubspot(client, [str(20_200 + run)], 1000 * (run + 1))
             assert written.wait(5)
             latencies.append(time.perf_counter() - start)
         services.background.stop()
@@ -93,10 +97,11 @@ class Org:
         self.requests += 1
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
         ids = [part.strip("'") for part in soql.split("IN (")[1].split(")")[0].split(",")] if "IN (" in soql else []
-        records = [{"attributes": {"type": "Opportunity"}, "Id": i, "Name": "Acme", "Amount": 150000.0, "OwnerId": "005000000000001AAA",
-                    "StageName": "Proposal", "IsClosed": False, "OpportunityTeamMembers": None} for i in ids]  # fmt: skip
-        if "CurrencyType" in soql:
-            return 400, {}, json.dumps([{"errorCode": "INVALID_TYPE", "message": "sObject type 'CurrencyType' is not supported."}])
+        records = [{"attributes": {"type": "Opportunity"}, "Id": i, "Name": "Acme", "Amount": 150000.0, "CurrencyIsoCode": "USD",
+                    "OwnerId": "005000000000001AAA", "StageName": "Proposal", "IsClosed": False, "OpportunityTeamMembers": None} for i in ids]  # fmt: skip
+        if "CurrencyType" in soql:  # a multi-currency org: USD corporate, EUR at 0.92 per USD
+            records = [{"attributes": {"type": "CurrencyType"}, "IsoCode": "USD", "ConversionRate": 1.0},
+                       {"attributes": {"type": "CurrencyType"}, "IsoCode": "EUR", "ConversionRate": 0.92}]  # fmt: skip
         return 200, {"Sforce-Limit-Info": "api-usage=10/100000"}, json.dumps({"totalSize": len(records), "done": True, "records": records})
 
     def save(self, request):
@@ -112,7 +117,7 @@ def post_outbound(client, opp_ids: list[str], base: int) -> None:
     assert b"<Ack>true</Ack>" in r.data
 
 
-def salesforce(tmp: str) -> tuple[float, float]:
+def salesforce(tmp: str) -> tuple[list[float], float]:
     from simple_salesforce import Salesforce
 
     tenant = {"id": "sf", "crm": "salesforce", "org_id": ORG, "instance_url": INSTANCE, "auth": "session",
@@ -121,10 +126,13 @@ def salesforce(tmp: str) -> tuple[float, float]:
         org = Org(http)
         gw = lambda t: SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="s"))  # noqa: E731
         client, services = app_for(tenant, gw, tmp, "none")
-        post_outbound(client, [f"006{n:015d}" for n in range(100)], 0)
-        report = services.worker.run_due()
-        assert len(report.done) == 100
-        per_event = org.requests / 100
+        per_event = []
+        for batch in range(2):
+            post_outbound(client, [f"006{100 * batch + n:015d}" for n in range(100)], 100 * batch)
+            before = org.requests
+            report = services.worker.run_due()
+            assert len(report.done) == 100
+            per_event.append((org.requests - before) / 100)
 
         client, services = app_for(tenant, gw, tmp, "thread")
         latencies = []
@@ -141,10 +149,10 @@ def salesforce(tmp: str) -> tuple[float, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = {"hubspot": hubspot(tmp), "salesforce": salesforce(tmp)}
-    print(f"{'crm':<11} {'requests/event (100-event batch)':>33} {'webhook -> write, median of ' + str(RUNS):>30}")
+    print(f"{'crm':<11} {'requests/event: 1st batch':>26} {'next batch':>11} {'webhook -> write, median of ' + str(RUNS):>30}")
     for crm, (per_event, latency) in rows.items():
-        print(f"{crm:<11} {per_event:>33.3f} {latency * 1000:>27.1f} ms")
-    print("targets: <= 0.03 requests/event; < 1000 ms webhook -> write")
+        print(f"{crm:<11} {per_event[0]:>26.3f} {per_event[1]:>11.3f} {latency * 1000:>27.1f} ms")
+    print("targets: <= 0.02 requests/event (100-event batch); < 1000 ms webhook -> write")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from handlers import observe
+from handlers.observe import note
 from integration import limits
-from integration.app import Services
+from integration.services import Services
 from integration.intake import StoreUnavailable
 from integration.logs import safe_traceback
 
@@ -29,7 +29,7 @@ def services() -> Services:
 
 
 def json_error(status: int, error: str, message: str, **extra: Any) -> tuple[Response, int]:
-    observe.note(error=error, field=extra.get("field"), message=message if status == 401 else None)
+    note(error=error, field=extra.get("field"), message=message if status == 401 else None)
     return jsonify({"error": error, "message": message, **extra}), status
 
 

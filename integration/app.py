@@ -9,7 +9,6 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import Flask
@@ -19,25 +18,11 @@ from integration.config import Config, Tenant
 from integration.gateway import CrmGateway
 from integration.intake import Intake
 from integration.store import Store
-from integration.worker import BackgroundWorker, Worker
+from integration.background import BackgroundWorker
+from integration.services import Services
+from integration.worker import Worker
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
-
-
-@dataclass
-class Services:
-    """Everything handlers and the CLI use; tests replace any part through overrides."""
-
-    config: Config
-    store: Store
-    worker: Worker
-    intake: Intake
-    clock: Callable[[], float]
-    environ: Mapping[str, str]
-    background: BackgroundWorker | None = None
-
-    def secret(self, env_name: str | None) -> str | None:
-        return self.environ.get(env_name) or None if env_name else None
 
 
 def config_path(explicit: str | None = None) -> str:
@@ -58,7 +43,7 @@ def real_gateway(tenant: Tenant, environ: Mapping[str, str]) -> CrmGateway:
     """The CRM adapter for a tenant; dry-run tenants wrap it only when credentials exist."""
     from integration.gateway.dry_run import DryRunGateway
 
-    reader = None
+    reader: CrmGateway | None = None
     if _has_credentials(tenant, environ):
         if tenant.crm == "hubspot":
             from integration.gateway.hubspot import HubSpotGateway
@@ -91,9 +76,9 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     if "environ" in o:
         environ = o["environ"]
     else:
-        from integration.secrets import environ_with_ssm
+        from integration.secrets import SecretResolver
 
-        environ = environ_with_ssm(os.environ)  # unchanged unless GAMEFILM_SSM_PATH is set
+        environ = SecretResolver()  # env, plus SSM when GAMEFILM_SSM_PATH is set; rotation-aware
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
@@ -115,7 +100,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         background = BackgroundWorker(worker, cfg.worker.poll_seconds)
         notify = background.notify
     elif mode == "sqs":
-        from integration.queue import SqsNotifier
+        from integration.notify import SqsNotifier
 
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
@@ -139,8 +124,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 def _configure_logging() -> None:
     """JSON lines on stderr (CloudWatch on Lambda): see integration.logs."""
     from integration import logs
+    from integration.preflight import log_level
 
-    logs.configure(os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"))
+    logs.configure(log_level(os.environ))
 
 
 class _LazyApp:

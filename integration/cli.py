@@ -1,6 +1,6 @@
 """`gamefilm`: the admin's tool. Config from --config or GAMEFILM_CONFIG.
 
-  gamefilm check                       validate the config and show what is (not) set
+  gamefilm check                       validate the config and the secrets the server will read
   gamefilm serve [--port 8000]         local server: SQLite + in-process worker
   gamefilm send-sample hubspot         post a correctly signed sample event to a server
   gamefilm events [--status dead]      list stored events;  gamefilm event KEY  shows one
@@ -9,48 +9,97 @@
   gamefilm worker [--once]             drain due events (when worker.mode = "none")
   gamefilm doctor [--tenant ID]        check CRM credentials, permissions and objects
   gamefilm store init                  create the DynamoDB table
+
+Every error is one line on stderr (file, key, what to do) and a non-zero exit, never a
+traceback; times are ISO-8601 UTC. Secrets come from the one resolver (`integration.secrets`):
+the environment, plus SSM Parameter Store when GAMEFILM_SSM_PATH is set, as on the server.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from integration import config as config_mod
+from integration import preflight
 from integration.app import build_services, config_path
+from integration.events import DEAD, DONE, IGNORED, PENDING, PROCESSING
+from integration.secrets import SecretResolver, SecretsError
+
+EVENT_STATUSES = (PENDING, PROCESSING, DONE, IGNORED, DEAD)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"{exc.prog}: {exc}", file=sys.stderr)
+        return 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except config_mod.ConfigError as exc:
-        print(f"config error:\n{exc}", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
         return 2
+    except SecretsError as exc:
+        print(f"{exc}; check AWS credentials and {SECRETS_HINT}", file=sys.stderr)
+        return 1
+
+
+SECRETS_HINT = "that GAMEFILM_SSM_PATH names the right parameter path"
+
+
+class _UsageError(Exception):
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line (with the valid choices), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self.prog, f"{message}; see {self.prog} --help")
+
+
+def _port(value: str) -> int:
+    try:
+        return preflight.port(value, "--port")
+    except config_mod.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _threads(value: str) -> int:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 256:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"--threads={value!r} is not a thread count; use a whole number from 1 to 256")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gamefilm", description="Game Film admin tool")
+    p = _Parser(prog="gamefilm", description="Game Film admin tool")
     p.add_argument("--config", help=f"config file (default: $GAMEFILM_CONFIG or {config_path()})")
-    sub = p.add_subparsers(dest="command")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     c = sub.add_parser("check", help="validate the config file")
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("serve", help="run the local server with the in-process worker")
     c.add_argument("--host", default="127.0.0.1")
-    c.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    c.add_argument("--port", type=_port, help="default: $PORT or 8000")
+    c.add_argument("--allow-missing-secrets", action="store_true",
+                   help="start even when a tenant's webhook signing secret is unset (its webhooks get 401)")
+    c.add_argument("--threads", type=_threads, default=32, help="request threads (their inserts share commits)")
     c.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
@@ -62,9 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_send_sample)
 
     c = sub.add_parser("events", help="list stored events")
-    c.add_argument("--status")
+    c.add_argument("--status", choices=EVENT_STATUSES)
     c.add_argument("--tenant")
-    c.add_argument("--limit", type=int, default=20)
+    c.add_argument("--limit", type=_limit, default=20)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_events)
 
@@ -75,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("actions", help="list the action log")
     c.add_argument("--tenant")
     c.add_argument("--event")
-    c.add_argument("--limit", type=int, default=20)
+    c.add_argument("--limit", type=_limit, default=20)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_actions)
 
@@ -99,39 +148,71 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _limit(value: str) -> int:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 100_000:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"--limit {value!r} is not a whole number from 1 to 100000")
+
+
 def _services(args: argparse.Namespace, **overrides: Any):
-    return build_services({"config_path": args.config, "worker_mode": "none", **overrides})
+    cfg = config_mod.load(config_path(args.config))
+    try:
+        return build_services({"config": cfg, "worker_mode": "none", **overrides})
+    except (OSError, sqlite3.Error) as exc:
+        raise _store_error(cfg, exc) from None
+
+
+def _store_error(cfg: config_mod.Config, exc: Exception) -> config_mod.ConfigError:
+    """The store path is unusable (a file where a directory should be, permissions, ...)."""
+    return config_mod.ConfigError(f"{cfg.source}: store: cannot open the {cfg.store.backend} store ({exc}); "
+                                  "check store.path and its directory's permissions")  # fmt: skip
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 exactly when the server would start with every tenant's webhooks verifiable."""
     cfg = config_mod.load(config_path(args.config))
-    print(f"{cfg.source}: OK ({len(cfg.tenants)} tenants, store={cfg.store.backend}, worker={cfg.worker.mode})")
-    missing = 0
+    secrets = SecretResolver()
+    preflight.log_level(os.environ)
+    found = preflight.problems(cfg, secrets)
+    fatal = [p for p in found if p.fatal]
     for t in cfg.tenants:
-        envs = [e for e in (t.client_secret_env, t.access_token_env, t.session_id_env, t.private_key_env,
-                            t.consumer_key_env, t.consumer_secret_env, *t.shared_secret_envs) if e]  # fmt: skip
-        unset = [e for e in envs if not os.environ.get(e)]
-        missing += len(unset)
         mode = "dry run" if t.dry_run else "live"
-        account = t.portal_id or t.org_id
-        print(f"  {t.id}: {t.crm} {account} ({mode}); rules: {', '.join(t.rules) or 'none'}")
-        for env in unset:
-            print(f"    environment variable {env} is not set")
-    return 1 if missing else 0
+        print(f"  {t.id}: {t.crm} {t.portal_id or t.org_id} ({mode}); rules: {', '.join(t.rules) or 'none'}")
+    for p in found:
+        print(f"{'error' if p.fatal else 'note '}: {p.sentence}", file=sys.stderr if p.fatal else sys.stdout)
+    summary = f"{len(cfg.tenants)} tenants, store={cfg.store.backend}, worker={cfg.worker.mode}, secrets from {secrets.describe()}"
+    if fatal:
+        print(f"{cfg.source}: NOT OK: {len(fatal)} problem(s) above ({summary})")
+        return 1
+    print(f"{cfg.source}: OK ({summary})")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
-    from werkzeug.serving import run_simple
-
+    from integration import logs
     from integration.app import create_app
+    from integration.server import Server
 
-    logging.basicConfig(level=os.environ.get("GAMEFILM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app({"config_path": args.config})
+    level = preflight.log_level(os.environ)
+    if args.port is None:
+        args.port = preflight.port(os.environ.get("PORT") or "8000")
+    cfg = config_mod.load(config_path(args.config))
+    refused = [p for p in preflight.problems(cfg, SecretResolver()) if p.fatal and not (p.signing and args.allow_missing_secrets)]
+    if refused:
+        for p in refused:
+            print(f"{p.sentence}{'; or pass --allow-missing-secrets for a demo' if p.signing else ''}", file=sys.stderr)
+        return 2
+    logs.configure(level)  # JSON lines on stderr: one per request and per settled event
+    try:
+        app = create_app({"config": cfg})
+    except (OSError, sqlite3.Error) as exc:
+        raise _store_error(cfg, exc) from None
     services = app.extensions["gamefilm"]
-    print(f"Game Film serving on http://{args.host}:{args.port} (config {services.config.source}, store {services.config.store.backend})")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    server = Server(app, args.host, args.port, threads=args.threads)
+    server.install_signal_handlers()
+    server.serve_forever(on_ready=lambda: print(
+        f"Game Film serving on http://{args.host}:{server.port} (config {services.config.source},"
+        f" store {services.config.store.backend}); Ctrl-C stops", flush=True))  # fmt: skip
     return 0
 
 
@@ -166,7 +247,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     s = _services(args)
     events = s.store.list_events(status=args.status, tenant=args.tenant, limit=args.limit)
     if args.json:
-        print(json.dumps([_event_dict(e) for e in events], indent=2, default=str))
+        print(json.dumps([_event_dict(e) for e in events], indent=2, default=_json_default))
         return 0
     for e in events:
         err = f"  last error: {e.last_error}" if e.last_error else ""
@@ -182,7 +263,7 @@ def cmd_event(args: argparse.Namespace) -> int:
     if stored is None:
         print(f"no event {args.key}", file=sys.stderr)
         return 1
-    print(json.dumps(_event_dict(stored), indent=2, default=str))
+    print(json.dumps(_event_dict(stored), indent=2, default=_json_default))
     for a in s.store.list_actions(event_key=args.key, limit=100):
         print(_action_line(a))
     return 0
@@ -192,7 +273,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     s = _services(args)
     actions = s.store.list_actions(tenant=args.tenant, event_key=args.event, limit=args.limit)
     if args.json:
-        print(json.dumps([asdict(a) for a in actions], indent=2, default=str))
+        print(json.dumps([_with_iso_times(asdict(a)) for a in actions], indent=2, default=_json_default))
         return 0
     for a in actions:
         print(_action_line(a))
@@ -227,14 +308,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load(config_path(args.config))
     tenants = [cfg.tenant(args.tenant)] if args.tenant else list(cfg.tenants)
+    if tenants == [None]:
+        print(f"{cfg.source}: no tenant {args.tenant!r}; use one of: {', '.join(t.id for t in cfg.tenants)}", file=sys.stderr)
+        return 2
+    secrets = SecretResolver()
     failed = 0
     for tenant in tenants:
-        if tenant is None:
-            print(f"no tenant {args.tenant}", file=sys.stderr)
-            return 2
+        assert tenant is not None
         print(f"{tenant.id} ({tenant.crm}{', dry run' if tenant.dry_run else ''}):")
         try:
-            gateway = real_gateway(tenant, os.environ)
+            gateway = real_gateway(tenant, secrets)
             target = getattr(gateway, "reader", None) or gateway
             findings = target.check()
             if findings and all(f.ok for f in findings):  # the connection works: check the rules' ids
@@ -262,13 +345,29 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 
 def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    """ISO-8601 UTC, to the second: 2026-11-24T05:07:00Z."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_EPOCH_FIELDS = ("received_at", "next_attempt_at", "updated_at", "created_at", "lease_until")
+
+
+def _with_iso_times(data: dict) -> dict:
+    """Epoch-second fields -> ISO-8601 UTC (0 means "never": null)."""
+    for name in _EPOCH_FIELDS:
+        if isinstance(data.get(name), (int, float)):
+            data[name] = _ts(data[name]) if data[name] else None
+    return data
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return str(value)
 
 
 def _event_dict(e: Any) -> dict:
-    data = asdict(e)
-    data["received_at"] = _ts(e.received_at)
-    return data
+    return _with_iso_times(asdict(e))
 
 
 def _action_line(a: Any) -> str:

@@ -15,8 +15,8 @@ Exactly once, per kind of command:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Mapping
 
@@ -152,3 +152,101 @@ class Outcome:
     @classmethod
     def failed(cls, command: "Command", error: str, *, retryable: bool = False, ambiguous: bool = False) -> "Outcome":
         return cls(key=command.key, ok=False, error=error, retryable=retryable or ambiguous, ambiguous=ambiguous)
+
+
+# --- the outbox codec: a command <-> the JSON payload of its action row --------------------
+# A command is rebuilt from its action row (never re-planned), so every field must survive the
+# trip. Values that JSON has no type for are tagged ({"$decimal": "1.5"}); plain JSON stays plain,
+# so the action log stays readable. `key`, `rule`, `reason`, `record_id` live in their own columns.
+_ROW_FIELDS = ("key", "rule", "reason", "record_id")
+
+
+def command_types() -> dict[str, type[Command]]:
+    """Every concrete command class by its `op` (the class name), subclasses included."""
+    found: dict[str, type[Command]] = {}
+    pending = list(Command.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+_LAYOUTS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def _layout(cls: type[Command]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(payload field names, those typed as tuples) of a command class, worked out once."""
+    if cls not in _LAYOUTS:
+        names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
+        _LAYOUTS[cls] = names, frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple["))
+    return _LAYOUTS[cls]
+
+
+def command_payload(command: Command) -> dict[str, Any]:
+    """The fields of `command` that are not row columns, as JSON-ready values (a field typed
+    as a tuple is stored as a plain list: its type says how to read it back)."""
+    names, tuples = _layout(type(command))
+    payload = {}
+    for name in names:
+        value = getattr(command, name)
+        payload[name] = [_encode(v) for v in value] if name in tuples and type(value) is tuple else _encode(value)
+    return payload
+
+
+def command_from_row(op: str, *, key: str, rule: str, reason: str, record_id: str, payload: Mapping[str, Any]) -> Command:
+    """Rebuild a command from its action row; ValueError names an unknown op."""
+    cls = command_types().get(op)
+    if cls is None:
+        raise ValueError(f"unknown command op {op!r}")
+    _, tuples = _layout(cls)
+    values = {name: _decode(value) for name, value in payload.items()}
+    values.update({name: tuple(v) for name, v in values.items() if name in tuples and isinstance(v, list)})
+    return cls(key=key, rule=rule, reason=reason, record_id=record_id, **values)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _encode(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if kind is list:
+        return [_encode(v) for v in value]
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted((_encode(v) for v in value), key=repr)}
+    if isinstance(value, (str, int, float)):  # subclasses (enums and the like)
+        return value
+    raise TypeError(f"cannot store a {kind.__name__} in a command payload")
+
+
+_DECODERS: dict[str, Any] = {
+    "$decimal": Decimal,
+    "$datetime": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$tuple": lambda items: tuple(_decode(v) for v in items),
+    "$set": lambda items: frozenset(_decode(v) for v in items),
+}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, inner), = value.items()
+            if tag in _DECODERS:
+                return _DECODERS[tag](inner)
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value

@@ -1,7 +1,10 @@
 """One validated TOML config file: tenants (CRM connections), store, worker, intake.
 
 Secrets are never in the file: each tenant names the environment variables that hold them.
-A bad file fails at start with the file, the key path and the reason (`ConfigError`).
+A bad file fails at start with one sentence per problem: the file, the key path (tenants by
+id) and the reason or a suggestion (`ConfigError`). Relative paths in the file (the SQLite
+store) resolve against the file's directory, so the server finds the same database whichever
+directory it is started from.
 Rule settings live under `[tenants.rules.<rule name>]` and are validated by each rule's own
 schema (see `integration.rules`), so adding a rule never touches this module.
 """
@@ -9,10 +12,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from integration import config_errors
 
 HUBSPOT = "hubspot"
 SALESFORCE = "salesforce"
@@ -60,10 +67,14 @@ class Tenant:
     rules: Mapping[str, Any] = field(default_factory=dict)  # raw; validated by each rule
 
     def secret(self, env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
-        """Resolve a secret by its environment variable name (never logged)."""
+        """A secret by its variable name, from `environ` or else the one resolver (env + SSM)."""
         if not env_name:
             return None
-        return (environ if environ is not None else os.environ).get(env_name) or None
+        if environ is None:
+            from integration.secrets import resolver
+
+            environ = resolver()
+        return environ.get(env_name) or None
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,17 @@ class Config:
         return next((t for t in self.tenants if t.id == tenant_id), None)
 
 
+def _http_url(value: str) -> None:
+    """http(s)://host[...]: checked with urlsplit, not marshmallow's URL regex (~70 ms to compile on a cold start)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError("must be an http(s):// URL with a host, e.g. https://acme.my.salesforce.com")
+
+
 _ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="must be an environment variable NAME, not a secret value")
 _SF_ID = validate.Regexp(r"^00D[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$", error="must be a 15 or 18 character org id (00D...)")
 
@@ -136,7 +158,7 @@ class _TenantSchema(Schema):
     rate_limit_per_10s = fields.Integer(validate=validate.OneOf([100, 110, 190, 250]))
     org_id = fields.String(validate=_SF_ID)
     shared_secret_envs = fields.List(fields.String(validate=_ENV_NAME))
-    instance_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    instance_url = fields.String(validate=_http_url)
     auth = fields.String(validate=validate.OneOf(["jwt", "client_credentials", "session"]))
     username = fields.String()
     consumer_key_env = fields.String(validate=_ENV_NAME)
@@ -148,7 +170,7 @@ class _TenantSchema(Schema):
     api_limit_share = fields.Float(validate=validate.Range(min=0.05, max=1.0))
     team_role = fields.String()
     team_access_level = fields.String(validate=validate.OneOf(["Read", "Edit", "All"]))
-    api_base_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    api_base_url = fields.String(validate=_http_url)
     connect_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=60))
     read_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=120))
     corporate_currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
@@ -195,7 +217,7 @@ class _StoreSchema(Schema):
     path = fields.String()
     table = fields.String(validate=validate.Length(min=3, max=255))
     region = fields.String()
-    endpoint_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    endpoint_url = fields.String(validate=_http_url)
     ttl_days = fields.Integer(validate=validate.Range(min=1))
 
     @post_load
@@ -226,7 +248,7 @@ class _IntakeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    public_base_url = fields.Url(schemes={"https", "http"}, require_tld=False)
+    public_base_url = fields.String(validate=_http_url)
     trust_forwarded = fields.Boolean()
     max_body_bytes = fields.Integer(validate=validate.Range(min=1024))
     signature_tolerance_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
@@ -257,19 +279,35 @@ def load(path: str | os.PathLike[str], rule_validators: Mapping[str, RuleValidat
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{source}: file not found") from None
+        raise ConfigError(f"{source}: file not found; pass --config FILE or set GAMEFILM_CONFIG (example: config/gamefilm.example.toml)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a config file; pass the .toml file itself (example: config/gamefilm.example.toml)") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc.strerror or type(exc).__name__}); check the path and its permissions") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return parse(raw, source, rule_validators)
+        raise ConfigError(f"{source}: not valid TOML ({exc}); fix the syntax at that line") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not valid TOML (not UTF-8 text); save the file as UTF-8") from None
+    cfg = parse(raw, source, rule_validators)
+    return replace(cfg, store=replace(cfg.store, path=_relative_to(Path(path).parent, cfg.store.path)))
+
+
+def _relative_to(directory: Path, value: str) -> str:
+    """A relative path in the file means relative to the file, not to the working directory."""
+    candidate = Path(value).expanduser()
+    return str(candidate if candidate.is_absolute() else Path(os.path.abspath(directory / candidate)))
 
 
 def parse(raw: Mapping[str, Any], source: str = "<memory>", rule_validators: Mapping[str, RuleValidator] | None = None) -> Config:
+    """Validate an already-read config mapping; `source` names it in errors."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: the config must be a TOML table; start from config/gamefilm.example.toml")
     try:
         data = _ConfigSchema().load(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{source}: {path}: {msg}" for path, msg in _flatten(exc.messages))) from None
+        raise ConfigError("\n".join(config_errors.lines(source, raw, config_errors.flatten(exc.messages), _known_keys(raw)))) from None
     tenants: list[Tenant] = data["tenants"]
-    problems: list[str] = []
+    problems: list[tuple[config_errors.Path, str]] = []
     seen: dict[tuple[str, str], str] = {}
     if rule_validators is None:
         from integration.rules import registry_validators
@@ -278,21 +316,23 @@ def parse(raw: Mapping[str, Any], source: str = "<memory>", rule_validators: Map
     for i, tenant in enumerate(tenants):
         ident = (tenant.crm, tenant.portal_id or (tenant.org_id or "")[:15])
         if tenant.id in {t.id for t in tenants[:i]}:
-            problems.append(f"{source}: tenants.{i}.id: duplicate tenant id {tenant.id!r}")
+            problems.append((("tenants", i, "id"), f"duplicate tenant id {tenant.id!r}; give each tenant its own id"))
         if ident in seen:
-            problems.append(f"{source}: tenants.{i}: same CRM account as tenant {seen[ident]!r}")
+            problems.append((("tenants", i), f"same CRM account as tenant {seen[ident]!r}; keep one of the two"))
         seen[ident] = tenant.id
         for rule_name, settings in tenant.rules.items():
             validator = rule_validators.get(rule_name)
             if validator is None:
-                problems.append(f"{source}: tenants.{i}.rules.{rule_name}: unknown rule (known: {', '.join(sorted(rule_validators))})")
+                known = ", ".join(sorted(rule_validators))
+                reason = config_errors.unknown_key(rule_name, rule_validators).replace("unknown key", "unknown rule")
+                problems.append((("tenants", i, "rules", rule_name), f"{reason} (known rules: {known})"))
                 continue
             try:
                 validator(settings, tenant)
             except ValidationError as exc:
-                problems.extend(f"{source}: tenants.{i}.rules.{rule_name}.{p}: {m}" for p, m in _flatten(exc.messages))
+                problems.extend((("tenants", i, "rules", rule_name, *p), m) for p, m in config_errors.flatten(exc.messages))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError("\n".join(config_errors.lines(source, raw, problems, _known_keys(raw, rule_validators))))
     return Config(
         tenants=tuple(tenants),
         store=data.get("store") or StoreConfig(),
@@ -302,16 +342,23 @@ def parse(raw: Mapping[str, Any], source: str = "<memory>", rule_validators: Map
     )
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """marshmallow's nested error dict -> [("tenants.0.portal_id", "reason"), ...]."""
-    if isinstance(messages, dict):
-        out: list[tuple[str, str]] = []
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [(prefix or "<root>", "; ".join(messages))]
-    if isinstance(messages, list):
-        return [pair for m in messages for pair in _flatten(m, prefix)]
-    return [(prefix or "<root>", str(messages))]
+_SECTION_SCHEMAS: dict[str, type[Schema]] = {"store": _StoreSchema, "worker": _WorkerSchema, "intake": _IntakeSchema}
+
+
+def _known_keys(raw: Mapping[str, Any], rule_validators: Mapping[str, RuleValidator] | None = None) -> Callable[[config_errors.Path], list[str]]:
+    """Valid keys at a path, for "did you mean" on an unknown key."""
+
+    def known(path: config_errors.Path) -> list[str]:
+        schema: type[Schema] | None = None
+        if path == ():
+            schema = _ConfigSchema
+        elif len(path) == 1 and str(path[0]) in _SECTION_SCHEMAS:
+            schema = _SECTION_SCHEMAS[str(path[0])]
+        elif len(path) == 2 and path[0] == "tenants":
+            schema = _TenantSchema
+        elif len(path) >= 4 and path[0] == "tenants" and path[2] == "rules" and rule_validators:
+            rule = getattr(rule_validators.get(str(path[3])), "__self__", None)
+            schema = getattr(rule, "schema", None)
+        return sorted(schema().fields) if schema is not None else []
+
+    return known

@@ -120,6 +120,7 @@ def settled_event(
     duration_ms: float,
     tenant: str | None = None,
     error: BaseException | str | None = None,
+    retry_in_s: float | None = None,
 ) -> dict[str, Any]:
     """Log one event the worker has finished with (done, retry, dead, ignored).
 
@@ -140,5 +141,6 @@ def settled_event(
             "attempts": attempts,
             "duration_ms": round(duration_ms, 2),
             "error": error_name,
+            "retry_in_s": retry_in_s,
         },
     )

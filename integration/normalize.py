@@ -1,9 +1,11 @@
 """Inbound payloads -> `Event`s. Pure: no Flask, no store, no clock except what is passed in.
 
 Delivery keys (the de-duplication key; they survive redelivery and never span tenants):
-- HubSpot: `hubspot#<portalId>#<subscriptionId>#<objectId>#<eventId>#<occurredAt>`.
+- HubSpot: `hubspot#<portalId>#<occurredAt>#<eventId>#<subscriptionId>#<objectId>`.
   HubSpot documents `eventId` as not guaranteed unique, so it is combined with the fields a
-  retry repeats unchanged (everything except `attemptNumber`).
+  retry repeats unchanged (everything except `attemptNumber`). The time comes first so a
+  batch's keys land together at the end of the store's unique index (an object-id prefix
+  scattered a 100-event batch over ~100 index pages: 735 KiB of WAL per commit, not 60).
 - Salesforce outbound message: `salesforce#<org15>#<Notification Id>` (retries repeat the Id).
 - Salesforce JSON (Flow/Apex): `salesforce#<org15>#evt#<id>`; `id` is chosen by the sender and
   must be stable across its retries (e.g. record id + SystemModstamp).
@@ -121,11 +123,12 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
     if len(payload) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} events per request", "body")
     out = Normalized(key_field="eventId")
-    schema = HubSpotEventSchema()
+    schema: HubSpotEventSchema | None = None  # built only for an event off the fast path (~0.6 ms)
     tenants: dict[int, tuple[Tenant | None, bool]] = {}
     for index, item in enumerate(payload):
         data = _well_typed_hubspot_event(item)
         if data is None:
+            schema = schema or HubSpotEventSchema()
             try:
                 data = schema.load(item if isinstance(item, dict) else {"_": item})
             except ValidationError as exc:
@@ -186,7 +189,7 @@ def _hubspot_event(data: Mapping[str, Any], tenant: Tenant, raw: Mapping[str, An
     object_id = next(data[k] for k in ("objectId", "primaryObjectId", "fromObjectId") if data.get(k) is not None)
     changed = {data["propertyName"]: data.get("propertyValue")} if data.get("propertyName") else {}
     return Event(
-        key=f"hubspot#{data['portalId']}#{data['subscriptionId']}#{object_id}#{data['eventId']}#{data['occurredAt']}",
+        key=f"hubspot#{data['portalId']}#{data['occurredAt']}#{data['eventId']}#{data['subscriptionId']}#{object_id}",
         tenant=tenant.id,
         crm="hubspot",
         object_type=object_type or "unknown",

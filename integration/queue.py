@@ -1,33 +1,20 @@
-"""Production dispatch: intake sends new event keys to SQS; an SQS-triggered Lambda processes.
+"""The Lambda side of production dispatch: the SQS consumer and the scheduled sweep.
 
-The queue carries only keys (the events themselves are in DynamoDB), and the consumer
-reports failures per record (`batchItemFailures`) so one bad event never fails its batch.
-Events that failed and wait for a retry are picked up by the scheduled sweep instead.
+Intake sends new event keys to SQS (integration.notify); the queue carries only keys (the
+events themselves are in DynamoDB), and the consumer reports failures per record
+(`batchItemFailures`) so one bad event never fails its batch. Events that failed and wait for
+a retry are picked up by the scheduled sweep instead.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+import logging
+from typing import Any
 
+from integration.events import PROCESSING
+from integration.settle import BatchReport
 
-class SqsNotifier:
-    def __init__(self, queue_url: str, client: Any = None):
-        if not queue_url:
-            raise ValueError("worker.mode = 'sqs' needs worker.queue_url or GAMEFILM_QUEUE_URL")
-        self.queue_url = queue_url
-        self._client = client
-
-    def __call__(self, keys: Sequence[str]) -> None:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        for start in range(0, len(keys), 10):  # SendMessageBatch takes at most 10 entries
-            chunk = keys[start : start + 10]
-            self._client.send_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "MessageBody": json.dumps({"key": k})} for i, k in enumerate(chunk)],
-            )
+log = logging.getLogger(__name__)
 
 
 _services: Any = None
@@ -46,30 +33,72 @@ def _worker() -> Any:
 def sqs_handler(event: dict, context: Any) -> dict:
     """Lambda entry point for the SQS event source (see zappa_settings.json).
 
-    Events that fail inside the worker are rescheduled in the store (the sweep retries
-    them), so only a record that cannot be read, or whose processing raised, is handed back
-    to SQS, and from there to the dead-letter queue after its receive limit.
+    Events that fail inside the worker are settled in the store (retried with backoff by the
+    sweep, dead after max_attempts), so their messages succeed. Exactly these messages are
+    handed back to SQS (and from there to the dead-letter queue after the receive limit): a
+    body that names no key, a key the store does not have, and a key whose processing raised
+    or was left unsettled (a store failure, an event that cannot be read).
     """
     keys: dict[str, str] = {}
-    failures: list[dict[str, str]] = []
+    failures: list[str] = []
     for record in event.get("Records", []):
         try:
-            keys[record["messageId"]] = json.loads(record["body"])["key"]
+            keys[record["messageId"]] = str(json.loads(record["body"])["key"])
         except (KeyError, TypeError, ValueError):
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-    worker = _worker()
+            failures.append(record.get("messageId", ""))
+    if keys:
+        try:
+            bad = _process(_worker(), list(dict.fromkeys(keys.values())))
+        except Exception:  # no worker at all (config, store client): every message comes back
+            log.exception("SQS batch: the worker could not be built")
+            bad = set(keys.values())
+        failures.extend(message_id for message_id, key in keys.items() if key in bad)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+def _process(worker: Any, keys: list[str]) -> set[str]:
+    """Keys whose message failed. The batch goes in one `process` call; if that raises, each
+    key is tried alone so only the culprit(s) come back."""
     try:
-        worker.process(list(keys.values()))
+        return set(worker.process(keys).missing)
     except Exception:
-        for message_id, key in keys.items():  # find the culprit(s) one by one
-            try:
-                worker.process([key])
-            except Exception:
-                failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+        log.warning("SQS batch of %d failed as a whole; processing its keys one by one", len(keys))
+    bad: set[str] = set()
+    for key in keys:
+        try:
+            bad.update(worker.process([key]).missing)
+        except Exception as exc:
+            log.warning("SQS record for event %s failed: %s", key, type(exc).__name__)
+            bad.add(key)
+    for key in set(keys) - bad:  # claimed by the failed batch call and never settled
+        stored = _quietly(worker.store.get_event, key)
+        if stored is None or stored.status == PROCESSING:
+            bad.add(key)
+    return bad
+
+
+def _quietly(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception:
+        return None
+
+
+SWEEP_BATCHES = 20  # batches per run at most; the next run (a minute later) goes on
+SWEEP_RESERVE_MS = 30_000  # stop taking batches when the Lambda has less time left than this
 
 
 def sweep_handler(event: dict, context: Any) -> dict:
-    """Scheduled (every minute): process due retries and events whose worker died."""
-    report = _worker().run_due()
-    return {"done": len(report.done), "retrying": len(report.retrying), "dead": len(report.dead)}
+    """Scheduled (every minute): process due retries and events whose worker died, batch
+    after batch while any are due and the invocation has time. Each event is settled on its
+    own: a poison event counts attempts and ends dead."""
+    worker = _worker()
+    total = BatchReport()
+    for _ in range(SWEEP_BATCHES):
+        report = worker.run_due()
+        total.merge(report)
+        if not (report.done or report.ignored or report.failed):
+            break
+        if context is not None and context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS:
+            break
+    return {"done": len(total.done), "retrying": len(total.retrying), "dead": len(total.dead)}

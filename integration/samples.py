@@ -5,7 +5,6 @@ Used by `gamefilm send-sample` (a newcomer's one-line demo), the tests and the b
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from typing import Mapping
@@ -80,7 +79,7 @@ def salesforce_json(org_id: str, events: list[dict]) -> bytes:
 def build(kind: str, tenant: Tenant, base_url: str, *, deal_id: str, amount: str) -> tuple[str, dict[str, str], bytes]:
     """(path, headers, body) for one sample event to `tenant`, signed with its secret from the environment."""
     if kind == "hubspot":
-        secret = os.environ.get(tenant.client_secret_env or "")
+        secret = tenant.secret(tenant.client_secret_env)  # the resolver the server reads: env + SSM
         if not secret:
             raise SampleError(f"set {tenant.client_secret_env} (the HubSpot client secret) to sign the sample")
         path = "/hooks/hubspot"
@@ -91,7 +90,7 @@ def build(kind: str, tenant: Tenant, base_url: str, *, deal_id: str, amount: str
         nid = "04l" + uuid.uuid4().hex[:12]
         body = outbound_message(tenant.org_id or "", [(nid, "Opportunity", {"Id": opp_id, "Amount": amount})])
         return "/hooks/salesforce/outbound", {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}, body
-    secrets = [os.environ.get(e) for e in tenant.shared_secret_envs]
+    secrets = [tenant.secret(e) for e in tenant.shared_secret_envs]
     secret = next((s for s in secrets if s), None)
     if not secret:
         raise SampleError(f"set {' or '.join(tenant.shared_secret_envs) or 'shared_secret_envs'} to sign the sample")

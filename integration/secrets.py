@@ -1,4 +1,7 @@
-"""Secrets from SSM Parameter Store, laid over the environment that tenants read them from.
+"""The one secret resolver: the environment, with SSM Parameter Store laid over it.
+
+The app, the worker's CRM gateways, `check`, `doctor` and `serve` all read secrets through
+`SecretResolver` (a read-only mapping), so `check` sees exactly what the server will.
 
 Tenants name environment variables (`client_secret_env = "GAMEFILM_HUBSPOT_CLIENT_SECRET"`).
 On Lambda the values are SecureString parameters under one path, one per variable name:
@@ -12,11 +15,12 @@ in the returned mapping: never in `os.environ` (inherited by child processes), n
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from collections import ChainMap
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,67 @@ def environ_with_ssm(
             values = cached[1]
         _cache[path] = (clock(), values)
     return ChainMap(values, environ)  # type: ignore[arg-type]
+
+
+class SecretResolver(Mapping[str, str]):
+    """Live view of `environ` (default `os.environ`) overlaid with SSM when GAMEFILM_SSM_PATH is set.
+
+    Each lookup goes through the cache above, so a long-running process picks up a rotated
+    parameter after `max_age` seconds. Empty values count as unset.
+    """
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        client: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_age: float = 300.0,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._client = client
+        self._clock = clock
+        self._max_age = max_age
+
+    @property
+    def ssm_path(self) -> str | None:
+        return self._environ.get(PATH_VARIABLE) or None
+
+    def describe(self) -> str:
+        """Where values come from, for `check` and start-up messages."""
+        path = self.ssm_path
+        return f"SSM parameters under {path} over the environment" if path else "the environment"
+
+    def _current(self) -> Mapping[str, str]:
+        return environ_with_ssm(self._environ, client=self._client, clock=self._clock, max_age=self._max_age)
+
+    def __getitem__(self, name: str) -> str:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._current()
+
+    def secret(self, name: str | None) -> str | None:
+        """The value named `name`, or None when the name is empty or the value unset/empty."""
+        return (self._current().get(name) or None) if name else None
+
+    def missing(self, names: Iterable[str | None]) -> list[str]:
+        """The names among `names` with no value (raises SecretsError if SSM cannot be read)."""
+        current = self._current()
+        return [n for n in names if n and not current.get(n)]
+
+
+def resolver(environ: Mapping[str, str] | None = None) -> SecretResolver:
+    """`environ` itself when it already is a resolver, else a resolver over it."""
+    if isinstance(environ, SecretResolver):
+        return environ
+    return SecretResolver(environ)
 
 
 def clear_cache() -> None:

@@ -1,47 +1,39 @@
 """Processing after the ack: claim stored events, run rules, execute commands once.
 
-One entry point, `Worker.process(keys)`, serves the local background thread, the CLI and an
-SQS-triggered Lambda alike. Per batch and tenant: read the current CRM state once for all
-events (batched), plan, reserve each command's idempotency key, execute the reserved commands
-in one batched gateway call per operation, then settle each event:
-done / retried later with exponential backoff and jitter / dead after `max_attempts`.
+`Worker.process(keys)` serves the CLI and the SQS-triggered Lambda; `BackgroundWorker`
+(integration.background) runs claimed batches side by side. Per batch and tenant:
+- an event whose outbox already has rows (an earlier attempt, a crash) resumes them and is not
+  planned again: the plan made then is the intent, whatever the CRM looks like now;
+- the other events have their state read once for all (batched), are planned, and their
+  commands are written to the outbox before anything is sent (integration.outbox);
+- each event is settled on its own (integration.settle): an exception while reading, planning
+  or executing settles only the events it concerns, never the whole batch.
+Store writes of a batch (per tenant): one claim, one plan, one marking what is sent, one
+settling the events together with the outcomes of their actions.
 """
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 from integration import events as ev
-from integration.commands import Command, Outcome
+from integration.commands import Command
 from integration.config import Config, Tenant
 from integration.events import StoredEvent
-from integration.gateway import CrmError, CrmGateway
+from integration.gateway import CrmError, CrmGateway, RecordDataError
+from integration.gateway.transport import RetryPolicy
+from integration.outbox import Outbox
 from integration.rules import Needs, Rule, State, merge_needs, registry, rules_for
-from integration.store import ACTION_DONE, ACTION_SENT, ACTION_UNKNOWN, ACTION_FAILED, Action, ActionUpdate, Store
+from integration.settle import BatchReport, Settler
+from integration.store import ACTION_DONE, Action, ActionUpdate, Store
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class BatchReport:
-    """What one `process` call did, by event key (for the CLI, SQS batchItemFailures, tests)."""
-
-    done: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    retrying: list[str] = field(default_factory=list)
-    dead: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # not claimable: done already or held elsewhere
-    commands: int = 0
-    executed: int = 0
-
-    @property
-    def failed(self) -> list[str]:
-        return self.retrying + self.dead
+__all__ = ["BatchReport", "Worker"]
 
 
 class Worker:
@@ -61,6 +53,9 @@ class Worker:
         self.rules = dict(rules) if rules is not None else registry()
         self.clock = clock
         self.rng = rng
+        self.outbox = Outbox(store, clock)
+        cfg = config.worker
+        self.policy = RetryPolicy(attempts=cfg.max_attempts - 1, base_delay=cfg.base_delay_seconds, max_delay=cfg.max_delay_seconds)
         self._tenant_rules: dict[str, list[tuple[Rule, Any]]] = {}
 
     # --- entry points -------------------------------------------------------------------
@@ -69,116 +64,152 @@ class Worker:
         return self.process(keys)
 
     def process(self, keys: Sequence[str]) -> BatchReport:
+        """Claim what is due among `keys` (one store call) and process it."""
+        keys = list(dict.fromkeys(keys))
+        claimed = self.claim(keys)
         report = BatchReport()
-        now = self.clock()
+        held = {s.key for s in claimed}
+        for key in keys:
+            if key not in held:
+                (report.skipped if self.store.get_event(key) is not None else report.missing).append(key)
+        report.merge(self.process_claimed(claimed))
+        return report
+
+    def claim(self, keys: Sequence[str]) -> list[StoredEvent]:
+        return self.store.claim_events(keys, self.clock(), self.config.worker.lease_seconds)
+
+    def process_claimed(self, claimed: Sequence[StoredEvent]) -> BatchReport:
+        """Process events this worker holds the claim of. Each tenant's slice runs on its own
+        thread and is settled on its own (one store call), so a tenant whose CRM hangs never
+        holds up another's events, even inside one SQS batch."""
+        report = BatchReport()
+        if not claimed:
+            return report
+        outboxes = self.store.actions_for_events([s.key for s in claimed])
         by_tenant: dict[str, list[StoredEvent]] = defaultdict(list)
-        for key in dict.fromkeys(keys):
-            stored = self.store.claim_event(key, now, self.config.worker.lease_seconds)
-            if stored is None:
-                report.skipped.append(key)
-            else:
-                by_tenant[stored.event.tenant].append(stored)
-        for tenant_id, batch in by_tenant.items():
-            tenant = self.config.tenant(tenant_id)
-            if tenant is None:
+        for stored in claimed:
+            by_tenant[stored.event.tenant].append(stored)
+        if len(by_tenant) == 1:
+            [(tenant_id, batch)] = by_tenant.items()
+            report.merge(self._process_slice(tenant_id, batch, outboxes))
+            return report
+        with ThreadPoolExecutor(min(len(by_tenant), self.config.worker.concurrency), thread_name_prefix="gamefilm-tenant") as pool:
+            slices = [pool.submit(self._process_slice, tenant_id, batch, outboxes) for tenant_id, batch in by_tenant.items()]
+            for done in slices:
+                report.merge(done.result())
+        return report
+
+    def _process_slice(self, tenant_id: str, batch: list[StoredEvent], outboxes: Mapping[str, list[Action]]) -> BatchReport:
+        report = BatchReport()
+        settler = Settler(self.policy, self.clock, self.rng, report)
+        finished: list[ActionUpdate] = []
+        tenant = self.config.tenant(tenant_id)
+        if tenant is None:
+            for stored in batch:
+                settler.fail(stored, f"tenant {tenant_id!r} is no longer configured", retryable=False)
+        else:
+            try:
+                finished = self._process_tenant(tenant, batch, outboxes, settler, report)
+            except Exception as exc:  # e.g. the store failed mid-way: these events only, retried later
+                log.exception("processing %d events of tenant %s failed", len(batch), tenant_id)
                 for stored in batch:
-                    self._fail(stored, f"tenant {tenant_id!r} is no longer configured", report, retryable=False)
-                continue
-            self._process_tenant(tenant, batch, report)
+                    settler.fail(stored, f"processing failed: {type(exc).__name__}: {exc}")
+        settler.write(self.store, finished)
         return report
 
     # --- one tenant's slice of a batch ----------------------------------------------------
-    def _process_tenant(self, tenant: Tenant, batch: list[StoredEvent], report: BatchReport) -> None:
-        rules = self._rules(tenant)
-        wanted: dict[str, list[tuple[Rule, Any]]] = {}
-        needs: list[Needs] = []
-        for stored in batch:
-            matching = []
-            for rule, settings in rules:
-                need = rule.needs(stored.event, settings)
-                if need is not None:
-                    matching.append((rule, settings))
-                    needs.append(need)
-            if matching:
-                wanted[stored.key] = matching
-            else:
-                self.store.ignore_event(stored, self.clock(), ev.IGNORED)
-                report.ignored.append(stored.key)
-        active = [s for s in batch if s.key in wanted]
-        if not active:
-            return
-        try:
-            gateway = self.gateway_for(tenant)
-            gateway.learn([s.event for s in active])
-            state = self._read_state(gateway, merge_needs(needs))
-        except CrmError as exc:
-            for stored in active:
-                self._fail(stored, f"reading CRM state: {exc}", report, retryable=exc.retryable, retry_after=exc.retry_after)
-            return
-
-        planned: dict[str, list[Command]] = {}
-        for stored in active:
-            try:
-                planned[stored.key] = [
-                    cmd for rule, settings in wanted[stored.key] for cmd in rule.plan(stored.event, settings, state, tenant)
-                ]
-            except Exception as exc:  # a rule bug must not take the batch down: park the event
-                log.exception("rule failed for event %s", stored.key)
-                self._fail(stored, f"rule error: {type(exc).__name__}: {exc}", report, retryable=False)
-        self._execute(tenant, gateway, [s for s in active if s.key in planned], planned, report)
-
-    def _execute(
+    def _process_tenant(
         self,
         tenant: Tenant,
-        gateway: CrmGateway,
         batch: list[StoredEvent],
-        planned: dict[str, list[Command]],
+        outboxes: Mapping[str, list[Action]],
+        settler: Settler,
         report: BatchReport,
-    ) -> None:
-        """Write the plan to the outbox, then send what this batch owns and has not finished."""
-        actions = [self._action(tenant, stored, command) for stored in batch for command in planned[stored.key]]
-        report.commands += len(actions)
-        rows = self.store.plan_actions(actions, self.clock())
-        commands = {c.key: c for cs in planned.values() for c in cs}
-        owned = {s.key for s in batch}
-        pending = [
-            (row, commands[row.key]) for row in {r.key: r for r in rows}.values()
-            if row.event_key in owned and row.status != ACTION_DONE
-        ]
-        # An unknown (or sent-then-crashed) create is looked up before it is sent again.
-        doubtful = [c for row, c in pending if row.status in (ACTION_SENT, ACTION_UNKNOWN) and not c.idempotent]
-        found = gateway.reconcile(doubtful) if doubtful else {}
-        updates: list[ActionUpdate] = []
-        to_send: list[Command] = []
-        outcomes: dict[str, Outcome] = {}
-        for row, command in pending:
-            if command in doubtful and found.get(command.key):
-                updates.append(ActionUpdate(command.key, ACTION_DONE, crm_id=found[command.key]))
-                outcomes[command.key] = Outcome(key=command.key, ok=True, crm_id=found[command.key])
-            elif command in doubtful and command.key not in found:
-                outcomes[command.key] = Outcome.failed(command, "outcome unknown; the lookup failed", ambiguous=True)
-            else:
-                to_send.append(command)
-        self.store.update_actions(updates + [ActionUpdate(c.key, ACTION_SENT) for c in to_send], self.clock())
-        if to_send:
-            report.executed += len(to_send)
-            results = gateway.execute(to_send)
-            finished = []
-            for command, outcome in zip(to_send, results):
-                outcomes[command.key] = outcome
-                status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
-                finished.append(ActionUpdate(command.key, status, crm_id=outcome.crm_id, error=outcome.error))
-            self.store.update_actions(finished, self.clock())
+    ) -> list[ActionUpdate]:
+        """Settle (in `settler`) the tenant's events; answer the outcomes of what was sent."""
+        resumed = [s for s in batch if s.key in outboxes]
+        wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]] = []
         for stored in batch:
-            failures = [outcomes[c.key] for c in planned[stored.key] if c.key in outcomes and not outcomes[c.key].ok]
-            if failures:
-                retryable = all(f.retryable for f in failures)
-                self._fail(stored, "; ".join(f"{f.key}: {f.error}" for f in failures), report, retryable=retryable)
+            if stored.key in outboxes:
+                continue
+            try:
+                matching = [(rule, settings, rule.needs(stored.event, settings)) for rule, settings in self._rules(tenant)]
+            except Exception as exc:  # a rule bug or invalid settings: this event only
+                settler.fail(stored, f"rule error: {type(exc).__name__}: {exc}")
+                continue
+            rules = [(rule, settings) for rule, settings, need in matching if need is not None]
+            if rules:
+                settler.rules[stored.key] = ",".join(rule.name for rule, _ in rules)
+                wanted.append((stored, rules, [need for _, _, need in matching if need is not None]))
             else:
-                self.store.complete_event(stored, self.clock())
-                report.done.append(stored.key)
+                settler.ignore(stored, ev.IGNORED)
+        if not wanted and all(row.status == ACTION_DONE for s in resumed for row in outboxes[s.key]):
+            for stored in resumed:  # finished before (e.g. settled by a crash-free replay): nothing to send
+                settler.done(stored)
+            return []
+        try:
+            gateway = self.gateway_for(tenant)
+        except Exception as exc:
+            for stored in batch:
+                settler.fail(stored, f"connecting to the CRM: {type(exc).__name__}: {exc}")
+            return []
+        state = self._read_for(gateway, wanted, settler) if wanted else State()
+        plans: dict[str, list[Command]] = {}
+        for stored, rules, _ in wanted:
+            if settler.settled(stored.key):
+                continue
+            try:
+                plans[stored.key] = [c for rule, settings in rules for c in rule.plan(stored.event, settings, state, tenant)]
+            except Exception as exc:  # a rule bug or a missing rate: this event only
+                log.warning("rule failed for event %s: %s", stored.key, type(exc).__name__)
+                settler.fail(stored, f"rule error: {type(exc).__name__}: {exc}")
+        existing = {s.key: outboxes[s.key] for s in resumed}
+        if self.clock() > min(s.lease_until for s in batch) - self.config.worker.lease_seconds / 2:
+            # Reading took half the lease: sending now could race a worker that claims these
+            # events when it runs out. Send nothing; the next attempt resumes from here.
+            for stored in batch:
+                settler.fail(stored, "the CRM read took more than half the lease; nothing was sent")
+            return []
+        result = self.outbox.run(gateway, tenant.id, tenant.dry_run, existing, plans)
+        report.commands += result.planned
+        report.executed += result.sent
+        for stored in [*resumed, *(s for s, _, _ in wanted if s.key in plans)]:
+            problems = result.problems.get(stored.key)
+            if not problems:
+                settler.done(stored)
+                continue
+            retryable = all(p.retryable for p in problems)
+            settler.fail(stored, "; ".join(p.error for p in problems), retryable=retryable)
+        return result.finished
 
-    # --- helpers ----------------------------------------------------------------------------
+    def _read_for(
+        self, gateway: CrmGateway, wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]], settler: Settler
+    ) -> State:
+        """Read what the events need in one batched pass. A record whose data cannot be
+        converted parks only the events about it, and the read is retried without it."""
+        active = [(stored, needs) for stored, _, needs in wanted]
+        gateway.learn([stored.event for stored, _ in active])
+        while active:
+            try:
+                return self._read_state(gateway, merge_needs([n for _, needs in active for n in needs]))
+            except RecordDataError as exc:
+                about = [stored for stored, _ in active if stored.event.object_id == exc.record_id]
+                if not about:  # not one of the events' records (e.g. a user): all wait
+                    about = [stored for stored, _ in active]
+                for stored in about:
+                    settler.fail(stored, f"reading CRM state: {exc}")
+                active = [(s, n) for s, n in active if not settler.settled(s.key)]
+            except CrmError as exc:
+                for stored, _ in active:
+                    settler.fail(stored, f"reading CRM state: {exc}", retryable=exc.retryable, retry_after=exc.retry_after)
+                active = []
+            except Exception as exc:  # an adapter bug or an unexpected answer: retried, counted
+                log.warning("reading CRM state failed: %s", type(exc).__name__)
+                for stored, _ in active:
+                    settler.fail(stored, f"reading CRM state: {type(exc).__name__}: {exc}")
+                active = []
+        return State()
+
     def _read_state(self, gateway: CrmGateway, needs: Needs) -> State:
         deals = gateway.read_deals(list(needs.deal_ids)) if needs.deal_ids else {}
         wanted_users = set(needs.user_ids)
@@ -200,69 +231,6 @@ class Worker:
             self._tenant_rules[tenant.id] = rules_for(tenant, self.rules)
         return self._tenant_rules[tenant.id]
 
-    def _action(self, tenant: Tenant, stored: StoredEvent, command: Command) -> Action:
-        payload = {k: v for k, v in asdict(command).items() if k not in ("key", "rule", "reason", "record_id")}
-        return Action(
-            key=command.key,
-            tenant=tenant.id,
-            event_key=stored.key,
-            rule=command.rule,
-            op=command.op,
-            record_id=command.record_id,
-            reason=command.reason,
-            payload=payload,
-            dry_run=tenant.dry_run,
-        )
-
-    def _fail(
-        self, stored: StoredEvent, error: str, report: BatchReport, *, retryable: bool, retry_after: float | None = None
-    ) -> None:
-        attempts = stored.attempts + 1
-        if retryable and attempts < self.config.worker.max_attempts:
-            delay = max(self.backoff(attempts), retry_after or 0.0)
-            self.store.fail_event(stored, error, self.clock(), retry_at=self.clock() + delay)
-            report.retrying.append(stored.key)
-        else:
-            self.store.fail_event(stored, error, self.clock(), retry_at=None)
-            report.dead.append(stored.key)
-        log.warning("event %s failed (attempt %d): %s", stored.key, attempts, error)
-
     def backoff(self, attempts: int) -> float:
-        """Exponential backoff with equal jitter: half fixed, half random, capped."""
-        cfg = self.config.worker
-        ceiling = min(cfg.max_delay_seconds, cfg.base_delay_seconds * 2 ** (attempts - 1))
-        return ceiling / 2 + self.rng() * ceiling / 2
-
-
-class BackgroundWorker:
-    """The embedded default: a daemon thread that drains due events, woken on intake."""
-
-    def __init__(self, worker: Worker, poll_seconds: float):
-        self.worker = worker
-        self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gamefilm-worker", daemon=True)
-
-    def start(self) -> "BackgroundWorker":
-        self._thread.start()
-        return self
-
-    def notify(self, keys: Sequence[str] = ()) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = self.worker.run_due()
-            except Exception:  # keep the thread alive; the event stays due and is retried
-                log.exception("worker batch failed")
-                report = BatchReport()
-            if not (report.done or report.ignored or report.failed):
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+        """Seconds before retry number `attempts` (the worker's RetryPolicy, equal jitter)."""
+        return self.policy.delay(attempts, None, self.rng)

@@ -147,6 +147,15 @@ class StoreContract:
         assert len(store.due_event_keys(T0, limit=3)) == 3
         assert set(store.due_event_keys(T0, limit=10)) == {make_event(i).key for i in range(5)}
 
+    def test_due_events_name_their_tenant_and_pass_over_skipped_tenants(self, store):
+        busy = [make_event(i, tenant="busy") for i in range(5)]
+        store.add_events(busy, T0)
+        store.add_events([make_event(9, tenant="quiet")], T0 + 1)
+        first = store.due_events(T0 + 2, limit=3)
+        assert len(first) == 3 and {tenant for _, tenant in first} == {"busy"} and {k for k, _ in first} <= {e.key for e in busy}
+        assert store.due_events(T0 + 2, limit=3, skip_tenants={"busy"}) == [(make_event(9).key, "quiet")]
+        assert store.due_events(T0 + 2, skip_tenants={"busy", "quiet"}) == []
+
     def test_claim_many_takes_only_what_is_due_in_input_order(self, store):
         store.add_events([make_event(i) for i in range(4)], T0)
         store.claim_event(make_event(1).key, T0, lease_seconds=60)
@@ -173,6 +182,29 @@ class StoreContract:
         ]
         assert store.due_event_keys(T0 + 9) == [make_event(1).key]
 
+    def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holders_outcome(self, store):
+        store.add_events([make_event(1)], T0)
+        [first] = store.claim_events([make_event(1).key], T0, lease_seconds=60)
+        [second] = store.claim_events([make_event(1).key], T0 + 61, lease_seconds=60)  # the first one hung
+        store.settle_events([Settlement(second.key, DONE, 1, lease_until=second.lease_until)], T0 + 62)
+        store.settle_events([Settlement(first.key, DEAD, 1, 0.0, "late", lease_until=first.lease_until)], T0 + 63)
+        stored = store.get_event(first.key)
+        assert (stored.status, stored.last_error) == (DONE, None)
+
+    def test_settle_writes_the_outcomes_of_the_actions_with_the_events(self, store):
+        store.add_events([make_event(1)], T0)
+        [claimed] = store.claim_events([make_event(1).key], T0, lease_seconds=60)
+        store.plan_actions([make_action("a1"), make_action("a2")], T0)
+        store.update_actions([ActionUpdate("a1", ACTION_SENT), ActionUpdate("a2", ACTION_SENT)], T0)
+        outcomes = [ActionUpdate("a1", ACTION_DONE, crm_id="n1"), ActionUpdate("a2", ACTION_UNKNOWN, error="502 after sending")]
+        store.settle_events([Settlement(claimed.key, PENDING, 1, T0 + 9, "a2: 502 after sending", claimed.lease_until)], T0 + 1, outcomes)
+        assert [(a.status, a.crm_id, a.error, a.sends) for a in (store.get_action("a1"), store.get_action("a2"))] == [
+            (ACTION_DONE, "n1", None, 1), (ACTION_UNKNOWN, None, "502 after sending", 1),
+        ]
+        assert store.get_event(claimed.key).status == PENDING
+        store.settle_events([], T0 + 2, [ActionUpdate("a2", ACTION_DONE, crm_id="n2")])  # outcomes alone
+        assert store.get_action("a2").crm_id == "n2"
+
     # --- actions (the outbox) -------------------------------------------------------------
     def test_planned_action_round_trips(self, store):
         [row] = store.plan_actions([make_action()], T0)
@@ -186,6 +218,24 @@ class StoreContract:
         other = make_action()
         [row] = store.plan_actions([Action(**{**other.__dict__, "event_key": "another-event", "reason": "again"})], T0 + 3)
         assert (row.status, row.crm_id, row.event_key, row.reason, row.sends) == (ACTION_DONE, "00q1", make_event().key, other.reason, 1)
+
+    def test_two_workers_planning_one_key_agree_on_a_single_owner(self, store):
+        results: dict[str, Action] = {}
+        start = threading.Barrier(2)
+
+        def plan(event_key: str) -> None:
+            start.wait()
+            [row] = store.plan_actions([Action(**{**make_action().__dict__, "event_key": event_key})], T0)
+            results[event_key] = row
+
+        threads = [threading.Thread(target=plan, args=(f"event-{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        owners = {row.event_key for row in results.values()}
+        assert len(owners) == 1 and owners <= {"event-0", "event-1"}
+        assert store.get_action(make_action().key).event_key in owners
 
     def test_update_many_tracks_sends_and_errors(self, store):
         store.plan_actions([make_action("a1"), make_action("a2")], T0)

@@ -32,13 +32,13 @@ def test_missing_file_and_bad_toml(tmp_path):
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"portal_id": "abc"}, "gamefilm.toml: tenants.0.portal_id: HubSpot tenants need a numeric portal_id"),
-        ({"client_secret_env": "pat-na1-1234abcd"}, "gamefilm.toml: tenants.0.client_secret_env: must be an environment variable NAME, not a secret value"),
-        ({"dry_run": False}, "gamefilm.toml: tenants.0.access_token_env: needed unless dry_run = true"),
-        ({"rate_limit_per_10s": 99}, "gamefilm.toml: tenants.0.rate_limit_per_10s: Must be one of: 100, 110, 190, 250."),
-        ({"colour": "blue"}, "gamefilm.toml: tenants.0.colour: Unknown field."),
-        ({"rules": {"teleport": {}}}, "gamefilm.toml: tenants.0.rules.teleport: unknown rule"),
-        ({"rules": {"note_on_change": {"properties": []}}}, "gamefilm.toml: tenants.0.rules.note_on_change.properties: Shorter than minimum length 1."),
+        ({"portal_id": "abc"}, "gamefilm.toml: tenants[acme-hubspot].portal_id: HubSpot tenants need a numeric portal_id"),
+        ({"client_secret_env": "pat-na1-1234abcd"}, "gamefilm.toml: tenants[acme-hubspot].client_secret_env: must be an environment variable NAME, not a secret value"),
+        ({"dry_run": False}, "gamefilm.toml: tenants[acme-hubspot].access_token_env: needed unless dry_run = true"),
+        ({"rate_limit_per_10s": 99}, "gamefilm.toml: tenants[acme-hubspot].rate_limit_per_10s: Must be one of: 100, 110, 190, 250"),
+        ({"colour": "blue"}, "gamefilm.toml: tenants[acme-hubspot].colour: unknown key; remove it or check the spelling against config/gamefilm.example.toml"),
+        ({"rules": {"teleport": {}}}, "gamefilm.toml: tenants[acme-hubspot].rules.teleport: unknown rule"),
+        ({"rules": {"note_on_change": {"properties": []}}}, "gamefilm.toml: tenants[acme-hubspot].rules.note_on_change.properties: Shorter than minimum length 1"),
     ],
 )
 def test_hubspot_tenant_errors(change, expected):
@@ -50,22 +50,22 @@ def test_hubspot_tenant_errors(change, expected):
 def test_salesforce_auth_needs_its_credentials():
     raw = {"tenants": tenants_raw()}
     raw["tenants"][2].update({"dry_run": False, "instance_url": "https://acme.my.salesforce.com", "auth": "jwt"})
-    assert "gamefilm.toml: tenants.2.username: needed for auth = 'jwt'" in errors(raw)
+    assert "gamefilm.toml: tenants[acme-salesforce].username: needed for auth = 'jwt'" in errors(raw)
     raw["tenants"][2]["org_id"] = "12345"
-    assert "tenants.2.org_id: must be a 15 or 18 character org id" in errors(raw)
+    assert "tenants[acme-salesforce].org_id: must be a 15 or 18 character org id" in errors(raw)
 
 
 def test_duplicate_tenants_are_refused():
     raw = {"tenants": tenants_raw() + [tenants_raw()[0]]}
     message = errors(raw)
-    assert "tenants.3.id: duplicate tenant id 'acme-hubspot'" in message
-    assert "tenants.3: same CRM account as tenant 'acme-hubspot'" in message
+    assert "tenants[acme-hubspot].id: duplicate tenant id 'acme-hubspot'; give each tenant its own id" in message
+    assert "tenants[acme-hubspot]: same CRM account as tenant 'acme-hubspot'; keep one of the two" in message
 
 
 def test_sections_are_validated():
-    assert "gamefilm.toml: store.backend: Must be one of: sqlite, dynamodb." in errors({"tenants": tenants_raw(), "store": {"backend": "mongo"}})
+    assert "gamefilm.toml: store.backend: Must be one of: sqlite, dynamodb" in errors({"tenants": tenants_raw(), "store": {"backend": "mongo"}})
     assert "gamefilm.toml: worker.max_attempts" in errors({"tenants": tenants_raw(), "worker": {"max_attempts": 0}})
-    assert "gamefilm.toml: tenants: Shorter than minimum length 1." in errors({"tenants": []})
+    assert "gamefilm.toml: tenants: Shorter than minimum length 1" in errors({"tenants": []})
 
 
 def test_salesforce_tenant_lookup_uses_the_15_character_prefix():
@@ -74,3 +74,17 @@ def test_salesforce_tenant_lookup_uses_the_15_character_prefix():
     assert cfg.salesforce_tenant("00D5e0000001AbcXXX").id == "acme-salesforce"
     assert cfg.salesforce_tenant("00D5e0000009Zzz") is None
     assert cfg.hubspot_tenant(62515).id == "acme-hubspot"
+
+
+@pytest.mark.parametrize("url", ["ftp://acme.example", "https://", "acme.my.salesforce.com", "http://host:port", "https://a b.example"])
+def test_urls_need_http_and_a_host(url):
+    raw = {"tenants": tenants_raw()}
+    raw["tenants"][0]["api_base_url"] = url
+    assert errors(raw) == "gamefilm.toml: tenants[acme-hubspot].api_base_url: must be an http(s):// URL with a host, e.g. https://acme.my.salesforce.com"
+
+
+def test_urls_with_ports_and_paths_are_accepted():
+    raw = {"tenants": tenants_raw(), "store": {"backend": "dynamodb", "endpoint_url": "http://127.0.0.1:8001"},
+           "intake": {"public_base_url": "https://abc.execute-api.us-east-1.amazonaws.com/production"}}  # fmt: skip
+    cfg = config_mod.parse(raw, "gamefilm.toml")
+    assert (cfg.store.endpoint_url, cfg.intake.public_base_url) == ("http://127.0.0.1:8001", "https://abc.execute-api.us-east-1.amazonaws.com/production")

@@ -27,7 +27,7 @@ def test_signed_batch_is_stored_and_acknowledged(client, store, clock):
     assert r.get_json() == {"accepted": 3, "duplicates": 0, "rejected": [], "dropped": []}
     stored = store.list_events(limit=10)
     assert {s.event.object_id for s in stored} == {"5000", "5001", "5002"}
-    first = store.get_event(f"hubspot#{PORTAL_ID}#2101337#5000#1000000#1795000000000")
+    first = store.get_event(f"hubspot#{PORTAL_ID}#1795000000000#1000000#2101337#5000")
     assert (first.status, first.event.kind, first.event.object_type) == ("pending", "updated", "deal")
     assert first.event.changed == {"amount": "150000"}
 

@@ -96,3 +96,28 @@ def test_a_failed_refresh_keeps_the_earlier_values_and_a_failed_first_read_raise
     with caplog.at_level(logging.WARNING, logger="integration.secrets"):
         assert secrets.environ_with_ssm(environ, client=ssm, clock=clock)["HS_SECRET"] == "v1"
     assert "keeping the earlier values" in caplog.text
+
+
+def test_the_resolver_is_a_live_view_that_sees_a_rotation_after_max_age():
+    ssm = FakeSsm({f"{PATH}/HS_SECRET": "v1"}, page=10)
+    clock = Clock(0.0)
+    environ = {secrets.PATH_VARIABLE: PATH, "ONLY_ENV": "e", "EMPTY": ""}
+    resolver = secrets.SecretResolver(environ, client=ssm, clock=clock, max_age=300)
+    assert (resolver["HS_SECRET"], resolver.secret("ONLY_ENV"), resolver.secret("EMPTY"), resolver.secret(None)) == ("v1", "e", None, None)
+    assert resolver.missing(["HS_SECRET", "EMPTY", "NOPE", None]) == ["EMPTY", "NOPE"]
+    assert resolver.describe() == f"SSM parameters under {PATH} over the environment"
+    ssm.parameters[f"{PATH}/HS_SECRET"] = "v2"
+    clock.advance(301)
+    assert resolver.get("HS_SECRET") == "v2" and len(ssm.calls) == 2
+
+
+def test_tenant_secret_reads_through_the_resolver_by_default(monkeypatch):
+    from integration.config import Tenant
+
+    monkeypatch.setenv(secrets.PATH_VARIABLE, PATH)
+    monkeypatch.setattr(secrets, "_read", lambda path, client: {"HS_TOKEN": "from-ssm"} if path == PATH else {})
+    tenant = Tenant(id="t1", crm="hubspot", dry_run=True, access_token_env="HS_TOKEN")
+    assert tenant.secret("HS_TOKEN") == "from-ssm"
+    assert tenant.secret("HS_TOKEN", {"HS_TOKEN": "explicit"}) == "explicit"
+    shared = secrets.SecretResolver()
+    assert secrets.resolver(shared) is shared  # one resolver is passed on, not wrapped again

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def write_config(tmp_path: Path, name: str, worker_mode: str) -> Path:
-    text = EXAMPLE.replace('path = "var/gamefilm.db"', f'path = "{tmp_path / "gamefilm.db"}"')
+    text = EXAMPLE.replace('path = "../var/gamefilm.db"', f'path = "{tmp_path / "gamefilm.db"}"')
     text = text.replace('mode = "thread"', f'mode = "{worker_mode}"').replace("poll_seconds = 1 ", "poll_seconds = 0.2 ")
     path = tmp_path / name
     path.write_text(text)
@@ -42,12 +42,12 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 class Server:
-    def __init__(self, config: Path):
+    def __init__(self, config: Path, preexec_fn=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "integration.cli", "--config", str(config), "serve", "--port", str(self.port)],
-            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
         )  # fmt: skip
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -125,8 +125,9 @@ def test_check_reports_unset_secrets_by_name(tmp_path):
     env_missing = {k: v for k, v in ENV.items() if k != "GAMEFILM_DEMO_SF_SECRET"}
     missing = subprocess.run([sys.executable, "-m", "integration.cli", "--config", str(config), "check"],
                              capture_output=True, text=True, env=env_missing, cwd=ROOT)  # fmt: skip
-    assert missing.returncode == 1
-    assert "environment variable GAMEFILM_DEMO_SF_SECRET is not set" in missing.stdout
+    assert missing.returncode == 1 and "NOT OK: 1 problem(s)" in missing.stdout and " OK (" not in missing.stdout
+    assert (f"error: {config}: tenants[demo-salesforce].shared_secret_envs: GAMEFILM_DEMO_SF_SECRET is not set, so every webhook "
+            "from this salesforce account would be refused; set GAMEFILM_DEMO_SF_SECRET (or its SSM parameter)\n") == missing.stderr
 
 
 def test_bad_config_fails_with_file_key_and_reason(tmp_path):
@@ -134,4 +135,92 @@ def test_bad_config_fails_with_file_key_and_reason(tmp_path):
     bad.write_text('[[tenants]]\nid = "x1"\ncrm = "hubspot"\nportal_id = "1"\n')
     result = cli(bad, "check")
     assert result.returncode == 2
-    assert f"{bad}: tenants.0.client_secret_env: HubSpot tenants need client_secret_env" in result.stderr
+    assert result.stderr == f"{bad}: tenants[x1].client_secret_env: HubSpot tenants need client_secret_env (verifies webhook signatures)\n"
+
+
+def _post_batches(url: str, count: int, first_id: int, *, keep_alive: bool = False) -> list[int]:
+    """Signed one-event HubSpot batches, each on a new connection unless `keep_alive`."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from integration import samples
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    statuses = []
+    conn = None
+    for n in range(first_id, first_id + count):
+        events = samples.hubspot_events("62515", [str(n)], "150000", occurred_at_ms=1_795_000_000_000 + n)
+        body = json.dumps(events).encode()
+        headers = samples.hubspot_headers("demo-hubspot-client-secret", f"{url}/hooks/hubspot", body)
+        if conn is None or not keep_alive:
+            if conn is not None:
+                conn.close()
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request("POST", "/hooks/hubspot", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        statuses.append(response.status)
+    if conn is not None:
+        conn.close()
+    return statuses
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_file_descriptors_stay_flat_over_500_requests_under_a_256_fd_limit(tmp_path):
+    import resource
+
+    def limit_fds() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    config = write_config(tmp_path, "fds.toml", "thread")
+    server = Server(config, preexec_fn=limit_fds)
+    try:
+        assert _post_batches(server.url, 50, 1) == [200] * 50
+        before = _open_fds(server.proc.pid)
+        assert _post_batches(server.url, 450, 51) == [200] * 450  # a new connection (and thread) each
+        after = _open_fds(server.proc.pid)
+    finally:
+        server.stop()
+    assert after - before <= 3, f"fds grew from {before} to {after}"
+    assert server.proc.returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "gamefilm.db") as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 500
+
+
+def test_sigterm_finishes_in_flight_requests_and_every_ack_is_stored(tmp_path):
+    import http.client
+    import sqlite3
+    import threading
+
+    config = write_config(tmp_path, "drain.toml", "thread")
+    server = Server(config)
+    acked: list[int] = []
+    refused: list[str] = []
+
+    def sender(first: int) -> None:
+        for n in range(first, first + 400):
+            try:
+                if _post_batches(server.url, 1, n, keep_alive=True) == [200]:
+                    acked.append(n)
+            except (OSError, http.client.HTTPException) as exc:  # the server stopped: never acknowledged
+                refused.append(type(exc).__name__)
+                return
+
+    senders = [threading.Thread(target=sender, args=(k * 1000,)) for k in range(1, 9)]
+    for t in senders:
+        t.start()
+    wait_for(lambda: len(acked) >= 40)
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    for t in senders:
+        t.join(15)
+    server.proc.stdout.close()
+    with sqlite3.connect(tmp_path / "gamefilm.db") as db:
+        stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.object_id') FROM events")}
+    assert set(acked) <= stored  # an ack always means stored
+    assert refused, "the senders should have seen the server stop"

@@ -181,8 +181,26 @@ def test_hubspot_top_tier_adds_both_leaders_and_a_note(hubspot):
     services.worker.run_due()
     assert updates(server)[0]["inputs"][0]["properties"] == {"hs_all_collaborator_owner_ids": f"{LEADER};{VP}"}
     [note] = server.requests_to("POST", "/crm/v3/objects/notes/batch/create")
-    assert "reached the threshold of &#x27;big&#x27;" in note.body["inputs"][0]["properties"]["hs_note_body"]  # HTML body
+    assert "reached the threshold of &#x27;huge&#x27; (1,000,000.00 USD): adding 7002" in note.body["inputs"][0]["properties"]["hs_note_body"]  # HTML body
     assert note.body["inputs"][0]["associations"][0]["to"] == {"id": "5000"}
+
+
+def test_hubspot_a_leader_a_person_removed_is_not_forced_back_nor_noted_twice(hubspot):
+    client, services, server = hubspot
+    deal(server, amount="1500000")
+    hubspot_webhook(client, services.clock, ["5000"])
+    services.worker.run_due()
+    assert server.objects["deals"]["5000"]["hs_all_collaborator_owner_ids"] == f"{LEADER};{VP}"
+    assert len(server.requests_to("POST", "/crm/v3/objects/notes/batch/create")) == 1
+    server.objects["deals"]["5000"]["hs_all_collaborator_owner_ids"] = LEADER  # a person removes the VP
+    hubspot_webhook(client, services.clock, ["5000"], amount="1600000", event_id=7)  # the deal moves on
+    report = services.worker.run_due()
+    assert len(report.done) == 1 and report.executed == 0
+    assert len(updates(server)) == 1 and len(server.requests_to("POST", "/crm/v3/objects/notes/batch/create")) == 1
+    assert server.objects["deals"]["5000"]["hs_all_collaborator_owner_ids"] == LEADER
+    log = {a.key: (a.status, a.event_key) for a in services.store.list_actions()}
+    assert sorted(log) == ["threshold#acme-hubspot#5000#big#7001", "threshold#acme-hubspot#5000#huge#7002", "threshold-note#acme-hubspot#5000#huge"]
+    assert {status for status, _ in log.values()} == {"done"} and len({event for _, event in log.values()}) == 1
 
 
 # --- Salesforce ---------------------------------------------------------------------------------------

@@ -47,24 +47,38 @@ def test_crossing_adds_the_tiers_leaders_with_the_reason_and_evidence():
     [cmd] = plan(deal("100000"))
     assert isinstance(cmd, AddCollaborators)
     assert (cmd.record_id, cmd.user_ids, cmd.role, cmd.access_level) == ("42", ("L1",), "Sales Manager", "Edit")
-    assert cmd.key == "threshold#acme#42#L1"
+    assert cmd.key == "threshold#acme#42#big#L1"
     assert cmd.rule == "threshold:big"
     assert cmd.reason == "Amount 100,000.00 USD reached the threshold of 'big' (100,000.00 USD): adding L1"
-    assert cmd.evidence["amount_corporate"] == "100000" and cmd.evidence["thresholds"] == {"big": "100000"}
+    assert cmd.evidence["amount_corporate"] == "100000" and (cmd.evidence["tier"], cmd.evidence["threshold"]) == ("big", "100000")
 
 
-def test_higher_tier_adds_everyone_once_with_its_role_and_a_note():
-    collab, note = plan(deal("2000000"))
-    assert collab.user_ids == ("L1", "VP")
-    assert (collab.role, collab.access_level, collab.rule) == ("Executive Sponsor", "Read", "threshold:huge")
-    assert isinstance(note, AddNote) and note.key == "threshold-note#acme#42#L1+VP"
-    assert "reached the threshold of 'big' (100,000.00 USD), 'huge' (1,000,000.00 USD)" in note.body
+def test_higher_tier_adds_each_leader_once_by_its_tier_and_one_note_for_the_noting_tier():
+    big, huge, note = plan(deal("2000000"))
+    assert (big.key, big.user_ids, big.role, big.rule) == ("threshold#acme#42#big#L1", ("L1",), "Sales Manager", "threshold:big")
+    assert (huge.key, huge.user_ids, huge.role, huge.access_level) == ("threshold#acme#42#huge#VP", ("VP",), "Executive Sponsor", "Read")
+    assert isinstance(note, AddNote) and note.key == "threshold-note#acme#42#huge"
+    assert "reached the threshold of 'huge' (1,000,000.00 USD): adding VP" in note.body
+
+
+def test_a_leader_named_by_two_crossed_tiers_is_added_once_by_the_higher():
+    tiers = [{"name": "big", "amount": 100, "leaders": ["L1", "L2"]}, {"name": "huge", "amount": 1000, "leaders": ["L2"], "role": "Sponsor"}]
+    cmds = plan(deal("5000"), tiers=tiers)
+    assert [(c.key, c.role) for c in cmds] == [("threshold#acme#42#big#L1", "Sales Manager"), ("threshold#acme#42#huge#L2", "Sponsor")]
+
+
+def test_several_leaders_of_one_tier_get_one_command_each():
+    tiers = [{"name": "big", "amount": 100, "leaders": ["L2", "L1"], "note": True}]
+    cmds = plan(deal("5000"), tiers=tiers)
+    assert [c.key for c in cmds] == ["threshold#acme#42#big#L1", "threshold#acme#42#big#L2", "threshold-note#acme#42#big"]
+    assert {c.reason for c in cmds} == {"Amount 5,000.00 USD reached the threshold of 'big' (100.00 USD): adding L1, L2"}
 
 
 def test_leaders_already_present_are_not_added_again():
     assert plan(deal("150000", collaborators=frozenset({"L1"}))) == []
-    [cmd, _] = plan(deal("1500000", collaborators=frozenset({"L1"})))
-    assert cmd.user_ids == ("VP",)
+    [cmd, note] = plan(deal("1500000", collaborators=frozenset({"L1"})))
+    assert cmd.user_ids == ("VP",) and note.key == "threshold-note#acme#42#huge"
+    assert plan(deal("1500000", collaborators=frozenset({"L1", "VP"}))) == []
 
 
 def test_the_owner_is_never_their_own_collaborator():
@@ -121,7 +135,7 @@ def test_which_events_trigger_a_decision(evt, wanted):
 
 
 def test_tier_settings_are_validated():
-    with pytest.raises(Exception, match="rules.threshold.0.leaders: name leaders, or manager_levels"):
+    with pytest.raises(Exception, match=r"rules.threshold\[0\].leaders: name leaders, or manager_levels"):
         tenant([{"name": "x", "amount": 5}])
     with pytest.raises(Exception, match="tier names must be unique"):
         tenant([{"name": "x", "amount": 5, "leaders": ["a"]}, {"name": "x", "amount": 6, "leaders": ["b"]}])

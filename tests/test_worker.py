@@ -14,13 +14,17 @@ from tests.store_contract import make_event
 
 
 class Explodes(Rule):
+    """A rule with a bug that only deal 1001 triggers."""
+
     name = "explodes"
 
     def needs(self, event, settings):
         return Needs()
 
     def plan(self, event, settings, state, tenant):
-        raise KeyError("bug")
+        if event.object_id == "1001":
+            raise KeyError("bug")
+        return []
 
 
 @pytest.fixture
@@ -121,15 +125,19 @@ def test_per_record_failure_retries_only_that_event_and_never_repeats_the_others
     assert sorted(c.record_id for c in crm.written) == ["1001", "1002"]
 
 
-def test_a_rule_bug_parks_the_event_and_the_batch_goes_on(services, store, clock, crm):
-    s = services()
+def test_a_rule_bug_retries_only_its_event_then_parks_it_and_the_batch_goes_on(services, store, clock, crm):
+    s = services(worker={"max_attempts": 2, "base_delay_seconds": 1})
     s.worker.rules["explodes"] = Explodes()
     s.worker._tenant_rules.clear()
-    keys = add(store, clock, make_event(1))
+    keys = add(store, clock, make_event(1), make_event(2))
     s.config.tenants[0].rules["explodes"] = {}  # mutable mapping in the test config only
     report = s.worker.process(keys)
-    assert report.dead == keys
+    assert (report.retrying, report.done) == ([keys[0]], [keys[1]])
+    assert [c.record_id for c in crm.written] == ["1002"]
+    clock.advance(5)
+    assert s.worker.run_due().dead == [keys[0]]
     assert store.get_event(keys[0]).last_error == "rule error: KeyError: 'bug'"
+    assert [c.record_id for c in crm.written] == ["1002"]
 
 
 def test_events_no_rule_wants_are_ignored(services, store, clock, crm):
@@ -171,3 +179,50 @@ def test_dry_run_without_credentials_decides_on_the_events_values(tmp_path, stor
     action = store.list_actions()[0]
     assert action.dry_run is True
     assert action.payload["body"] == "Game Film noticed a change: amount is now 150000."
+
+
+def test_a_replayed_event_whose_actions_are_all_done_needs_no_crm(services, store, clock, crm):
+    calls = []
+
+    def gateway_for(tenant):
+        calls.append(tenant.id)
+        return crm
+
+    s = services()
+    keys = add(store, clock, make_event(1))
+    s.worker.process(keys)
+    store.replay_event(keys[0], clock())
+    s.worker.gateway_for = gateway_for
+    assert s.worker.process(keys).done == keys
+    assert calls == [] and len(crm.written) == 1
+
+
+def test_a_crms_retry_after_while_reading_state_is_honoured_but_never_shortens_the_backoff(services, store, clock, crm):
+    s = services(worker={"base_delay_seconds": 2})
+    keys = add(store, clock, make_event(1), make_event(2))
+    crm.fail_next.append(CrmError("429 Too Many Requests", retryable=True, retry_after=120))
+    s.worker.process(keys[:1])
+    assert store.get_event(keys[0]).next_attempt_at == pytest.approx(clock() + 120)
+    crm.fail_next.append(CrmError("503", retryable=True, retry_after=0))
+    s.worker.process(keys[1:])
+    assert store.get_event(keys[1]).next_attempt_at == pytest.approx(clock() + 1.5)  # the backoff, not 0
+
+
+def test_each_settled_event_gets_one_log_line_with_its_rule_and_no_error_text(services, store, clock, crm, caplog):
+    import logging
+
+    from integration import logs
+
+    s = services()
+    keys = add(store, clock, make_event(1), make_event(2))
+    crm.fail_next.append(CrmError("HubSpot 503 for deal CANARY-7", retryable=True))  # the state read of this pass
+    with caplog.at_level(logging.INFO, logger=logs.EVENT_LOGGER):
+        s.worker.process(keys)
+    lines = [r for r in caplog.records if r.name == logs.EVENT_LOGGER]
+    fields = [getattr(r, logs._FIELDS) for r in lines]
+    assert sorted((f["key"], f["outcome"], f["attempts"], f["rule"]) for f in fields) == sorted(
+        (k, "retry", 1, "note_on_change") for k in keys
+    )
+    assert all(f["tenant"] == "acme-hubspot" and f["retry_in_s"] >= 0 and f["duration_ms"] >= 0 for f in fields)
+    assert "CANARY" not in caplog.text
+    assert "CANARY-7" in store.get_event(keys[0]).last_error  # the admin still sees why (CLI), the log does not

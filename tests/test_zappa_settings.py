@@ -85,6 +85,7 @@ def test_the_package_leaves_out_dev_files_and_what_lambda_provides():
         assert _excluded(name), name
     for needed in ("integration", "handlers", "config", "zappa", "flask", "hubspot", "simple_salesforce", "durationpy"):
         assert not _excluded(needed), needed
+    assert {"build", "dist"} <= set(PRODUCTION["exclude_glob"])  # stale setuptools copies of the project, top level only
 
 
 # --- the queue stack and the IAM policy agree with the settings -------------------------------
@@ -161,11 +162,11 @@ def test_a_stored_event_named_by_an_sqs_record_is_processed(lambda_env):
     assert (action.op, action.rule, action.dry_run, action.status) == ("AddNote", "note_on_change", True, "done")
 
 
-def test_a_key_that_is_not_stored_or_already_done_is_skipped_not_failed(lambda_env):
+def test_a_done_key_is_skipped_and_a_key_not_stored_fails_its_message_only(lambda_env):
     cfg, store = lambda_env
     (key,) = _stored_keys(cfg, store, ["5002"])
     records = [_record("m-1", json.dumps({"key": key})), _record("m-2", json.dumps({"key": "hubspot#1#2#3#4#5"}))]
-    assert queue.sqs_handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert queue.sqs_handler({"Records": records}, None) == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
     assert queue.sqs_handler({"Records": records[:1]}, None) == {"batchItemFailures": []}  # redelivered
     assert len(store.list_actions(event_key=key)) == 1
 

@@ -6,15 +6,17 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
 from integration import events as ev
 from integration.commands import AddNote, Command
-from integration.config import Tenant
 from integration.events import Event
-from integration.rules import Needs, Rule, State
+from integration.rules.base import Needs, Rule, State
+
+if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
+    from integration.config import Tenant
 
 _DEAL_TYPES = ("deal", "opportunity")
 

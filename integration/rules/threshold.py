@@ -5,24 +5,27 @@ The decision is made on the deal as read at processing time, never on the event'
 deliveries are late, duplicated and out of order, and the current record is the truth.
 - Only leaders not already on the deal are added; the owner is never their own collaborator.
 - Nobody is ever removed: dropping below the threshold changes nothing, and crossing it again
-  adds nobody twice (the command key names the deal and the leaders, so a leader a person
-  removed afterwards is not forced back by the same tier).
+  adds nobody twice. One command per (tier, deal, leader), keyed by that intent: once done, a
+  leader a person removed afterwards is not forced back by the same tier; the tier's note is
+  keyed by (tier, deal) and written once.
 - Closed deals are left alone.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from integration import events as ev
 from integration.commands import AddCollaborators, AddNote, Command, Deal
-from integration.config import Tenant
 from integration.events import Event
 from integration.gateway import CrmGateway, Finding
-from integration.rules import Needs, Rule, State
+from integration.rules.base import Needs, Rule, State
+
+if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
+    from integration.config import Tenant
 
 # Property changes that can move a deal across a threshold or into a tier's scope.
 _HUBSPOT_TRIGGERS = {"amount", "deal_currency_code", "pipeline", "dealstage", "hubspot_owner_id", "hs_is_closed"}
@@ -143,32 +146,37 @@ class ThresholdRule(Rule):
         rates = {**{k: Decimal(str(v)) for k, v in tenant.currency_rates.items()}, **state.rates}
         value = to_corporate(deal.amount, deal.currency, tenant.corporate_currency, rates)
         crossed = [t for t in tiers if t.in_scope(deal) and value >= t.amount]
-        if not crossed:
-            return []
-        new: list[str] = []
-        for tier in crossed:
+        # Each leader to add, once, by the highest crossed tier naming them (its role and access).
+        assigned: dict[str, Tier] = {}
+        for tier in sorted(crossed, key=lambda t: t.amount, reverse=True):
             for leader in (*tier.leaders, *state.managers(deal.owner_id, tier.manager_levels)):
                 user = state.users.get(leader)
-                if leader == deal.owner_id or leader in deal.collaborators or leader in new or (user and not user.active):
+                if leader == deal.owner_id or leader in deal.collaborators or leader in assigned or (user and not user.active):
                     continue
-                new.append(leader)
-        return self._commands(event, tenant, deal, value, crossed, new) if new else []
+                assigned[leader] = tier
+        commands: list[Command] = []
+        for tier in crossed:
+            leaders = sorted(leader for leader, by in assigned.items() if by is tier)
+            if leaders:
+                commands.extend(self._commands(event, tenant, deal, value, tier, leaders))
+        return commands
 
     def _commands(
-        self, event: Event, tenant: Tenant, deal: Deal, value: Decimal, crossed: list[Tier], new: list[str]
+        self, event: Event, tenant: Tenant, deal: Deal, value: Decimal, tier: Tier, leaders: list[str]
     ) -> list[Command]:
-        """One team/collaborator command per deal (and a note if asked): the highest tier
-        crossed gives the Salesforce role and access level."""
-        leaders = tuple(sorted(new))
-        tier = max(crossed, key=lambda t: t.amount)
-        seen = _money(deal.amount, deal.currency or tenant.corporate_currency)
+        """One command per leader, keyed by (tier, deal, leader): the intent, not the deal's
+        current team, so a leader a person removed later is not forced back by this tier.
+        The tier's note (if asked) is keyed by (tier, deal): written once."""
+        seen = _money(deal.amount or Decimal(0), deal.currency or tenant.corporate_currency)
         if deal.currency and deal.currency != tenant.corporate_currency:
             seen += f" ({_money(value, tenant.corporate_currency)})"
-        names = ", ".join(f"'{t.name}' ({_money(t.amount, tenant.corporate_currency)})" for t in crossed)
-        reason = f"Amount {seen} reached the threshold of {names}: adding {', '.join(leaders)}"
+        reason = (
+            f"Amount {seen} reached the threshold of '{tier.name}' ({_money(tier.amount, tenant.corporate_currency)}):"
+            f" adding {', '.join(leaders)}"
+        )
         evidence = {
-            "tiers": [t.name for t in crossed],
-            "thresholds": {t.name: str(t.amount) for t in crossed},
+            "tier": tier.name,
+            "threshold": str(tier.amount),
             "amount": str(deal.amount),
             "currency": deal.currency or tenant.corporate_currency,
             "amount_corporate": str(value),
@@ -177,20 +185,21 @@ class ThresholdRule(Rule):
             "already_present": sorted(deal.collaborators),
             "event": event.key,
         }
-        suffix = f"{tenant.id}#{deal.id}#{'+'.join(leaders)}"
-        common = {"rule": f"{self.name}:{tier.name}", "reason": reason, "record_id": deal.id, "evidence": evidence}
+        scope = f"{tenant.id}#{deal.id}#{tier.name}"
+        common: dict[str, Any] = {"rule": f"{self.name}:{tier.name}", "reason": reason, "record_id": deal.id, "evidence": evidence}
         commands: list[Command] = [
             AddCollaborators(
-                key=f"threshold#{suffix}",
+                key=f"threshold#{scope}#{leader}",
                 **common,
-                user_ids=leaders,
+                user_ids=(leader,),
                 role=tier.role or tenant.team_role,
                 access_level=tier.access_level or tenant.team_access_level,
             )
+            for leader in leaders
         ]
-        if any(t.note for t in crossed):
+        if tier.note:
             body = f"Game Film: {reason}. Rule set by your RevOps admin; leaders are never removed automatically."
-            commands.append(AddNote(key=f"threshold-note#{suffix}", **common, body=body))
+            commands.append(AddNote(key=f"threshold-note#{scope}", **common, body=body))
         return commands
 
 

@@ -23,7 +23,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from integration.events import DEAD, DONE, PENDING, Event, StoredEvent
 
@@ -75,6 +75,9 @@ class Settlement:
     attempts: int
     next_attempt_at: float = 0.0
     last_error: str | None = None
+    # The claim this attempt ran under: written only while the event is still held under it,
+    # so a worker whose lease ran out never overwrites the outcome of the worker that took over.
+    lease_until: float | None = None
 
 
 class Store(ABC):
@@ -95,8 +98,13 @@ class Store(ABC):
         """Newest first."""
 
     @abstractmethod
+    def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
+        """(key, tenant) of pending events whose retry time has come and of processing ones
+        whose lease expired, oldest first; `skip_tenants` lets a dispatcher pass over tenants
+        that hold enough threads already, so one tenant's backlog never hides another's."""
+
     def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
-        """Pending events whose retry time has come, and processing ones whose lease expired."""
+        return [key for key, _ in self.due_events(now, limit)]
 
     @abstractmethod
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
@@ -122,9 +130,10 @@ class Store(ABC):
         return [stored for stored in claimed if stored is not None]
 
     @abstractmethod
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
-        """Write the outcome of one attempt for several events at once (one transaction where
-        the backend has them) and release their claims."""
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        """Write the outcome of one attempt for several events at once and release their
+        claims, together with the outcomes of the actions they sent (`actions`, applied first;
+        one transaction where the backend has them)."""
 
     # --- actions (the outbox) -------------------------------------------------------------
     @abstractmethod
@@ -203,4 +212,11 @@ def event_from_json(text: str) -> Event:
 
 
 def payload_to_json(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, default=str, separators=(",", ":"), sort_keys=True)
+    """Compact JSON with sorted keys (orjson, several times faster on the worker's path; the
+    standard library for what orjson refuses)."""
+    import orjson
+
+    try:
+        return orjson.dumps(payload, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, default=str, separators=(",", ":"), sort_keys=True)

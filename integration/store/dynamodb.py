@@ -39,7 +39,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 from integration.config import StoreConfig
 from integration.events import PENDING, PROCESSING, STATUSES, Event, StoredEvent
@@ -70,7 +70,7 @@ _FILTERED_PAGE = 100  # items read per page when a filter may drop most of them
 
 # (index name, hash key attribute, range key attribute, projected non-key attributes or None = ALL)
 _INDEXES: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
-    ("due", "due_scope", "due_at", ("status", "lease_until")),
+    ("due", "due_scope", "due_at", ("status", "lease_until", "tenant")),
     ("by_status", "status_scope", "ts", None),
     ("by_tenant", "tenant_scope", "ts", None),
     ("by_event", "event_scope", "ts", None),
@@ -209,19 +209,23 @@ class DynamoStore(Store):
             items = self._newest("by_status", "status_scope", [_EVENT + s for s in STATUSES], limit)
         return [_stored_event(item) for item in items]
 
-    def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
+    def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
         # A processing event sits in the index at due_at = lease_until, but is due only once the
         # lease has strictly passed (as `_claim` demands): the filter drops lease_until == now.
+        skip = {f":skip{i}": _s(t) for i, t in enumerate(sorted(skip_tenants))}
+        condition = "(#status = :pending OR lease_until < :now)"
+        if skip:
+            condition += f" AND NOT (tenant IN ({', '.join(skip)}))"
         items = self._query(
             IndexName="due",
             KeyConditionExpression="due_scope = :due AND due_at <= :now",
-            FilterExpression="#status = :pending OR lease_until < :now",
+            FilterExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":due": _s(_DUE), ":now": _n(now), ":pending": _s(PENDING)},
+            ExpressionAttributeValues={":due": _s(_DUE), ":now": _n(now), ":pending": _s(PENDING), **skip},
             ScanIndexForward=True,
             want=limit,
         )
-        return [item["pk"]["S"].removeprefix(_EVENT) for item in items]
+        return [(item["pk"]["S"].removeprefix(_EVENT), item["tenant"]["S"]) for item in items]
 
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
         # Claimable once its clock has run out (and never when done, dead or ignored):
@@ -242,10 +246,23 @@ class DynamoStore(Store):
         claimed = self._parallel(lambda key: self._claim(key, now, now + lease_seconds), list(dict.fromkeys(keys)))
         return [stored for stored in claimed if stored is not None]
 
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        # No transaction across items: action outcomes first, so an event is never released
+        # (done) before the outcomes of what it sent are written.
+        self.update_actions(actions, now)
+
         def settle(s: Settlement) -> None:
-            self._set_event_state(
-                s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now
+            if s.lease_until is None:
+                self._set_event_state(
+                    s.key, status=s.status, attempts=s.attempts, next_attempt_at=s.next_attempt_at, last_error=s.last_error, now=now
+                )
+                return
+            # Only while still held under this claim; else the worker that took over settles it.
+            self._update(
+                _EVENT + s.key,
+                self._settled_state(s, now),
+                condition="#status = :processing AND #lease_until = :held",
+                values={":processing": _s(PROCESSING), ":held": _n(s.lease_until)},
             )
 
         self._parallel(settle, list(settlements))
@@ -253,16 +270,16 @@ class DynamoStore(Store):
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
-        due_at = next_attempt_at if status == PENDING else None
-        self._update_existing(
-            _EVENT + key,
-            {
-                **self._event_state(status, now=now, due_at=due_at),
-                "attempts": attempts,
-                "next_attempt_at": next_attempt_at,
-                "last_error": last_error,
-            },
-        )
+        self._update_existing(_EVENT + key, self._settled_state(Settlement(key, status, attempts, next_attempt_at, last_error), now))
+
+    def _settled_state(self, s: Settlement, now: float) -> dict[str, Any]:
+        due_at = s.next_attempt_at if s.status == PENDING else None
+        return {
+            **self._event_state(s.status, now=now, due_at=due_at),
+            "attempts": s.attempts,
+            "next_attempt_at": s.next_attempt_at,
+            "last_error": s.last_error,
+        }
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:

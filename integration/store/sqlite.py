@@ -1,16 +1,19 @@
 """SQLite store: the embedded default (WAL, one file, safe across threads and processes).
 
-Each call opens a short transaction on a per-thread connection; `synchronous=FULL` makes a
-committed insert durable before the webhook is acknowledged.
+Connections are bounded: new events go through one group-commit writer (see
+`sqlite_writer`), everything else borrows one of a few pooled connections for a statement
+or a short transaction. `synchronous=FULL` makes a commit durable before the webhook is
+acknowledged.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, ContextManager, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, StoredEvent
 from integration.store import (
@@ -24,10 +27,16 @@ from integration.store import (
     event_to_json,
     payload_to_json,
 )
+from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
+from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
 
+# `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages;
+# `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
+# table keep working: every statement below names `key` and `rowid`, never `seq`.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    key TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
     tenant TEXT NOT NULL,
     body TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -68,57 +77,74 @@ _ACTION_COLUMNS = (
 )
 
 
+_INSERT_COLUMNS = ("key", "tenant", "body", "status", "received_at", "next_attempt_at", "updated_at")
+
+
 class SqliteStore(Store):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        if self.path == ":memory:":
+            raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._checkpoint_seconds = checkpoint_seconds
+        self._writer: GroupWriter | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._closed = False
         self._lock = threading.Lock()
-        self._conn().executescript(_SCHEMA)
+        with self._pool.connection() as conn:
+            conn.executescript(_SCHEMA)
 
     # --- connection handling ------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    def _conn(self) -> PooledStatements:
+        """For one statement: `self._conn().execute(sql, args).fetchall()`."""
+        return PooledStatements(self._pool, self._write_turn)
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._conn())
+    def _tx(self) -> Transaction:
+        return Transaction(self._pool, self._write_turn())
+
+    def _write_turn(self) -> ContextManager[None]:
+        """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`)."""
+        writer = self._writer
+        return writer.turn() if writer is not None else nullcontext()
+
+    def _group_writer(self) -> GroupWriter:
+        """Started on the first write, so read-only users (the CLI) open no writer thread."""
+        writer = self._writer
+        if writer is None:
+            with self._lock:
+                if self._closed:
+                    raise WriterError("the store is closed: events not stored")
+                if self._writer is None:
+                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    self._writer = GroupWriter(connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS)
+                writer = self._writer
+        return writer
 
     def close(self) -> None:
+        """Commit what the writer holds (in-flight requests get their ack), then close all."""
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+            self._closed = True
+            writer, checkpointer = self._writer, self._checkpointer
+            self._writer = self._checkpointer = None
+        if writer is not None:
+            writer.close()
+        if checkpointer is not None:
+            checkpointer.close()
+        self._pool.close()
 
     # --- events -------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event], now: float) -> list[bool]:
-        # One lookup of the keys already stored, then one executemany for the new rows, all in
-        # one transaction: a 100-event batch (or a redelivery of it) costs one commit.
-        keys = [e.key for e in events]
-        with self._tx() as db:
-            known = {row[0] for row in db.execute(
-                f"SELECT key FROM events WHERE key IN ({', '.join('?' * len(keys))})", keys
-            )}  # fmt: skip
-            fresh = {e.key: e for e in events if e.key not in known}
-            db.executemany(
-                "INSERT INTO events (key, tenant, body, status, received_at, next_attempt_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in fresh.values()],
-            )
+        # The writer shares one durable commit among all concurrent requests and answers
+        # which keys were new; a key repeated inside one batch is new only the first time.
+        if not events:
+            return []
+        rows = [(e.key, e.tenant, event_to_json(e), PENDING, now, now, now) for e in events]
+        fresh = self._group_writer().insert(rows)
         inserted = []
-        for key in keys:  # a key repeated inside one batch is new only the first time
-            inserted.append(fresh.pop(key, None) is not None)
+        for event in events:
+            inserted.append(event.key in fresh)
+            fresh.discard(event.key)
         return inserted
 
     def get_event(self, key: str) -> StoredEvent | None:
@@ -133,13 +159,23 @@ class SqliteStore(Store):
         ).fetchall()
         return [_stored_event(r) for r in rows]
 
-    def due_event_keys(self, now: float, limit: int = 100) -> list[str]:
-        rows = self._conn().execute(
-            "SELECT key FROM events WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)"
+    def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
+        # Two index walks in due order (pending by retry time; processing with an expired
+        # lease), merged: an OR over both would sort every pending event on each poll.
+        skip = sorted(skip_tenants)
+        not_skipped = f"AND tenant NOT IN ({', '.join('?' * len(skip))})"
+        db = self._conn()
+        rows = db.execute(
+            f"SELECT next_attempt_at, rowid, key, tenant FROM events WHERE status = ? AND next_attempt_at <= ? {not_skipped}"
             " ORDER BY next_attempt_at, rowid LIMIT ?",
-            (PENDING, now, PROCESSING, now, limit),
+            (PENDING, now, *skip, limit),
         ).fetchall()
-        return [r[0] for r in rows]
+        rows += db.execute(
+            f"SELECT next_attempt_at, rowid, key, tenant FROM events WHERE status = ? AND lease_until < ? {not_skipped}"
+            " ORDER BY next_attempt_at, rowid LIMIT ?",
+            (PROCESSING, now, *skip, limit),
+        ).fetchall()
+        return [(key, tenant) for _, _, key, tenant in sorted(rows)[:limit]]
 
     def _claim(self, key: str, now: float, lease_until: float) -> StoredEvent | None:
         with self._tx() as db:
@@ -174,14 +210,20 @@ class SqliteStore(Store):
         order = {k: i for i, k in enumerate(keys)}
         return sorted(claimed, key=lambda s: order[s.key])
 
-    def settle_events(self, settlements: Sequence[Settlement], now: float) -> None:
-        if not settlements:
+    def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        if not settlements and not actions:
             return
+        settle = (
+            "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?, lease_until = 0"
+            " WHERE key = ?"
+        )
+        held = [s for s in settlements if s.lease_until is not None]
         with self._tx() as db:
+            _update_actions(db, actions, now)
+            db.executemany(settle, [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements if s.lease_until is None])
             db.executemany(
-                "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-                " updated_at = ?, lease_until = 0 WHERE key = ?",
-                [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements],
+                settle + " AND status = ? AND lease_until = ?",
+                [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key, PROCESSING, s.lease_until) for s in held],
             )
 
     def _set_event_state(
@@ -191,26 +233,26 @@ class SqliteStore(Store):
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
+        """One transaction: read which keys exist, insert the others (the write lock is held
+        from BEGIN IMMEDIATE, so nobody inserts in between)."""
         if not actions:
             return []
-        rows = [_action_row(replace(a, status=ACTION_PLANNED, created_at=now, updated_at=now, sends=0)) for a in actions]
         keys = list(dict.fromkeys(a.key for a in actions))
+        fresh: dict[str, Action] = {}
         with self._tx() as db:
-            db.executemany(
-                f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)}) ON CONFLICT(key) DO NOTHING", rows
-            )
             stored = {r[0]: _action(r) for r in _select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", keys)}
+            for a in actions:
+                if a.key not in stored and a.key not in fresh:
+                    fresh[a.key] = _planned(a, now)
+            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [_action_row(a) for a in fresh.values()])
+        stored.update(fresh)
         return [stored[a.key] for a in actions]
 
     def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
         if not updates:
             return
         with self._tx() as db:
-            db.executemany(
-                "UPDATE actions SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?,"
-                " sends = sends + ? WHERE key = ?",
-                [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
-            )
+            _update_actions(db, updates, now)
 
     def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
         found: dict[str, list[Action]] = {}
@@ -233,21 +275,15 @@ class SqliteStore(Store):
         return [_action(r) for r in rows]
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, so concurrent writers queue instead of failing mid-way."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now: float) -> None:
+    db.executemany(
+        "UPDATE actions SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?,"
+        " sends = sends + ? WHERE key = ?",
+        [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
+    )
 
 
-def _select_in(db: sqlite3.Connection, select: str, column: str, values: list[str]) -> list[tuple]:
+def _select_in(db: "sqlite3.Connection | PooledStatements", select: str, column: str, values: list[str]) -> list[tuple]:
     """`select … WHERE column IN (values)`, in chunks that stay under SQLite's variable limit."""
     rows: list[tuple] = []
     for start in range(0, len(values), 500):
@@ -275,6 +311,11 @@ def _stored_event(row: tuple) -> StoredEvent:
         lease_until=lease_until,
         last_error=last_error,
     )
+
+
+def _planned(a: Action, now: float) -> Action:
+    """`a` as a new outbox row (dataclasses.replace costs several times more per row)."""
+    return Action(a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, a.payload, a.dry_run, ACTION_PLANNED, None, None, now, now, 0)
 
 
 def _action_row(a: Action) -> tuple:

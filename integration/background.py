@@ -1,0 +1,113 @@
+"""The embedded default: batches processed side by side, one tenant never holding up another.
+
+A dispatcher thread claims due events and hands each claimed batch to a pool of
+`worker.concurrency` threads. Claims go round the tenants, and a tenant may hold at most
+`per_tenant` batches in flight (half the pool by default): a tenant whose CRM is slow or hangs
+fills its share and is then passed over by the due query (`skip_tenants`), so every other
+tenant still gets a thread. Woken on intake and whenever a batch finishes; otherwise it polls.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from integration.events import StoredEvent
+from integration.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWorker:
+    def __init__(self, worker: Worker, poll_seconds: float, *, concurrency: int | None = None, per_tenant: int | None = None):
+        self.worker = worker
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency or worker.config.worker.concurrency
+        self.per_tenant = per_tenant or max(1, self.concurrency // 2)
+        self.batch_size = worker.config.worker.batch_size
+        self._in_flight: Counter[str] = Counter()
+        self._lock = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gamefilm-batch")
+        self._thread = threading.Thread(target=self._run, name="gamefilm-dispatch", daemon=True)
+
+    def start(self) -> "BackgroundWorker":
+        self._thread.start()
+        return self
+
+    def notify(self, keys: Sequence[str] = ()) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming, then wait (up to `timeout`) for the batches in flight to settle."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        with self._lock:
+            self._lock.wait_for(lambda: not any(self._in_flight.values()), max(0.0, deadline - time.monotonic()))
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def in_flight(self) -> dict[str, int]:
+        with self._lock:
+            return {t: n for t, n in self._in_flight.items() if n}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                dispatched = self.dispatch()
+            except Exception:  # the store is down, say: keep the thread, try again after a poll
+                log.exception("dispatching due events failed")
+                dispatched = False
+            if not dispatched:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def dispatch(self) -> bool:
+        """Claim due batches for the free threads, round the tenants; True if any started."""
+        with self._lock:
+            free = self.concurrency - sum(self._in_flight.values())
+            room = {t: self.per_tenant - n for t, n in self._in_flight.items() if n}
+        if free <= 0:
+            return False
+        full = {t for t, r in room.items() if r <= 0}
+        due = self.worker.store.due_events(self.worker.clock(), self.batch_size * free, skip_tenants=full)
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for key, tenant in due:
+            by_tenant[tenant].append(key)
+        batches: list[tuple[str, list[str]]] = []
+        while free > 0 and by_tenant:
+            for tenant in list(by_tenant):
+                keys = by_tenant[tenant]
+                if free <= 0 or room.get(tenant, self.per_tenant) <= 0 or not keys:
+                    del by_tenant[tenant]
+                    continue
+                batches.append((tenant, keys[: self.batch_size]))
+                del keys[: self.batch_size]
+                room[tenant] = room.get(tenant, self.per_tenant) - 1
+                free -= 1
+        started = False
+        for tenant, keys in batches:
+            claimed = self.worker.claim(keys)
+            if not claimed:
+                continue
+            with self._lock:
+                self._in_flight[tenant] += 1
+            self._pool.submit(self._work, tenant, claimed)
+            started = True
+        return started
+
+    def _work(self, tenant: str, claimed: list[StoredEvent]) -> None:
+        try:
+            self.worker.process_claimed(claimed)
+        except Exception:  # unsettled events come back when their lease runs out
+            log.exception("a batch of tenant %s failed", tenant)
+        finally:
+            with self._lock:
+                self._in_flight[tenant] -= 1
+                self._lock.notify_all()
+            self._wake.set()
