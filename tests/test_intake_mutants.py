@@ -65,3 +65,20 @@ def test_a_store_failure_is_store_unavailable_naming_the_class_and_code_not_the_
     assert caught.value.cause is cause
     with pytest.raises(StoreUnavailable, match="^RuntimeError$"):
         Intake(Store(error=RuntimeError("boom")), lambda keys: None, lambda: 0.0).accept([event(1)])
+
+
+def test_sqlite_failures_are_named_by_sqlite_code_and_unknown_responses_by_class():
+    import sqlite3
+
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM no_such_table")
+    except sqlite3.OperationalError as exc:
+        cause = exc
+    with pytest.raises(StoreUnavailable, match=r"^OperationalError\(SQLITE_ERROR\)$"):
+        Intake(Store(error=cause), lambda keys: None, lambda: 0.0).accept([event(1)])
+
+    class ClientError(Exception):
+        response: dict = {}  # an answer without an error code
+
+    with pytest.raises(StoreUnavailable, match="^ClientError$"):
+        Intake(Store(error=ClientError("x")), lambda keys: None, lambda: 0.0).accept([event(1)])

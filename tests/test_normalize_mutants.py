@@ -67,7 +67,7 @@ def test_exactly_a_hundred_notifications_are_read_with_the_action_id():
 
 def test_sobject_types_and_field_names_are_read_with_or_without_a_prefix():
     body = soap(OM + f"<OrganizationId>{ORG_ID}</OrganizationId>"
-                '<Notification><Id>n1</Id><sObject xsi:type="Lead"><Company>Acme</Company><Title/></sObject></Notification>'
+                '<Notification><Id>n1</Id><sObject xsi:type="Lead"><Company>Acme</Company><Title xmlns=""/></sObject></Notification>'
                 '<Notification><Id>n2</Id><sObject><Name>x</Name></sObject></Notification></notifications>')  # fmt: skip
     message = parse_outbound_message(body)
     assert message.action_id is None
@@ -145,3 +145,24 @@ def test_hubspot_custom_object_keeps_its_type_id_and_standard_ids_are_named(conf
                          base | {"subscriptionType": "object.propertyChange", "objectTypeId": "0-3", "eventId": 2},
                          base | {"subscriptionType": "object.deletion", "eventId": 3}], config)  # fmt: skip
     assert [(e.object_type, e.kind) for e in out.events] == [("2-123456", "created"), ("deal", "updated"), ("unknown", "deleted")]
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [({"eventId": 1}, "body must be a JSON array of events"), ([{}] * (MAX_BATCH + 1), "at most 100 events per request")],
+)
+def test_hubspot_body_refusals_name_the_body(config, payload, message):
+    with pytest.raises(ValidationError) as caught:
+        hubspot_batch(payload, config)
+    assert (caught.value.messages, caught.value.field_name) == ([message], "body")
+
+
+def test_hubspot_merge_and_association_events_are_about_their_object(config):
+    base = {"subscriptionId": 2, "portalId": PORTAL_ID, "occurredAt": 1_795_000_000_123}
+    out = hubspot_batch([base | {"eventId": 11, "subscriptionType": "deal.merge", "primaryObjectId": 70},
+                         base | {"eventId": 12, "subscriptionType": "deal.associationChange", "fromObjectId": 80}], config)  # fmt: skip
+    first, second = out.events
+    assert (first.object_id, first.kind, second.object_id, second.kind) == ("70", "merged", "80", "associated")
+    assert (first.crm, first.source_id, first.tenant) == ("hubspot", "11", "acme-hubspot")
+    assert first.occurred_at == datetime(2026, 11, 18, 8, 26, 40, 123_000, tzinfo=timezone.utc)
+    assert first.key == f"hubspot#{PORTAL_ID}#2#70#11#1795000000123"
