@@ -164,5 +164,5 @@ def test_hubspot_merge_and_association_events_are_about_their_object(config):
     first, second = out.events
     assert (first.object_id, first.kind, second.object_id, second.kind) == ("70", "merged", "80", "associated")
     assert (first.crm, first.source_id, first.tenant) == ("hubspot", "11", "acme-hubspot")
-    assert first.occurred_at == datetime(2026, 11, 18, 8, 26, 40, 123_000, tzinfo=timezone.utc)
-    assert first.key == f"hubspot#{PORTAL_ID}#2#70#11#1795000000123"
+    assert first.occurred_at == datetime(2026, 11, 18, 11, 6, 40, 123_000, tzinfo=timezone.utc)  # date -u -d @1795000000
+    assert first.key == f"hubspot#{PORTAL_ID}#1795000000123#11#2#70"
