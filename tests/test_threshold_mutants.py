@@ -113,3 +113,20 @@ def test_an_early_event_whose_deal_is_gone_does_not_stop_a_later_one(world):
     report = services.worker.run_due()
     assert len(report.done) == 2
     assert [(b["records"][0]["OpportunityId"], b["records"][0]["UserId"]) for b in posts(http)] == [(opp(2), SF_LEADER)]
+
+
+def test_the_audit_evidence_of_a_converted_deal_is_complete():
+    """What the action log shows an admin: every value the decision was made on."""
+    from decimal import Decimal
+
+    from integration.commands import Deal
+    from tests.test_threshold_rule import event, plan
+
+    [cmd] = plan(Deal(id="42", amount=Decimal("100000"), currency="EUR", owner_id="OWNER", collaborators=frozenset({"X2", "X1"})))
+    assert dict(cmd.evidence) == {
+        "tier": "big", "threshold": "100000", "amount": "100000", "currency": "EUR", "amount_corporate": "110000.0",
+        "corporate_currency": "USD", "owner_id": "OWNER", "already_present": ["X1", "X2"], "event": event().key,
+    }  # fmt: skip
+    assert cmd.reason == "Amount 100,000.00 EUR (110,000.00 USD) reached the threshold of 'big' (100,000.00 USD): adding L1"
+    [plain] = plan(Deal(id="42", amount=Decimal("100000"), currency=None, owner_id="OWNER"))
+    assert (plain.evidence["currency"], plain.evidence["amount"]) == ("USD", "100000")
