@@ -87,3 +87,12 @@ def test_note_on_change_names_only_the_watched_properties_that_changed_with_thei
     assert note.reason == "amount, dealstage changed on deal 1001"
     [from_event] = rule.plan(event, settings, State(), tenant=None)
     assert from_event.body == "Game Film noticed a change: amount is now 1, dealstage is now won."
+
+
+def test_note_on_change_wants_only_deal_changes_to_a_watched_property():
+    rule, settings = NoteOnChangeRule(), {"properties": ["amount"]}
+    deal_event = make_event(1)
+    assert rule.needs(deal_event, settings).deal_ids == (deal_event.object_id,)
+    assert rule.needs(replace(deal_event, object_type="contact"), settings) is None
+    assert rule.needs(replace(deal_event, kind="deleted"), settings) is None
+    assert rule.needs(replace(deal_event, changed={"dealname": "x"}), settings) is None
