@@ -74,19 +74,16 @@ def test_sobject_types_and_field_names_are_read_with_or_without_a_prefix():
     assert message.notifications == [("n1", "Lead", {"Company": "Acme", "Title": ""}), ("n2", "Unknown", {"Name": "x"})]
 
 
-def outbound(**values):
-    body = samples.outbound_message(ORG_ID, [("04l5e000000AAA1AAG", "Opportunity", values)], "04kACT")
-    return outbound_events(parse_outbound_message(body), make_config_tenant(), RECEIVED).events[0]
+@pytest.fixture
+def outbound(config):
+    def _outbound(**values):
+        body = samples.outbound_message(ORG_ID, [("04l5e000000AAA1AAG", "Opportunity", values)], "04kACT")
+        return outbound_events(parse_outbound_message(body), config.salesforce_tenant(ORG_ID), RECEIVED).events[0]
+
+    return _outbound
 
 
-def make_config_tenant():
-    import tempfile
-    from pathlib import Path
-
-    return make_config(Path(tempfile.gettempdir())).salesforce_tenant(ORG_ID)
-
-
-def test_outbound_event_time_is_last_modified_else_system_modstamp_else_receipt():
+def test_outbound_event_time_is_last_modified_else_system_modstamp_else_receipt(outbound):
     assert outbound(Id="006", LastModifiedDate="2026-11-20T10:00:00.000Z", SystemModstamp="2026-11-21T10:00:00.000Z"
                     ).occurred_at == datetime(2026, 11, 20, 10, tzinfo=timezone.utc)  # fmt: skip
     assert outbound(Id="006", SystemModstamp="2026-11-21T10:00:00.000Z").occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
@@ -96,7 +93,7 @@ def test_outbound_event_time_is_last_modified_else_system_modstamp_else_receipt(
     assert outbound(Id="006", SystemModstamp="last tuesday").occurred_at == RECEIVED
 
 
-def test_outbound_event_carries_the_crm_record_and_notification_as_sent():
+def test_outbound_event_carries_the_crm_record_and_notification_as_sent(outbound):
     event = outbound(Id="0065e00000AbCdEAAV", Amount="5")
     assert (event.key, event.crm, event.object_type, event.object_id) == (
         f"salesforce#{ORG_ID[:15]}#04l5e000000AAA1AAG", "salesforce", "opportunity", "0065e00000AbCdEAAV")
@@ -106,10 +103,10 @@ def test_outbound_event_carries_the_crm_record_and_notification_as_sent():
     assert outbound(Amount="5").object_id == ""
 
 
-def test_a_notification_id_too_long_for_a_key_is_rejected_naming_notification_id():
+def test_a_notification_id_too_long_for_a_key_is_rejected_naming_notification_id(config):
     nid = "n" * limits.MAX_KEY_BYTES
     body = samples.outbound_message(ORG_ID, [("ok1", "Opportunity", {"Id": "006"}), (nid, "Opportunity", {"Id": "006"})])
-    out = outbound_events(parse_outbound_message(body), make_config_tenant(), RECEIVED).enforce_limits(len(body))
+    out = outbound_events(parse_outbound_message(body), config.salesforce_tenant(ORG_ID), RECEIVED).enforce_limits(len(body))
     assert [e.source_id for e in out.events] == ["ok1"] and out.indexes == [0]
     assert [(r.index, r.reason, list(r.detail)) for r in out.rejected] == [(1, "event exceeds a storage limit", ["Notification.Id"])]
 
