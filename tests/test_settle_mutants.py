@@ -96,3 +96,17 @@ def test_note_on_change_wants_only_deal_changes_to_a_watched_property():
     assert rule.needs(replace(deal_event, object_type="contact"), settings) is None
     assert rule.needs(replace(deal_event, kind="deleted"), settings) is None
     assert rule.needs(replace(deal_event, changed={"dealname": "x"}), settings) is None
+
+
+def test_reports_of_tenants_run_side_by_side_add_up():
+    total, other = BatchReport(done=["a"], commands=2, executed=1), BatchReport(dead=["b"], commands=3, executed=2)
+    total.merge(other)
+    total.merge(BatchReport(commands=1, executed=1))
+    assert (total.done, total.dead, total.failed, total.commands, total.executed) == (["a"], ["b"], ["b"], 6, 4)
+
+
+def test_the_first_word_on_an_event_wins_and_keeps_its_claim():
+    policy = RetryPolicy(attempts=3, base_delay=1, max_delay=10)
+    report, by_key = settle(policy, ("fail", (stored(1),), {"error": "503"}), ("done", (stored(1),), {}))
+    [s] = by_key.values()
+    assert (s.status, s.lease_until, report.done, len(report.retrying)) == ("pending", NOW + 60, [], 1)
