@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import threading
 import time
@@ -58,15 +59,15 @@ class _JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         from integration import logs
 
-        error = self.request.error
+        error: Any = getattr(self.request, "error")  # waitress's stubs type the parser loosely
         status, name, field, message = next(
             (v for prefix, v in _FRAMING_ERRORS.get(error.code, []) if str(error.body).startswith(prefix)), _INTERNAL
         )
         if status == 413:
-            message = f"body is larger than {self.channel.server.gamefilm_body_limit} bytes"
+            message = f"body is larger than {getattr(self.channel.server, 'gamefilm_body_limit')} bytes"
         body = json.dumps({"error": name, "message": message, "field": field}).encode()
         self.status = f"{status} {name.replace('_', ' ').capitalize()}"
-        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -170,7 +171,7 @@ class Server:
             wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
         if self._busy():
             log.warning("stopping with requests still in flight after %.0f s", self.grace_seconds)
-        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=self.grace_seconds)
+        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=math.ceil(self.grace_seconds))
         wasyncore.close_all(self._map)
         self._close_app()
 
