@@ -51,7 +51,7 @@ def refusal(body: bytes) -> str:
         (soap(OM + f"<OrganizationId>{ORG_ID}</OrganizationId><Notification><Id>n</Id></Notification></notifications>"),
          "every Notification needs an Id and an sObject"),
         (soap(OM + f"<OrganizationId>{ORG_ID}</OrganizationId></notifications>"), "the message has no Notification"),
-        (samples.outbound_message(ORG_ID, [(f"04l{i:015d}", "Opportunity", {"Id": "006"}) for i in range(MAX_BATCH + 1)]),
+        (samples.outbound_message(ORG_ID, [(f"04l{i:015d}", "Opportunity", {"Id": "006000000000001AAA"}) for i in range(MAX_BATCH + 1)]),
          "at most 100 notifications per message"),
     ],
 )
@@ -60,7 +60,7 @@ def test_outbound_message_refusals_say_exactly_why(body, message):
 
 
 def test_exactly_a_hundred_notifications_are_read_with_the_action_id():
-    body = samples.outbound_message(ORG_ID, [(f"04l{i:015d}", "Opportunity", {"Id": "006"}) for i in range(MAX_BATCH)], "04kACTION")
+    body = samples.outbound_message(ORG_ID, [(f"04l{i:015d}", "Opportunity", {"Id": "006000000000001AAA"}) for i in range(MAX_BATCH)], "04kACTION")
     message = parse_outbound_message(body)
     assert (message.organization_id, message.action_id, len(message.notifications)) == (ORG_ID, "04kACTION", 100)
 
@@ -84,13 +84,13 @@ def outbound(config):
 
 
 def test_outbound_event_time_is_last_modified_else_system_modstamp_else_receipt(outbound):
-    assert outbound(Id="006", LastModifiedDate="2026-11-20T10:00:00.000Z", SystemModstamp="2026-11-21T10:00:00.000Z"
+    assert outbound(Id="006000000000001AAA", LastModifiedDate="2026-11-20T10:00:00.000Z", SystemModstamp="2026-11-21T10:00:00.000Z"
                     ).occurred_at == datetime(2026, 11, 20, 10, tzinfo=timezone.utc)  # fmt: skip
-    assert outbound(Id="006", SystemModstamp="2026-11-21T10:00:00.000Z").occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
-    assert outbound(Id="006", SystemModstamp="2026-11-21T10:00:00").occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
-    assert outbound(Id="006", SystemModstamp="1970-01-01T00:00:00Z").occurred_at == limits.MIN_TIME
-    assert outbound(Id="006", SystemModstamp="9999-12-31T23:59:59.999Z").occurred_at == limits.MAX_TIME
-    assert outbound(Id="006", SystemModstamp="last tuesday").occurred_at == RECEIVED
+    assert outbound(Id="006000000000001AAA", SystemModstamp="2026-11-21T10:00:00.000Z").occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
+    assert outbound(Id="006000000000001AAA", SystemModstamp="2026-11-21T10:00:00").occurred_at == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
+    assert outbound(Id="006000000000001AAA", SystemModstamp="1970-01-01T00:00:00Z").occurred_at == limits.MIN_TIME
+    assert outbound(Id="006000000000001AAA", SystemModstamp="9999-12-31T23:59:59.999Z").occurred_at == limits.MAX_TIME
+    assert outbound(Id="006000000000001AAA", SystemModstamp="last tuesday").occurred_at == RECEIVED
 
 
 def test_outbound_event_carries_the_crm_record_and_notification_as_sent(outbound):
@@ -100,12 +100,18 @@ def test_outbound_event_carries_the_crm_record_and_notification_as_sent(outbound
     assert event.changed == {"Amount": "5"}
     assert event.raw == {"notificationId": "04l5e000000AAA1AAG", "actionId": "04kACT", "sObjectType": "Opportunity",
                          "fields": {"Id": "0065e00000AbCdEAAV", "Amount": "5"}}  # fmt: skip
-    assert outbound(Amount="5").object_id == ""
+
+
+
+def test_an_outbound_notification_without_a_record_id_is_rejected_naming_it(config):
+    body = samples.outbound_message(ORG_ID, [("04l5e000000AAA1AAG", "Opportunity", {"Amount": "5"})], "04kACT")
+    out = outbound_events(parse_outbound_message(body), config.salesforce_tenant(ORG_ID), RECEIVED)
+    assert out.events == [] and [(r.index, r.detail) for r in out.rejected] == [(0, {"sObject.Id": ["must be a 15 or 18 character record Id"]})]
 
 
 def test_a_notification_id_too_long_for_a_key_is_rejected_naming_notification_id(config):
     nid = "n" * limits.MAX_KEY_BYTES
-    body = samples.outbound_message(ORG_ID, [("ok1", "Opportunity", {"Id": "006"}), (nid, "Opportunity", {"Id": "006"})])
+    body = samples.outbound_message(ORG_ID, [("ok1", "Opportunity", {"Id": "006000000000001AAA"}), (nid, "Opportunity", {"Id": "006000000000001AAA"})])
     out = outbound_events(parse_outbound_message(body), config.salesforce_tenant(ORG_ID), RECEIVED).enforce_limits(len(body))
     assert [e.source_id for e in out.events] == ["ok1"] and out.indexes == [0]
     assert [(r.index, r.reason, list(r.detail)) for r in out.rejected] == [(1, "event exceeds a storage limit", ["Notification.Id"])]
