@@ -1,12 +1,14 @@
-"""pytest fixture: a real DynamoDB-compatible server (dynalite, from npm) on loopback.
+"""pytest fixtures: a real DynamoDB-compatible server (dynalite, from npm) on loopback.
 
-Import `dynalite_endpoint` into a test module. Needs `npm ci` in the repo root first.
+Import `dynalite_endpoint` into a test module (and `aws_test_credentials`, or `any_store`
+for a test that must hold on both stores). Needs `npm ci` in the repo root first.
 """
 from __future__ import annotations
 
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -15,6 +17,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"
 START_TIMEOUT_SECONDS = 20.0
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS account: dynalite accepts any key, and no local profile may leak in."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path, aws_test_credentials: None) -> Iterator[object]:
+    """The same test on both stores: SQLite in a temporary file, a fresh table on dynalite."""
+    from integration.store.dynamodb import DynamoStore
+    from integration.store.sqlite import SqliteStore
+
+    store: SqliteStore | DynamoStore
+    if request.param == "sqlite":
+        store = SqliteStore(tmp_path / "store.db")
+    else:
+        endpoint = request.getfixturevalue("dynalite_endpoint")
+        store = DynamoStore(f"gamefilm-{uuid.uuid4().hex}", region="us-east-1", endpoint_url=endpoint)
+        store.create_table()
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")

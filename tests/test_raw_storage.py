@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from datetime import datetime, timezone
 
 import orjson
@@ -15,32 +14,12 @@ import pytest
 from integration import events as ev
 from integration.events import event_to_json
 from integration.normalize import from_raw, hubspot_batch, outbound_events, parse_outbound_message, salesforce_json_batch
-from integration.store.dynamodb import DynamoStore
 from integration.store.sqlite import SqliteStore
 from tests.conftest import ORG_ID, make_config
-from tests.dynalite import dynalite_endpoint  # noqa: F401  (fixture)
+from tests.dynalite import any_store, aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("aws_test_credentials")
 from tests.webhooks import hubspot_events, json_event, notification, post_hubspot, post_outbound, post_sf_json
-
-
-@pytest.fixture(autouse=True)
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def any_store(request, tmp_path):
-    if request.param == "sqlite":
-        s = SqliteStore(tmp_path / "raw.db")
-    else:
-        endpoint = request.getfixturevalue("dynalite_endpoint")
-        s = DynamoStore(f"gamefilm-{uuid.uuid4().hex}", region="us-east-1", endpoint_url=endpoint)
-        s.create_table()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -7,34 +7,14 @@ import pytest
 
 from integration import limits
 from integration.store.dynamodb import DynamoStore
-from integration.store.sqlite import SqliteStore
-from tests.dynalite import dynalite_endpoint  # noqa: F401  (fixture)
+from tests.dynalite import any_store, aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("aws_test_credentials")
 from tests.webhooks import hubspot_events, json_event, notification, post_hubspot, post_outbound, post_sf_json
 
 # The ack stores an event raw, its `fields` once: this much text lands just under the limit.
 FITS = limits.MAX_EVENT_BYTES - 2_000
 TOO_BIG = limits.MAX_EVENT_BYTES + 1_000
-
-
-@pytest.fixture(autouse=True)
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def any_store(request, tmp_path):
-    if request.param == "sqlite":
-        s = SqliteStore(tmp_path / "limits.db")
-    else:
-        endpoint = request.getfixturevalue("dynalite_endpoint")
-        s = DynamoStore(f"gamefilm-{uuid.uuid4().hex}", region="us-east-1", endpoint_url=endpoint)
-        s.create_table()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -19,22 +19,13 @@ from integration.config import StoreConfig
 from integration.events import DONE, PENDING
 from integration.store import ACTION_DONE, ActionUpdate
 from integration.store.dynamodb import DynamoStore, _table_definition
-from tests.dynalite import dynalite_endpoint  # noqa: F401  (fixture)
+from tests.dynalite import aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("aws_test_credentials")
 from tests.store_contract import T0, StoreContract, make_action, make_event
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "dynamodb_table.json"
 DAY = 86_400
-
-
-@pytest.fixture(autouse=True)
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AWS account: dynalite accepts any key, and no local profile may leak in."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 
 
 @pytest.fixture
