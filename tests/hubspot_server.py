@@ -51,20 +51,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from integration.gateway.hubspot.doctor import REQUIRED_SCOPES
+
 TIMESTAMP = "2026-11-20T10:00:00.000Z"
 OBJECT_TYPE_IDS = {"0-1": "contacts", "0-3": "deals"}
 # HUBSPOT_DEFINED association type id -> target object (call/note/task -> deal/contact)
 ASSOCIATION_TARGETS = {206: "deals", 214: "deals", 216: "deals", 194: "contacts", 202: "contacts", 204: "contacts"}
-DEFAULT_SCOPES = (
-    "oauth",
-    "crm.objects.deals.read",
-    "crm.objects.deals.write",
-    "crm.objects.contacts.read",
-    "crm.objects.contacts.write",
-    "crm.objects.owners.read",
-    "crm.schemas.deals.read",
-    "crm.schemas.deals.write",
-)
+# A portal that granted the app every scope it asks for (the doctor's list) plus `oauth`.
+DEFAULT_SCOPES = ("oauth", *REQUIRED_SCOPES)
 
 
 @dataclass(frozen=True)
