@@ -7,26 +7,22 @@ acknowledged.
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Collection, ContextManager, Sequence
+from typing import Collection, ContextManager, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, Received, StoredEvent
 from integration.store import (
-    ACTION_PLANNED,
     ACTION_SENT,
     Action,
     ActionUpdate,
     Settlement,
     Store,
-    decode_event,
-    payload_to_json,
     stored_body,
 )
+from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
 
@@ -159,15 +155,15 @@ class SqliteStore(Store):
 
     def get_event(self, key: str) -> StoredEvent | None:
         row = self._conn().execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE key = ?", (key,)).fetchone()
-        return _stored_event(row) if row else None
+        return event_from_row(row) if row else None
 
     def list_events(self, *, status: str | None = None, tenant: str | None = None, limit: int = 50) -> list[StoredEvent]:
-        where, args = _filters(status=status, tenant=tenant)
+        where, args = filters(status=status, tenant=tenant)
         rows = self._conn().execute(
             f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [_stored_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
         # Two index walks in due order (pending by retry time; processing with an expired
@@ -197,7 +193,7 @@ class SqliteStore(Store):
             if cur.rowcount != 1:
                 return None
             row = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE key = ?", (key,)).fetchone()
-        return _stored_event(row)
+        return event_from_row(row)
 
     def claim_events(self, keys: Sequence[str], now: float, lease_seconds: float = 300.0) -> list[StoredEvent]:
         """One transaction for the whole batch: claim what is due, read back what was claimed."""
@@ -216,7 +212,7 @@ class SqliteStore(Store):
                     f" RETURNING {_EVENT_COLUMNS}",
                     (PROCESSING, lease_until, now, *chunk, PENDING, now, PROCESSING, now),
                 ).fetchall()
-                claimed.extend(_stored_event(r) for r in rows)
+                claimed.extend(event_from_row(r) for r in rows)
         order = {k: i for i, k in enumerate(keys)}
         return sorted(claimed, key=lambda s: order[s.key])
 
@@ -250,11 +246,11 @@ class SqliteStore(Store):
         keys = list(dict.fromkeys(a.key for a in actions))
         fresh: dict[str, Action] = {}
         with self._tx() as db:
-            stored = {r[0]: _action(r) for r in _select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", keys)}
+            stored = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", keys)}
             for a in actions:
                 if a.key not in stored and a.key not in fresh:
-                    fresh[a.key] = _planned(a, now)
-            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [_action_row(a) for a in fresh.values()])
+                    fresh[a.key] = planned_row(a, now)
+            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row_of(a) for a in fresh.values()])
         stored.update(fresh)
         return [stored[a.key] for a in actions]
 
@@ -266,23 +262,23 @@ class SqliteStore(Store):
 
     def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
         found: dict[str, list[Action]] = {}
-        rows = _select_in(self._conn(), f"SELECT {_ACTION_COLUMNS} FROM actions", "event_key", list(dict.fromkeys(event_keys)))
+        rows = select_in(self._conn(), f"SELECT {_ACTION_COLUMNS} FROM actions", "event_key", list(dict.fromkeys(event_keys)))
         for row in sorted(rows, key=lambda r: (r[12], r[0])):
-            action = _action(row)
+            action = action_from_row(row)
             found.setdefault(action.event_key, []).append(action)
         return found
 
     def get_action(self, key: str) -> Action | None:
         row = self._conn().execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE key = ?", (key,)).fetchone()
-        return _action(row) if row else None
+        return action_from_row(row) if row else None
 
     def list_actions(self, *, tenant: str | None = None, event_key: str | None = None, limit: int = 50) -> list[Action]:
-        where, args = _filters(tenant=tenant, event_key=event_key)
+        where, args = filters(tenant=tenant, event_key=event_key)
         rows = self._conn().execute(
             f"SELECT {_ACTION_COLUMNS} FROM actions {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [_action(r) for r in rows]
+        return [action_from_row(r) for r in rows]
 
 
 def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now: float) -> None:
@@ -293,20 +289,8 @@ def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now
     )
 
 
-def _select_in(db: "sqlite3.Connection | PooledStatements", select: str, column: str, values: list[str]) -> list[tuple]:
-    """`select … WHERE column IN (values)`, in chunks that stay under SQLite's variable limit."""
-    rows: list[tuple] = []
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
-        rows.extend(db.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
-    return rows
 
 
-def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
-    used = {name: value for name, value in columns.items() if value is not None}
-    if not used:
-        return "", ()
-    return "WHERE " + " AND ".join(f"{name} = ?" for name in used), tuple(used.values())
 
 
 def _add_source_column(conn: sqlite3.Connection) -> None:
@@ -320,37 +304,8 @@ def _add_source_column(conn: sqlite3.Connection) -> None:
             raise
 
 
-def _stored_event(row: tuple) -> StoredEvent:
-    key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
-    return StoredEvent(
-        event=decode_event(body, source, key, tenant, received_at),
-        status=status,
-        attempts=attempts,
-        received_at=received_at,
-        next_attempt_at=next_attempt_at,
-        updated_at=updated_at,
-        lease_until=lease_until,
-        last_error=last_error,
-    )
 
 
-def _planned(a: Action, now: float) -> Action:
-    """`a` as a new outbox row (dataclasses.replace costs several times more per row)."""
-    return Action(a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, a.payload, a.dry_run, ACTION_PLANNED, None, None, now, now, 0)
 
 
-def _action_row(a: Action) -> tuple:
-    return (
-        a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, payload_to_json(a.payload),
-        int(a.dry_run), a.status, a.crm_id, a.error, a.created_at, a.updated_at, a.sends,
-    )  # fmt: skip
 
-
-def _action(row: tuple) -> Action:
-    (key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error,
-     created_at, updated_at, sends) = row  # fmt: skip
-    return Action(
-        key=key, tenant=tenant, event_key=event_key, rule=rule, op=op, record_id=record_id, reason=reason,
-        payload=json.loads(payload), dry_run=bool(dry_run), status=status, crm_id=crm_id, error=error,
-        created_at=created_at, updated_at=updated_at, sends=sends,
-    )  # fmt: skip
