@@ -36,7 +36,6 @@ times in its life, so the ceiling is a few hundred events/s, far above CRM webho
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any, Collection, Sequence
 
@@ -50,18 +49,16 @@ from integration.store import (
     ActionUpdate,
     Settlement,
     Store,
-    decode_event,
     payload_to_json,
     stored_body,
 )
+from integration.store.dynamodb_items import action_from_item, event_from_item
 from integration.store.dynamodb_table import (  # noqa: F401 - _table_definition: tests and `store init`
     DynamoTable,
     Item,
     _attrs,
     _n,
-    _num,
     _s,
-    _str,
     _table_definition,
 )
 
@@ -131,7 +128,7 @@ class DynamoStore(DynamoTable, Store):
 
     def get_event(self, key: str) -> StoredEvent | None:
         item = self._get(_EVENT + key)
-        return _stored_event(item) if item else None
+        return event_from_item(item) if item else None
 
     def list_events(
         self, *, status: str | None = None, tenant: str | None = None, limit: int = 50
@@ -142,7 +139,7 @@ class DynamoStore(DynamoTable, Store):
             items = self._newest("by_tenant", "tenant_scope", [_EVENT + tenant], limit)
         else:
             items = self._newest("by_status", "status_scope", [_EVENT + s for s in STATUSES], limit)
-        return [_stored_event(item) for item in items]
+        return [event_from_item(item) for item in items]
 
     def due_events(self, now: float, limit: int = 100, skip_tenants: Collection[str] = ()) -> list[tuple[str, str]]:
         # A processing event sits in the index at due_at = lease_until, but is due only once the
@@ -175,7 +172,7 @@ class DynamoStore(DynamoTable, Store):
             ),
             values={":pending": _s(PENDING), ":processing": _s(PROCESSING), ":now": _n(now)},
         )
-        return _stored_event(item) if item else None
+        return event_from_item(item) if item else None
 
     def claim_events(self, keys: Sequence[str], now: float, lease_seconds: float = 300.0) -> list[StoredEvent]:
         claimed = self._parallel(lambda key: self._claim(key, now, now + lease_seconds), list(dict.fromkeys(keys)))
@@ -236,7 +233,7 @@ class DynamoStore(DynamoTable, Store):
             existing = exc.response.get("Item") or self._get(_ACTION + action.key)
             if existing is None:
                 raise RuntimeError(f"action {action.key!r} blocked by a row that no longer exists") from exc
-            return _action(existing)
+            return action_from_item(existing)
         return action
 
     def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
@@ -279,7 +276,7 @@ class DynamoStore(DynamoTable, Store):
                 ScanIndexForward=True,
                 want=10_000,
             )
-            return [_action(item) for item in items]
+            return [action_from_item(item) for item in items]
 
         keys = list(dict.fromkeys(event_keys))
         found = dict(zip(keys, self._parallel(query, keys)))
@@ -314,7 +311,7 @@ class DynamoStore(DynamoTable, Store):
 
     def get_action(self, key: str) -> Action | None:
         item = self._get(_ACTION + key)
-        return _action(item) if item else None
+        return action_from_item(item) if item else None
 
     def list_actions(
         self, *, tenant: str | None = None, event_key: str | None = None, limit: int = 50
@@ -325,37 +322,4 @@ class DynamoStore(DynamoTable, Store):
             items = self._newest("by_tenant", "tenant_scope", [_ACTION + tenant], limit)
         else:
             items = self._newest("by_status", "status_scope", [_ACTION + s for s in ACTION_STATUSES], limit)
-        return [_action(item) for item in items]
-
-def _stored_event(item: Item) -> StoredEvent:
-    key, received_at = item["key"]["S"], _num(item, "received_at")
-    return StoredEvent(
-        event=decode_event(item["body"]["S"], _str(item, "source"), key, item["tenant"]["S"], received_at),
-        status=item["status"]["S"],
-        attempts=int(item["attempts"]["N"]),
-        received_at=received_at,
-        next_attempt_at=_num(item, "next_attempt_at"),
-        updated_at=_num(item, "updated_at"),
-        lease_until=_num(item, "lease_until"),
-        last_error=_str(item, "last_error"),
-    )
-
-
-def _action(item: Item) -> Action:
-    return Action(
-        key=item["key"]["S"],
-        tenant=item["tenant"]["S"],
-        event_key=item["event_key"]["S"],
-        rule=item["rule"]["S"],
-        op=item["op"]["S"],
-        record_id=item["record_id"]["S"],
-        reason=item["reason"]["S"],
-        payload=json.loads(item["payload"]["S"]),
-        dry_run=item["dry_run"]["BOOL"],
-        status=item["status"]["S"],
-        crm_id=_str(item, "crm_id"),
-        error=_str(item, "error"),
-        created_at=_num(item, "created_at"),
-        updated_at=_num(item, "updated_at"),
-        sends=int(_num(item, "sends")) if "sends" in item else 0,
-    )
+        return [action_from_item(item) for item in items]
