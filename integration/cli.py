@@ -25,11 +25,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict
-from datetime import datetime, timezone
 from typing import Any, NoReturn, Sequence
 
 from integration import config as config_mod
 from integration import preflight
+from integration.cli_format import action_line, event_dict, json_default, ts, with_iso_times
 from integration.app import build_services, config_path
 from integration.events import DEAD, DONE, IGNORED, PENDING, PROCESSING
 from integration.secrets import SecretResolver, SecretsError
@@ -247,11 +247,11 @@ def cmd_events(args: argparse.Namespace) -> int:
     s = _services(args)
     events = s.store.list_events(status=args.status, tenant=args.tenant, limit=args.limit)
     if args.json:
-        print(json.dumps([_event_dict(e) for e in events], indent=2, default=_json_default))
+        print(json.dumps([event_dict(e) for e in events], indent=2, default=json_default))
         return 0
     for e in events:
         err = f"  last error: {e.last_error}" if e.last_error else ""
-        print(f"{_ts(e.received_at)}  {e.status:<10} {e.attempts}x  {e.event.object_type} {e.event.object_id} {e.event.kind}  {e.key}{err}")
+        print(f"{ts(e.received_at)}  {e.status:<10} {e.attempts}x  {e.event.object_type} {e.event.object_id} {e.event.kind}  {e.key}{err}")
     if not events:
         print("no events")
     return 0
@@ -263,9 +263,9 @@ def cmd_event(args: argparse.Namespace) -> int:
     if stored is None:
         print(f"no event {args.key}", file=sys.stderr)
         return 1
-    print(json.dumps(_event_dict(stored), indent=2, default=_json_default))
+    print(json.dumps(event_dict(stored), indent=2, default=json_default))
     for a in s.store.list_actions(event_key=args.key, limit=100):
-        print(_action_line(a))
+        print(action_line(a))
     return 0
 
 
@@ -273,10 +273,10 @@ def cmd_actions(args: argparse.Namespace) -> int:
     s = _services(args)
     actions = s.store.list_actions(tenant=args.tenant, event_key=args.event, limit=args.limit)
     if args.json:
-        print(json.dumps([_with_iso_times(asdict(a)) for a in actions], indent=2, default=_json_default))
+        print(json.dumps([with_iso_times(asdict(a)) for a in actions], indent=2, default=json_default))
         return 0
     for a in actions:
-        print(_action_line(a))
+        print(action_line(a))
     if not actions:
         print("no actions")
     return 0
@@ -343,37 +343,6 @@ def cmd_store(args: argparse.Namespace) -> int:
     print(f"table {s.config.store.table} is ready")
     return 0
 
-
-def _ts(epoch: float) -> str:
-    """ISO-8601 UTC, to the second: 2026-11-24T05:07:00Z."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_EPOCH_FIELDS = ("received_at", "next_attempt_at", "updated_at", "created_at", "lease_until")
-
-
-def _with_iso_times(data: dict) -> dict:
-    """Epoch-second fields -> ISO-8601 UTC (0 means "never": null)."""
-    for name in _EPOCH_FIELDS:
-        if isinstance(data.get(name), (int, float)):
-            data[name] = _ts(data[name]) if data[name] else None
-    return data
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return str(value)
-
-
-def _event_dict(e: Any) -> dict:
-    return _with_iso_times(asdict(e))
-
-
-def _action_line(a: Any) -> str:
-    mode = " [dry run]" if a.dry_run else ""
-    err = f" error: {a.error}" if a.error else ""
-    return f"{_ts(a.created_at)}  {a.status:<11} {a.op} on {a.record_id} by rule {a.rule}{mode}: {a.reason}{err}"
 
 
 if __name__ == "__main__":
