@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.gateway import CommandHandler, CrmError, CrmGateway
@@ -63,22 +63,12 @@ class FakeCrm(CrmGateway):
                 out.append(Outcome(key=c.key, ok=True, crm_id=f"crm-{len(self.written)}"))
         return out
 
-    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
-        return _AnyCommand(self)
-
-
-class _AnyCommand(dict):
-    """FakeCrm handles every command type the same way: records it, answers ok."""
-
-    def __init__(self, crm: FakeCrm):
-        super().__init__()
-        self.crm = crm
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        op = _snake(key.__name__)
+    def handler_for(self, kind: type[Command]) -> CommandHandler[Any]:
+        """Every command type is handled alike: recorded in `written`, answered ok."""
+        op = _snake(kind.__name__)
         return CommandHandler(
-            send=lambda commands: self.crm._write(op, commands),
-            find=lambda commands: {c.key: next((f"crm-{i + 1}" for i, w in enumerate(self.crm.written) if w.key == c.key), None) for c in commands},
+            send=lambda commands: self._write(op, commands),
+            find=lambda commands: {c.key: next((f"crm-{i + 1}" for i, w in enumerate(self.written) if w.key == c.key), None) for c in commands},
         )
 
 

@@ -191,17 +191,9 @@ class FaultyFakeCrm(FakeCrm):
         super().__init__()
         self.faults_by_type: dict[type[Command], list[str]] = {}
 
-    def handlers(self) -> Any:
-        generic = super().handlers()
-        crm = self
-
-        class _Faulty(dict):  # every command type, like FakeCrm's
-            def get(self, key: Any, default: Any = None) -> Any:
-                handler = generic.get(key)
-                assert handler is not None
-                return CommandHandler(send=lambda commands: crm._send(key, handler.send, commands), find=handler.find)
-
-        return _Faulty()
+    def handler_for(self, kind: type[Command]) -> CommandHandler[Any]:
+        handler = super().handler_for(kind)
+        return CommandHandler(send=lambda commands: self._send(kind, handler.send, commands), find=handler.find)
 
     def _send(self, command_type: type[Command], send: Callable[[Any], list[Outcome]], commands: Any) -> list[Outcome]:
         fault = self.faults_by_type.get(command_type, []).pop(0) if self.faults_by_type.get(command_type) else None

@@ -95,9 +95,14 @@ class CrmGateway(ABC):
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         """Open deals/opportunities each contact is associated with (contact roles in SF)."""
 
-    @abstractmethod
     def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
-        """The command types this CRM supports, each with its handler."""
+        """The command types this CRM supports, each with its handler (empty: none)."""
+        return {}
+
+    def handler_for(self, kind: type[Command]) -> CommandHandler[Any] | None:
+        """The handler `execute` and `reconcile` use for a command type. Adapters that treat
+        every type alike (the dry run, test fakes) override this instead of `handlers`."""
+        return self.handlers().get(kind)
 
     def read_pipelines(self) -> dict[str, str] | None:
         """Deal pipelines (HubSpot) / Opportunity record types (Salesforce): id -> label.
@@ -130,7 +135,7 @@ class CrmGateway(ABC):
         outcomes: list[Outcome | None] = [None] * len(commands)
         for kind, indexes in _by_type(commands).items():
             batch = [commands[i] for i in indexes]
-            handler = self.handlers().get(kind)
+            handler = self.handler_for(kind)
             if handler is None:
                 results = [Outcome.failed(c, f"{self.crm} cannot carry out {c.op}") for c in batch]
             else:
@@ -152,7 +157,7 @@ class CrmGateway(ABC):
         found: dict[str, str | None] = {}
         for kind, indexes in _by_type(commands).items():
             batch = [commands[i] for i in indexes]
-            handler = self.handlers().get(kind)
+            handler = self.handler_for(kind)
             if kind.idempotent or handler is None:
                 found.update({c.key: None for c in batch})
                 continue

@@ -6,7 +6,7 @@ tenant's events as the record state: enough to show on a fresh machine what woul
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.events import Event
@@ -48,24 +48,14 @@ class DryRunGateway(CrmGateway):
         return self.reader.open_deals_for_contacts(contact_ids) if self.reader else {}
 
     # --- writes: nothing leaves the building -----------------------------------------------
-    def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
-        """Every command type, recorded (by the worker, in the action log) and never sent."""
-        return _ANY_COMMAND
-
-    def execute(self, commands: Sequence[Command]) -> list[Outcome]:
-        return _planned(commands)
-
-    def reconcile(self, commands: Sequence[Command]) -> dict[str, str | None]:
-        return {c.key: None for c in commands}  # nothing was ever sent: send (record) again
+    def handler_for(self, kind: type[Command]) -> CommandHandler[Any]:
+        """Every command type is recorded (by the worker, in the action log) and never sent;
+        a lookup finds nothing, so an unknown outcome is simply recorded again."""
+        return _RECORDED
 
 
 def _planned(commands: Sequence[Command]) -> list[Outcome]:
     return [Outcome(key=c.key, ok=True, detail={"dry_run": True}) for c in commands]
 
 
-class _AnyCommand(dict):
-    def get(self, key: Any, default: Any = None) -> Any:
-        return CommandHandler(send=_planned, find=lambda commands: {c.key: None for c in commands})
-
-
-_ANY_COMMAND: Mapping[type[Command], CommandHandler[Any]] = _AnyCommand()
+_RECORDED: CommandHandler[Any] = CommandHandler(send=_planned, find=lambda commands: {c.key: None for c in commands})
