@@ -50,7 +50,8 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     s = services()
     body = raw_body()
     hubspot_tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
-    secrets = {s.secret(t.client_secret_env) for t in hubspot_tenants} - {None}
+    secret_of = {t.id: s.secret(t.client_secret_env) for t in hubspot_tenants}  # read once per request
+    secrets = set(secret_of.values()) - {None}
     try:
         matched = verify_hubspot_v3(
             secrets=sorted(secrets),  # type: ignore[arg-type]
@@ -64,8 +65,8 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
         )
     except SignatureError as exc:
         return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
-    note(tenant=",".join(t.id for t in hubspot_tenants if s.secret(t.client_secret_env) == matched))
-    signed_for = lambda tenant: s.secret(tenant.client_secret_env) == matched  # noqa: E731
+    note(tenant=",".join(t.id for t in hubspot_tenants if secret_of[t.id] == matched))
+    signed_for = lambda tenant: secret_of.get(tenant.id) == matched  # noqa: E731
     batch = hubspot_received(parse_json(body), s.config, signed_for).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))
