@@ -39,6 +39,9 @@ class Deal:
     name: str | None = None
     collaborators: frozenset[str] = frozenset()
     fields: Mapping[str, Any] = field(default_factory=dict)
+    account_id: str | None = None  # Salesforce AccountId; HubSpot primary associated company id
+    closed_at: datetime | None = None  # close date of a closed deal (matching keeps those closed <= 14 days before a call)
+    modified_at: datetime | None = None  # last modified (matching's last tie-break)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Contact:
     id: str
     email: str | None = None
     name: str | None = None
+    account_id: str | None = None  # Salesforce AccountId; HubSpot primary company (associatedcompanyid)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +117,46 @@ class CreateTask(Command):
     due: date
     priority: str = "NORMAL"  # HIGH | NORMAL | LOW (mapped per CRM)
     contact_id: str | None = None
+    # The Game Film recording id of a call this task is about (review tasks): the gateway
+    # associates the task with that call (HubSpot) / links it in the body (Salesforce).
+    call_external_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpsertCall(Command):
+    """Attach a recording to a deal as a call activity, once: upserted on the recording's
+    external id (HubSpot unique property `gamefilm_recording_id`; Salesforce External ID
+    `GameFilm_Recording_Id__c` on Task), then associated with the deal and contacts. Sending it
+    twice has the effect of sending it once, so it is idempotent. `record_id` is the deal.
+
+    `call_id` set: the call already exists in the CRM (it came from a CRM call activity); it is
+    updated (recording id stamped) and associated with the deal only when `associate_deal`."""
+
+    idempotent: ClassVar[bool] = True
+
+    external_id: str
+    owner_id: str | None
+    title: str
+    recording_url: str
+    occurred_at_ms: int
+    duration_ms: int | None = None
+    body: str = ""
+    contact_ids: tuple[str, ...] = ()
+    call_id: str | None = None
+    associate_deal: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemindTask(Command):
+    """One in-CRM reminder on an open review task (HubSpot task reminder / Salesforce task
+    reminder), with the rule and reason appended to the task so the nudge explains itself.
+    Idempotent: setting the same reminder twice is one reminder. `record_id` is the deal."""
+
+    idempotent: ClassVar[bool] = True
+
+    task_id: str
+    remind_at_ms: int
+    note: str
 
 
 @dataclass(frozen=True, kw_only=True)

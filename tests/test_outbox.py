@@ -17,6 +17,8 @@ from integration.commands import (
     CreateTask,
     Deal,
     LogCall,
+    RemindTask,
+    UpsertCall,
     UpdateFields,
     command_from_row,
     command_payload,
@@ -35,9 +37,12 @@ COMMON = {"key": "k#1", "rule": "r", "reason": "because", "record_id": "1001", "
 EVERY_COMMAND: list[Command] = [
     UpdateFields(**COMMON, object_type="deal", fields={"amount": Decimal("12.30"), "closedate": date(2027, 1, 31), "name": "x"}),
     AddCollaborators(**COMMON, user_ids=("u2", "u1"), role="Executive Sponsor", access_level="Read"),
-    CreateTask(**COMMON, owner_id="o1", subject="Call back", body="line 1\nline 2", due=date(2026, 12, 24), priority="HIGH", contact_id="c9"),
+    CreateTask(**COMMON, owner_id="o1", subject="Call back", body="line 1\nline 2", due=date(2026, 12, 24), priority="HIGH", contact_id="c9", call_external_id="rec:1"),
     LogCall(**COMMON, owner_id=None, title="Discovery", recording_url="https://x/y.mp3", occurred_at_ms=1_795_000_000_123, duration_ms=None),
     AddNote(**COMMON, body="Game Film: <b>why</b> é"),
+    UpsertCall(**COMMON, external_id="zoom:abc==", owner_id="o1", title="Discovery", recording_url="https://x/y",
+               occurred_at_ms=1_795_000_000_123, duration_ms=60_000, contact_ids=("c1", "c2"), call_id=None, associate_deal=False),
+    RemindTask(**COMMON, task_id="t1", remind_at_ms=1_795_000_000_000, note="overdue by 2 business days"),
 ]
 
 

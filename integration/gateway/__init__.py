@@ -14,11 +14,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
 from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.events import Event
+from integration.recordings import CallActivity, TaskState
 
 C = TypeVar("C", bound=Command)
 
@@ -94,6 +96,35 @@ class CrmGateway(ABC):
     @abstractmethod
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         """Open deals/opportunities each contact is associated with (contact roles in SF)."""
+
+    # ---- reads for matching recordings and running reviews (batched: one search per kind,
+    # never one per recording). Adapters that cannot answer raise CrmError.
+
+    def find_users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
+        """Active and inactive users/owners by (lower-cased) email."""
+        raise CrmError(f"{self.crm}: finding users by email is not supported")
+
+    def find_accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
+        """Account (Salesforce) / company (HubSpot) ids by lower-cased email domain."""
+        raise CrmError(f"{self.crm}: finding accounts by domain is not supported")
+
+    def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        """Deals each contact has a role on (Salesforce OpportunityContactRole) / is associated
+        with (HubSpot), open or closed on/after `closed_since`; with owner, team, account,
+        close and modified dates."""
+        raise CrmError(f"{self.crm}: reading deals of contacts is not supported")
+
+    def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        """Deals of each account/company, open or closed on/after `closed_since`."""
+        raise CrmError(f"{self.crm}: reading deals of accounts is not supported")
+
+    def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
+        """Call activities by id (HubSpot calls / Salesforce call Tasks), with associations."""
+        raise CrmError(f"{self.crm}: reading calls is not supported")
+
+    def read_tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
+        """Tasks by id: completed or not, owner, due date."""
+        raise CrmError(f"{self.crm}: reading tasks is not supported")
 
     def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
         """The command types this CRM supports, each with its handler (empty: none)."""
