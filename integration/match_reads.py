@@ -1,13 +1,13 @@
 """Reading what matching needs for a batch of recordings: one batched CRM read per kind
 (users by email, contacts by email, deals by contact, accounts by domain, deals by account,
-explicit deals), never one per recording. The matching itself is pure (`integration.matching`)."""
+explicit deals), never one per recording; a kind with nothing to ask is not read at all.
+The matching itself is pure (`integration.matching`)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Sequence
 
 from integration.gateway import CrmGateway
-from integration.matching import CLOSED_WINDOW, OrgFacts, query_for
+from integration.matching import CLOSED_WINDOW, OrgFacts, domain_of, query_for
 from integration.recordings import Recording
 
 
@@ -17,15 +17,16 @@ def read_facts(gateway: CrmGateway, recordings: Sequence[Recording]) -> OrgFacts
     if not recordings:
         return OrgFacts()
     query = query_for(recordings)
-    since: datetime = min(r.started_at for r in recordings) - CLOSED_WINDOW
-    users = gateway.find_users_by_email(query.emails) if query.emails else {}
+    since = min(r.started_at for r in recordings) - CLOSED_WINDOW
+    users = {k.lower(): v for k, v in gateway.find_users_by_email(query.emails).items()} if query.emails else {}
     external = [e for e in query.emails if e not in users]
-    contacts = gateway.find_contacts(external) if external else {}
-    contact_ids = sorted({c.id for c in contacts.values()})
+    contacts = {k.lower(): v for k, v in gateway.find_contacts(external).items()} if external else {}
+    contact_ids = sorted({c.id for c in contacts.values()} | set(query.contact_ids))
     deals_by_contact = gateway.deals_for_contacts(contact_ids, since) if contact_ids else {}
-    domains = sorted({d for d in query.domains if not any(e.endswith("@" + d) for e in users)} or ())
+    internal = {domain_of(e) for e in users}  # the seller's own domains are never an account's
+    domains = [d for d in query.domains if d not in internal]
     accounts_by_domain = gateway.find_accounts_by_domain(domains) if domains else {}
     account_ids = sorted({c.account_id for c in contacts.values() if c.account_id} | {a for ids in accounts_by_domain.values() for a in ids})
     deals_by_account = gateway.deals_for_accounts(account_ids, since) if account_ids else {}
     deals = gateway.read_deals(list(query.deal_ids)) if query.deal_ids else {}
-    return OrgFacts(users, {k.lower(): v for k, v in contacts.items()}, deals_by_contact, deals_by_account, accounts_by_domain, deals)
+    return OrgFacts(users, contacts, deals_by_contact, deals_by_account, accounts_by_domain, deals)
