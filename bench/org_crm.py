@@ -18,11 +18,12 @@ class OrgCrm(CrmGateway):
     def __init__(self, org: Org):
         self.org = org
         self.calls: Counter[str] = Counter()  # read name -> calls
-        self.asked: list[tuple[str, int]] = []  # (read name, how many ids/emails/domains asked)
+        self.asked: list[tuple[str, tuple[str, ...]]] = []  # (read name, the ids/emails/domains asked)
+        self.closed_since: list[datetime] = []  # what each deals_for_* read was given
 
     def _count(self, name: str, asked: Sequence[str]) -> None:
         self.calls[name] += 1
-        self.asked.append((name, len(asked)))
+        self.asked.append((name, tuple(asked)))
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         self._count("read_deals", ids)
@@ -46,10 +47,12 @@ class OrgCrm(CrmGateway):
 
     def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
         self._count("deals_for_contacts", contact_ids)
+        self.closed_since.append(closed_since)
         return self._kept({c: self.org.role_deals.get(c, []) for c in contact_ids}, closed_since)
 
     def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
         self._count("deals_for_accounts", account_ids)
+        self.closed_since.append(closed_since)
         return self._kept({a: self.org.account_deals.get(a, []) for a in account_ids}, closed_since)
 
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
