@@ -4,6 +4,7 @@ explicit deals), never one per recording; a kind with nothing to ask is not read
 The matching itself is pure (`integration.matching`)."""
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Sequence
 
 from integration.gateway import CrmGateway
@@ -17,7 +18,7 @@ def read_facts(gateway: CrmGateway, recordings: Sequence[Recording]) -> OrgFacts
     if not recordings:
         return OrgFacts()
     query = query_for(recordings)
-    since = min(r.started_at for r in recordings) - CLOSED_WINDOW
+    since = min(r.started_at if r.started_at.tzinfo else r.started_at.replace(tzinfo=timezone.utc) for r in recordings) - CLOSED_WINDOW
     users = {k.lower(): v for k, v in gateway.find_users_by_email(query.emails).items()} if query.emails else {}
     external = [e for e in query.emails if e not in users]
     contacts = {k.lower(): v for k, v in gateway.find_contacts(external).items()} if external else {}

@@ -81,6 +81,13 @@ def test_the_deal_window_reaches_back_14_days_before_the_earliest_call(org, case
     assert crm.closed_since == [NOW - timedelta(days=3) - CLOSED_WINDOW] * 2
 
 
+def test_a_naive_call_time_is_read_as_utc_beside_aware_ones(org, cases):
+    crm = OrgCrm(org)
+    naive = replace(cases[0].recording, started_at=(NOW - timedelta(days=3)).replace(tzinfo=None))
+    read_facts(crm, [naive, cases[1].recording, cases[2].recording])
+    assert crm.closed_since[0] == NOW - timedelta(days=3) - CLOSED_WINDOW
+
+
 def test_the_sellers_own_domain_is_never_searched(org, cases):
     crm = OrgCrm(org)
     read_facts(crm, [c.recording for c in cases])
@@ -110,3 +117,15 @@ def test_every_generated_recording_with_one_correct_deal_is_matched_to_it(org, c
     assert len(Counter(c.kind for c in cases)) == 11
     assert misses == []
     assert sum(crm.calls.values()) <= 6 * 4
+
+
+def test_the_generated_org_has_the_size_the_bench_claims_and_is_seeded(org):
+    open_deals = [d for d in org.deals.values() if not d.closed]
+    closed = [d for d in org.deals.values() if d.closed]
+    assert (len(org.accounts) >= 500, len(org.contacts), len(open_deals)) == (True, 2000, 1000)
+    assert any(d.closed_at and d.closed_at > NOW - CLOSED_WINDOW for d in closed)
+    assert any(d.closed_at and d.closed_at < NOW - 2 * CLOSED_WINDOW for d in closed)
+    assert any(len(ids) > 1 for ids in org.domain_accounts.values())  # subsidiaries share a domain
+    again = generate_org(seed=11)
+    assert (again.deals, again.contacts, again.roles) == (org.deals, org.contacts, org.roles)
+    assert generate_cases(again, 40, seed=5) == generate_cases(org, 40, seed=5)
