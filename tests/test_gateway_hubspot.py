@@ -521,17 +521,18 @@ def test_gateway_honours_low_remaining_headers_on_success(gateway: HubSpotGatewa
 def test_check_passes_for_a_private_app_with_every_scope(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     findings = gateway.check()
 
-    assert [(f.check, f.ok) for f in findings] == [("token", True), ("scopes", True), ("collaborators", True)]
-    info, prop = hubspot_server.requests
+    assert [(f.check, f.ok) for f in findings] == [("token", True), ("scopes", True), ("collaborators", True), ("recording property", True)]
+    info, prop, recording = hubspot_server.requests
     assert (info.method, info.path, info.body) == ("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": TOKEN})
     assert (prop.method, prop.path) == ("GET", "/crm/v3/properties/deals/hs_all_collaborator_owner_ids")
+    assert (recording.method, recording.path) == ("GET", "/crm/v3/properties/calls/gamefilm_recording_id")
 
 
 def test_check_names_missing_scopes_and_the_collaborators_setting(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     hubspot_server.scopes = ["crm.objects.deals.read", "crm.objects.contacts.read"]
     hubspot_server.properties["deals"].clear()
 
-    token, scopes, collaborators = gateway.check()
+    token, scopes, collaborators, _ = gateway.check()
 
     assert token.ok and not scopes.ok and not collaborators.ok
     assert "crm.objects.deals.write" in scopes.message and "crm.objects.owners.read" in scopes.message
@@ -551,7 +552,10 @@ def test_check_for_oauth_refreshes_then_reads_token_metadata(make_gateway: Calla
     gateway = make_gateway("old", oauth=OAuthCredentials("refresh-1", "client-1", "client-secret-1"))
 
     assert all(f.ok for f in gateway.check())
-    assert [r.path for r in hubspot_server.requests] == ["/oauth/v1/token", "/oauth/v1/access-tokens/refreshed-access-token", "/crm/v3/properties/deals/hs_all_collaborator_owner_ids"]
+    assert [r.path for r in hubspot_server.requests] == [
+        "/oauth/v1/token", "/oauth/v1/access-tokens/refreshed-access-token",
+        "/crm/v3/properties/deals/hs_all_collaborator_owner_ids", "/crm/v3/properties/calls/gamefilm_recording_id",
+    ]  # fmt: skip
 
 
 def _tenant(**overrides: Any) -> Tenant:
