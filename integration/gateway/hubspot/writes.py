@@ -38,8 +38,6 @@ from integration.gateway.hubspot.mapping import (
 from integration.gateway.hubspot.records import Link, Records
 
 _MARKER = re.compile(r"gf-[0-9a-f]{20}")
-# HUBSPOT_DEFINED association type ids (the SDK's AssociationType constants).
-TASK_TO_DEAL, TASK_TO_CONTACT, CALL_TO_DEAL, NOTE_TO_DEAL = 216, 204, 206, 214
 BODY = {"tasks": "hs_task_body", "calls": "hs_call_body", "notes": "hs_note_body"}
 
 
@@ -76,12 +74,14 @@ class Writes:
         recordings = unique(c.call_external_id for c in commands if c.call_external_id)
         calls = self.call_ids(recordings) if recordings else {}
         to_call = self.types.find("tasks", "calls") if calls else None
+        to_deal = self.types.require("tasks", "deals")
+        to_contact = self.types.require("tasks", "contacts") if any(c.contact_id for c in commands) else 0
 
         def inputs(command: CreateTask) -> tuple[dict[str, str], list[Link]]:
             body = command.body
-            links = [(command.record_id, TASK_TO_DEAL)]
+            links = [(command.record_id, to_deal)]
             if command.contact_id:
-                links.append((command.contact_id, TASK_TO_CONTACT))
+                links.append((command.contact_id, to_contact))
             if command.call_external_id:
                 call_id = calls.get(command.call_external_id)
                 if call_id and to_call is not None:
@@ -120,14 +120,14 @@ class Writes:
                 properties["hs_call_duration"] = str(command.duration_ms)
             if command.owner_id:
                 properties["hubspot_owner_id"] = command.owner_id
-            return properties, [(command.record_id, CALL_TO_DEAL)]
+            return properties, [(command.record_id, self.types.require("calls", "deals"))]
 
         return in_chunks(commands, lambda chunk: self._create_chunk("calls", chunk, inputs))
 
     def add_notes(self, commands: Sequence[AddNote]) -> list[Outcome]:
         def inputs(command: AddNote) -> tuple[dict[str, str], list[Link]]:
             properties = {"hs_timestamp": str(int(self._wall_clock() * 1000)), "hs_note_body": rich_text(command.body, command.marker)}
-            return properties, [(command.record_id, NOTE_TO_DEAL)]
+            return properties, [(command.record_id, self.types.require("notes", "deals"))]
 
         return in_chunks(commands, lambda chunk: self._create_chunk("notes", chunk, inputs))
 
