@@ -31,6 +31,18 @@ def test_users_by_email_list_owners_once_with_archived_ones_inactive(gateway: Hu
     assert [(r.path, r.query["archived"]) for r in hubspot_server.requests] == [("/crm/v3/owners/", ["true"]), ("/crm/v3/owners/", ["false"])]
 
 
+def test_the_owners_list_is_read_again_after_an_hour(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+    gateway.find_users_by_email(["new@acme.example"])
+    hubspot_server.add_owner("9", "new@acme.example")
+    fake_time.now += 3599
+    assert gateway.find_users_by_email(["new@acme.example"]) == {}
+
+    fake_time.now += 2
+
+    assert gateway.find_users_by_email(["new@acme.example"])["new@acme.example"].id == "9"
+    assert len(hubspot_server.requests) == 4
+
+
 def test_users_by_email_follow_every_owner_page(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     for n in range(501):
         hubspot_server.add_owner(str(100 + n), f"rep{n}@acme.example")

@@ -65,7 +65,7 @@ class HubSpotGateway(CrmGateway):
         self.association_types = AssociationTypes(self.transport)
         self.writes = Writes(self.records, wall_clock, self.association_types)
         self.recording_writes = RecordingWrites(self.records, self.association_types)
-        self.matching_reads = MatchingReads(self.records)
+        self.matching_reads = MatchingReads(self.records, clock)
         self.collaborators = Collaborators(self.records, Ledger(), max_state_age=max_state_age, clock=clock, wall_clock=wall_clock)
 
     @classmethod

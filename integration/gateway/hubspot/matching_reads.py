@@ -1,7 +1,7 @@
 """The batched reads that matching recordings and running reviews need, on HubSpot.
 
-Requests (never one per record): owners by email: the owners list once per gateway (500 per
-page, active then archived); companies by domain: one search per 100 domains, paced by the
+Requests (never one per record): owners by email: the owners list once per gateway and hour
+(500 per page, archived then active); companies by domain: one search per 100 domains, paced by the
 search limiter; deals of contacts/companies: associations v4 (100 ids per request) then one
 deals batch read per 100 deals; calls: one batch read + one associations read to deals and
 one to contacts per 100 calls; tasks: one batch read per 100 tasks.
@@ -9,8 +9,9 @@ one to contacts per 100 calls; tasks: one batch read per 100 tasks.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from integration.commands import Deal, User
 from integration.gateway.hubspot.mapping import CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
@@ -18,19 +19,24 @@ from integration.gateway.hubspot.records import Records
 from integration.recordings import CallActivity, TaskState
 
 DOMAINS_PER_SEARCH = 100  # values of one IN filter, kept at the batch size
+OWNERS_MAX_AGE = 3600.0  # seconds: a rep added in HubSpot is known within the hour
 
 
 class MatchingReads:
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, clock: Callable[[], float] = time.monotonic, owners_max_age: float = OWNERS_MAX_AGE) -> None:
         self.records = records
+        self._clock = clock
+        self._owners_max_age = owners_max_age
         self._owners_by_email: dict[str, User] | None = None
+        self._owners_read_at = 0.0
         self._lock = threading.Lock()
 
     def users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
         """Owners by lower-cased email, archived ones as inactive; an active owner wins over an
-        archived one with the same email. The list is read once per gateway."""
+        archived one with the same email. The list is read once per gateway and `owners_max_age`."""
         with self._lock:
-            if self._owners_by_email is None:
+            if self._owners_by_email is None or self._clock() - self._owners_read_at > self._owners_max_age:
+                self._owners_read_at = self._clock()
                 found: dict[str, User] = {}
                 for archived in (True, False):  # active last: it replaces an archived namesake
                     for owner in owners(self.records, archived):
