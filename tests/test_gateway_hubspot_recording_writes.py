@@ -232,7 +232,7 @@ def test_remind_task_sets_one_reminder_and_says_which_rule_fired(gateway: HubSpo
 
     assert outcome.ok and outcome.crm_id == "7001"
     read, update = hubspot_server.requests
-    assert (read.path, read.body["properties"]) == ("/crm/v3/objects/tasks/batch/read", ["hs_task_body", "hs_task_reminders"])
+    assert (read.path, read.body["properties"]) == ("/crm/v3/objects/tasks/batch/read", ["hs_task_body", "hs_task_reminders", "hs_task_status"])
     assert update.body == {"inputs": [{"id": "7001", "properties": {
         "hs_task_body": f"Review the call<br>Game Film ref gf-00000000000000000000<br>Overdue 1 day (rule overdue_review) (Game Film ref {command.marker})",
         "hs_task_reminders": "1796000000000",
@@ -260,6 +260,15 @@ def test_a_5xx_after_the_reminder_applied_is_resent_and_the_note_is_added_once(g
     assert hubspot_server.objects["tasks"]["7001"]["hs_task_body"].count("Overdue 1 day") == 1
 
 
+def test_a_task_completed_meanwhile_gets_no_reminder(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.add_object("tasks", "7001", hs_task_body="Review", hs_task_status="COMPLETED")
+
+    [outcome] = gateway.execute([_remind()])
+
+    assert outcome.ok and outcome.detail == {"skipped": "the task was completed before the reminder"}
+    assert not hubspot_server.requests_to("POST", TASKS_UPDATE)
+
+
 def test_a_reminder_for_a_deleted_task_fails_without_writing(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     hubspot_server.add_object("tasks", "7001", hs_task_body="Review")
 
@@ -278,3 +287,31 @@ def test_reminders_read_and_update_100_tasks_per_request(gateway: HubSpotGateway
     outcomes = gateway.execute([_remind(str(7000 + n), key=f"nudge#{n}") for n in range(records)])
 
     assert all(o.ok for o in outcomes) and len(hubspot_server.requests) == requests
+
+
+# ---- doctor -------------------------------------------------------------------------------------
+
+
+def test_doctor_asks_for_the_recording_property_when_it_is_missing(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    del hubspot_server.properties["calls"]["gamefilm_recording_id"]
+
+    finding = gateway.check()[-1]
+
+    assert (finding.check, finding.ok) == ("recording property", False)
+    assert finding.message.startswith("Create the call property gamefilm_recording_id (single-line text, unique values on, group gamefilm)")
+
+
+def test_doctor_flags_a_recording_property_without_unique_values(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.properties["calls"]["gamefilm_recording_id"]["hasUniqueValue"] = False
+
+    finding = gateway.check()[-1]
+
+    assert not finding.ok and "does not require unique values" in finding.message
+
+
+def test_doctor_names_the_companies_scope_matching_needs(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.scopes.remove("crm.objects.companies.read")
+
+    scopes = gateway.check()[1]
+
+    assert not scopes.ok and "crm.objects.companies.read" in scopes.message

@@ -7,9 +7,10 @@ batch update stamping the recording id. Then one associations v4 batch create pe
 for call -> deal and call -> contacts, with type ids from the labels API (`AssociationTypes`).
 Creating an association that exists changes nothing, so the whole command can be resent.
 
-RemindTask: one batch read of the tasks (body, reminder), then one batch update of those that
-change: `hs_task_reminders` (epoch ms) and the note appended to the body with the command's
-marker. A task that already has that reminder and note is not written again.
+RemindTask: one batch read of the tasks (body, reminder, status), then one batch update of
+those that change: `hs_task_reminders` (epoch ms) and the note appended to the body with the
+command's marker. A task that already has that reminder and note is not written again; one
+completed since the nudge was planned is left alone.
 """
 from __future__ import annotations
 
@@ -83,18 +84,24 @@ class RecordingWrites:
         return errors
 
     def _remind_chunk(self, commands: Sequence[RemindTask]) -> list[Outcome]:
-        read = self.records.read("tasks", unique(c.task_id for c in commands), ("hs_task_body", REMINDER))
+        read = self.records.read("tasks", unique(c.task_id for c in commands), ("hs_task_body", REMINDER, "hs_task_status"))
         current = {str(r.id): {"hs_task_body": (r.properties or {}).get("hs_task_body") or "", REMINDER: (r.properties or {}).get(REMINDER) or ""} for r in read}
+        completed = {str(r.id) for r in read if str((r.properties or {}).get("hs_task_status") or "").upper() == "COMPLETED"}
         wanted = {task_id: dict(p) for task_id, p in current.items()}
         for c in commands:
-            if c.task_id in wanted:
+            if c.task_id in wanted and c.task_id not in completed:
                 wanted[c.task_id] = with_reminder(wanted[c.task_id], c)
         changed = {task_id: p for task_id, p in wanted.items() if p != current[task_id]}
         results = self.records.update("tasks", changed) if changed else {}
-        return [
-            outcome(c, c.task_id, results.get(c.task_id)) if c.task_id in current else Outcome.failed(c, f"HubSpot has no task {c.task_id} (deleted?)")
-            for c in commands
-        ]
+        outcomes = []
+        for c in commands:
+            if c.task_id not in current:
+                outcomes.append(Outcome.failed(c, f"HubSpot has no task {c.task_id} (deleted?)"))
+            elif c.task_id in completed:
+                outcomes.append(outcome(c, c.task_id, None, {"skipped": "the task was completed before the reminder"}))
+            else:
+                outcomes.append(outcome(c, c.task_id, results.get(c.task_id)))
+        return outcomes
 
 
 def call_properties(command: UpsertCall) -> dict[str, str]:
