@@ -151,6 +151,18 @@ def test_deals_for_accounts_carry_the_company_as_account(gateway: HubSpotGateway
     assert hubspot_server.requests[0].path == "/crm/v4/associations/companies/deals/batch/read"
 
 
+def test_one_unreadable_deal_does_not_fail_matching_for_the_batch(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    hubspot_server.add_deal("101", hs_is_closed="false", amount="lots")
+    hubspot_server.add_deal("102", hs_is_closed="maybe")
+    hubspot_server.add_deal("103", hs_is_closed="false")
+    for deal in ("101", "102", "103"):
+        hubspot_server.associate("contacts", "51", "deals", deal)
+
+    deals = gateway.deals_for_contacts(["51"], SINCE)
+
+    assert [(d.id, d.amount) for d in deals["51"]] == [("101", None), ("103", None)]
+
+
 @pytest.mark.parametrize(("contacts", "requests"), [(1, 2), (100, 2), (101, 4)])
 def test_deals_for_contacts_batch_100_per_request(gateway: HubSpotGateway, hubspot_server: HubSpotServer, contacts: int, requests: int) -> None:
     for n in range(contacts):

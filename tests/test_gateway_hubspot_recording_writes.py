@@ -93,6 +93,17 @@ def test_each_delivery_three_times_leaves_one_call_with_one_association(gateway:
     assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
 
 
+def test_two_commands_for_one_recording_in_a_batch_are_one_upsert_input(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server)
+    again = UpsertCall(**{**_upsert().__dict__, "key": "attach#again"})
+
+    first, second = gateway.execute([_upsert(), again])
+
+    assert first.ok and second.ok and first.crm_id == second.crm_id == "9001"
+    [upsert] = hubspot_server.requests_to("POST", UPSERT)
+    assert len(upsert.body["inputs"]) == 1
+
+
 def test_a_5xx_after_the_upsert_applied_is_upserted_again_and_still_one_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
     _portal(hubspot_server)
     hubspot_server.fault("POST", UPSERT, "applied-then-500")

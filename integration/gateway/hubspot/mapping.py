@@ -61,9 +61,16 @@ def deal_from_properties(deal_id: str, p: Mapping[str, Any]) -> Deal:
     )
 
 
-def match_deal(deal_id: str, p: Mapping[str, Any], account_id: str | None = None) -> Deal:
-    """A deal with the dates matching needs (close date, last modified) and its company."""
-    deal = deal_from_properties(deal_id, p)
+def match_deal(deal_id: str, p: Mapping[str, Any], account_id: str | None = None) -> Deal | None:
+    """A deal with the dates matching needs (close date, last modified) and its company.
+    Matching never decides on the amount, so an unreadable one reads as none; a deal whose
+    open/closed state is unreadable is left out (None) rather than failing the whole batch."""
+    try:
+        deal = deal_from_properties(deal_id, p)
+    except RecordDataError as exc:
+        if exc.field_name != "amount":
+            return None
+        deal = deal_from_properties(deal_id, {**p, "amount": None})
     return replace(deal, account_id=account_id, closed_at=timestamp(p.get("closedate")), modified_at=timestamp(p.get("hs_lastmodifieddate")))
 
 

@@ -67,7 +67,7 @@ class MatchingReads:
         out: dict[str, list[Deal]] = {}
         for owner_id, linked in deal_ids.items():
             deals = [match_deal(d, properties[d], owner_id if from_type == "companies" else None) for d in linked if d in properties]
-            out[owner_id] = [d for d in deals if not d.closed or (d.closed_at is not None and d.closed_at >= since)]
+            out[owner_id] = [d for d in deals if d is not None and (not d.closed or (d.closed_at is not None and d.closed_at >= since))]
         return out
 
     def calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
