@@ -18,7 +18,8 @@ API (all state is public and may be mutated by a test):
   in order, one per matching request. `route(method, path, handler)`: `handler(request)`
   answers every matching request and may delegate to `server.default(request)`.
 - Portal data: `add_deal`, `add_contact`, `add_object`, `associate`, `add_owner`;
-  `objects`, `associations`, `owners`, `properties`, `scopes`.
+  `objects`, `associations`, `owners`, `properties`, `scopes`, `association_labels`
+  ((from, to) -> the labels API's definitions; a pair without any has no association type).
 - Faults: `fault(method, path, kind, times=1)` with kind in `FAULTS`: applied-then-500,
   applied-then-drop, refused-500, 429, hang (> `hang_seconds`); served before canned replies.
 - History: every write adds a version per property (`history`, stamped by `clock`);
@@ -32,9 +33,13 @@ API (all state is public and may be mutated by a test):
 
 Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_NOT_FOUND
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
-`objectWriteTraceId` and stores the associations; associations v4 batch read, owners
-(paged), properties and groups (409 for an existing name), OAuth token refresh and token
-metadata; unknown paths answer 404.
+`objectWriteTraceId` and stores the associations; batch upsert (on a property with unique
+values: updates the record holding the value, else creates it; `new` says which; 400 for
+duplicate ids in one batch); search (EQ / IN filters, ANDed in a group, groups ORed; 200 per
+page with `after`); associations v4 batch read and batch create (207 for records that do not
+exist or a type the pair does not define; an existing association is kept once), association
+labels; owners (paged), properties (calls carry `gamefilm_recording_id`, unique) and groups
+(409 for an existing name), OAuth token refresh and token metadata; unknown paths answer 404.
 """
 from __future__ import annotations
 
@@ -54,9 +59,15 @@ import pytest
 from integration.gateway.hubspot.doctor import REQUIRED_SCOPES
 
 TIMESTAMP = "2026-11-20T10:00:00.000Z"
-OBJECT_TYPE_IDS = {"0-1": "contacts", "0-3": "deals"}
+OBJECT_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "0-27": "tasks", "0-48": "calls", "0-46": "notes"}
+TYPE_IDS = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
 # HUBSPOT_DEFINED association type id -> target object (call/note/task -> deal/contact)
 ASSOCIATION_TARGETS = {206: "deals", 214: "deals", 216: "deals", 194: "contacts", 202: "contacts", 204: "contacts"}
+# The labels API's plain (unlabeled) HUBSPOT_DEFINED definitions of a portal, per object pair.
+DEFAULT_LABELS = {
+    ("calls", "deals"): 206, ("calls", "contacts"): 194, ("tasks", "deals"): 216, ("tasks", "contacts"): 204,
+    ("notes", "deals"): 214, ("contacts", "deals"): 4, ("companies", "deals"): 342, ("contacts", "companies"): 279,
+}  # fmt: skip
 # A portal that granted the app every scope it asks for (the doctor's list) plus `oauth`.
 DEFAULT_SCOPES = ("oauth", *REQUIRED_SCOPES)
 
@@ -95,7 +106,13 @@ class HubSpotServer:
         self.objects: dict[str, dict[str, dict[str, str]]] = {}  # type -> id -> properties
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}  # (from, to) -> id -> ids
         self.owners: list[dict[str, Any]] = []
-        self.properties: dict[str, dict[str, dict[str, Any]]] = {"deals": {"hs_all_collaborator_owner_ids": _property("hs_all_collaborator_owner_ids", "enumeration", "checkbox")}}
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {
+            "deals": {"hs_all_collaborator_owner_ids": _property("hs_all_collaborator_owner_ids", "enumeration", "checkbox")},
+            "calls": {"gamefilm_recording_id": _property("gamefilm_recording_id", "string", "text", {"groupName": "gamefilm", "hasUniqueValue": True})},
+        }
+        self.association_labels: dict[tuple[str, str], list[dict[str, Any]]] = {
+            pair: [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}] for pair, type_id in DEFAULT_LABELS.items()
+        }
         self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.pipelines: dict[str, str] = {"default": "Sales Pipeline"}  # deal pipelines: id -> label
         self.accepted_tokens: set[str] | None = None  # None: any bearer token works
@@ -184,9 +201,11 @@ class HubSpotServer:
         self.add_object("contacts", contact_id, email=email, **properties)
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
-        """Both directions, as HubSpot stores them."""
-        self.associations.setdefault((from_type, to_type), {}).setdefault(str(from_id), []).append(str(to_id))
-        self.associations.setdefault((to_type, from_type), {}).setdefault(str(to_id), []).append(str(from_id))
+        """Both directions, as HubSpot stores them; an existing association is kept once."""
+        for (a, a_id), (b, b_id) in (((from_type, from_id), (to_type, to_id)), ((to_type, to_id), (from_type, from_id))):
+            linked = self.associations.setdefault((a, b), {}).setdefault(str(a_id), [])
+            if str(b_id) not in linked:
+                linked.append(str(b_id))
 
     def add_owner(self, owner_id: str, email: str, first_name: str = "", last_name: str = "", archived: bool = False) -> None:
         self.owners.append({"id": str(owner_id), "email": email, "firstName": first_name, "lastName": last_name, "archived": archived})
@@ -325,12 +344,77 @@ class HubSpotServer:
         self.objects.setdefault(object_type, {})[object_id] = dict(item.get("properties", {}))
         self._record_history(object_type, object_id, item.get("properties", {}), "INTEGRATION")
         for association in item.get("associations", []):
-            to_type = ASSOCIATION_TARGETS.get(association["types"][0]["associationTypeId"], "deals")
+            to_type = self._association_target(object_type, association["types"][0]["associationTypeId"])
             self.associate(object_type, object_id, to_type, association["to"]["id"])
         record = _record(object_id, dict(item.get("properties", {})))
         if "objectWriteTraceId" in item:
             record["objectWriteTraceId"] = item["objectWriteTraceId"]
         return record
+
+    def _association_target(self, object_type: str, type_id: int) -> str:
+        defined = [to for (source, to), labels in self.association_labels.items() if source == object_type and any(label["typeId"] == type_id for label in labels)]
+        return defined[0] if defined else ASSOCIATION_TARGETS.get(type_id, "deals")
+
+    def _batch_upsert(self, request: Request, object_type: str) -> Reply:
+        store = self.objects.setdefault(_type(object_type), {})
+        inputs = request.body.get("inputs", [])
+        keys = [(item["idProperty"], str(item["id"])) for item in inputs]
+        if len(set(keys)) < len(keys):
+            return error_reply(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input")
+        results = []
+        for item in inputs:
+            definition = self.properties.get(_type(object_type), {}).get(item["idProperty"])
+            if not definition or not definition.get("hasUniqueValue"):
+                return error_reply(400, "VALIDATION_ERROR", f"{item['idProperty']} is not a unique identifier property for {object_type}")
+            found = _find(store, str(item["id"]), item["idProperty"])
+            properties = {**item.get("properties", {}), item["idProperty"]: str(item["id"])}
+            if found is None:
+                record = self._create(_type(object_type), {"properties": properties})
+            else:
+                store[found[0]].update(properties)
+                self._record_history(_type(object_type), found[0], properties, "INTEGRATION")
+                record = _record(found[0], dict(store[found[0]]))
+            record.pop("objectWriteTraceId", None)
+            record["new"] = found is None
+            if "objectWriteTraceId" in item:
+                record["objectWriteTraceId"] = item["objectWriteTraceId"]
+            results.append(record)
+        return Reply(200, _batch_body(results, []))
+
+    def _search(self, request: Request, object_type: str) -> Reply:
+        store = self.objects.get(_type(object_type), {})
+        groups = request.body.get("filterGroups") or [{"filters": []}]
+        wanted = request.body.get("properties") or []
+        hits = [(i, p) for i, p in store.items() if any(all(_matches(p, f) for f in g.get("filters", [])) for g in groups)]
+        start, limit = int(request.body.get("after") or 0), int(request.body.get("limit") or 10)
+        if limit > 200:
+            return error_reply(400, "VALIDATION_ERROR", "limit must be at most 200")
+        page = [_record(i, {k: p.get(k) for k in wanted} | {"hs_object_id": i}) for i, p in hits[start : start + limit]]
+        body: dict[str, Any] = {"total": len(hits), "results": page}
+        if start + limit < len(hits):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        return Reply(200, body)
+
+    def _labels(self, request: Request, from_type: str, to_type: str) -> Reply:
+        return Reply(200, {"results": self.association_labels.get((_type(from_type), _type(to_type)), [])})
+
+    def _associations_create(self, request: Request, from_type: str, to_type: str) -> Reply:
+        pair = (_type(from_type), _type(to_type))
+        defined = {label["typeId"] for label in self.association_labels.get(pair, [])}
+        results, errors = [], []
+        for item in request.body.get("inputs", []):
+            from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
+            types = [t["associationTypeId"] for t in item.get("types", [])]
+            missing = [i for i, t in ((from_id, pair[0]), (to_id, pair[1])) if i not in self.objects.get(t, {})]
+            if missing:
+                errors.append({"status": "error", "category": "VALIDATION_ERROR", "message": f"Could not find objects {', '.join(missing)}", "context": {"fromObjectId": [from_id]}})
+                continue
+            if not types or any(t not in defined for t in types):
+                errors.append({"status": "error", "category": "VALIDATION_ERROR", "message": f"Invalid association type for {pair[0]} to {pair[1]}", "context": {"fromObjectId": [from_id]}})
+                continue
+            self.associate(pair[0], from_id, pair[1], to_id)
+            results.append({"fromObjectTypeId": TYPE_IDS.get(pair[0], pair[0]), "fromObjectId": int(from_id), "toObjectTypeId": TYPE_IDS.get(pair[1], pair[1]), "toObjectId": int(to_id), "labels": []})
+        return Reply(207 if errors else 201, _batch_body(results, errors))
 
     def _associations_read(self, request: Request, from_type: str, to_type: str) -> Reply:
         links = self.associations.get((_type(from_type), _type(to_type)), {})
@@ -400,8 +484,12 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("POST", r"/crm/v3/objects/([^/]+)/batch/read", HubSpotServer._batch_read),
     ("POST", r"/crm/v3/objects/([^/]+)/batch/update", HubSpotServer._batch_update),
     ("POST", r"/crm/v3/objects/([^/]+)/batch/create", HubSpotServer._batch_create),
+    ("POST", r"/crm/v3/objects/([^/]+)/batch/upsert", HubSpotServer._batch_upsert),
+    ("POST", r"/crm/v3/objects/([^/]+)/search", HubSpotServer._search),
     ("POST", r"/crm/v3/objects/([^/]+)", HubSpotServer._create_one),
     ("POST", r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", HubSpotServer._associations_read),
+    ("POST", r"/crm/v4/associations/([^/]+)/([^/]+)/batch/create", HubSpotServer._associations_create),
+    ("GET", r"/crm/v4/associations/([^/]+)/([^/]+)/labels", HubSpotServer._labels),
     ("GET", r"/crm/v3/owners/?", HubSpotServer._owners_page),
     ("GET", r"/crm/v3/pipelines/deals", HubSpotServer._pipelines),
     ("GET", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_get),
@@ -472,6 +560,16 @@ def _find(store: Mapping[str, Mapping[str, str]], key: str, id_property: str | N
     return next(((i, p) for i, p in store.items() if (p.get(id_property) or "").lower() == key.lower()), None)
 
 
+def _matches(properties: Mapping[str, Any], f: Mapping[str, Any]) -> bool:
+    """EQ and IN on string values, compared lower-cased."""
+    value = str(properties.get(f["propertyName"]) or "").lower()
+    if f["operator"] == "EQ":
+        return value == str(f.get("value", "")).lower()
+    if f["operator"] == "IN":
+        return value in {str(v).lower() for v in f.get("values", [])}
+    raise AssertionError(f"the fake search has no operator {f['operator']}")
+
+
 def _record(object_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": object_id, "properties": dict(properties), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "archived": False}
 
@@ -510,7 +608,7 @@ def _property(name: str, type_: str, field_type: str, extra: Mapping[str, Any] |
         "options": (extra or {}).get("options", []),
         "calculated": False,
         "externalOptions": False,
-        "hasUniqueValue": False,
+        "hasUniqueValue": bool((extra or {}).get("hasUniqueValue", False)),
         "hidden": False,
         "formField": False,
         "createdAt": TIMESTAMP,

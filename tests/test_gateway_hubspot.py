@@ -202,7 +202,8 @@ def test_update_fields_maps_a_207_error_to_that_command_only(gateway: HubSpotGat
 def test_create_tasks_puts_the_deal_and_contact_associations_in_the_create_body(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     [outcome] = gateway.create_tasks([_task("t1", contact_id="51")])
 
-    [request] = hubspot_server.requests
+    lookups, [request] = hubspot_server.requests_to("GET"), hubspot_server.requests_to("POST")
+    assert [r.path for r in lookups] == ["/crm/v4/associations/tasks/deals/labels", "/crm/v4/associations/tasks/contacts/labels"]
     assert (request.method, request.path) == ("POST", "/crm/v3/objects/tasks/batch/create")
     due_noon_utc = int(datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp() * 1000)
     assert request.body == {
@@ -231,13 +232,13 @@ def test_create_tasks_puts_the_deal_and_contact_associations_in_the_create_body(
 def test_task_priority_maps_to_hubspot_values(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     gateway.create_tasks([_task("h", priority="HIGH"), _task("l", priority="LOW")])
 
-    assert [i["properties"]["hs_task_priority"] for i in hubspot_server.requests[0].body["inputs"]] == ["HIGH", "LOW"]
+    assert [i["properties"]["hs_task_priority"] for i in hubspot_server.requests_to("POST")[0].body["inputs"]] == ["HIGH", "LOW"]
 
 
 def test_log_calls_creates_completed_calls_on_the_deal(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     [outcome] = gateway.log_calls([_call("c1")])
 
-    [request] = hubspot_server.requests
+    [request] = hubspot_server.requests_to("POST")  # after the association type lookup (labels API)
     assert request.path == "/crm/v3/objects/calls/batch/create"
     assert request.body["inputs"] == [
         {
@@ -260,7 +261,7 @@ def test_log_calls_creates_completed_calls_on_the_deal(gateway: HubSpotGateway, 
 def test_add_notes_creates_notes_on_the_deal(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     gateway.add_notes([_note("n1")])
 
-    [request] = hubspot_server.requests
+    [request] = hubspot_server.requests_to("POST")
     assert request.path == "/crm/v3/objects/notes/batch/create"
     assert request.body["inputs"] == [
         {
@@ -288,7 +289,7 @@ def test_writes_batch_100_records_per_request(gateway: HubSpotGateway, hubspot_s
     outcomes = WRITES[op](gateway, ids)
 
     assert len(outcomes) == records and all(o.ok for o in outcomes)
-    writes = [r for r in hubspot_server.requests if not r.path.endswith("/batch/read")]
+    writes = [r for r in hubspot_server.requests_to("POST") if not r.path.endswith("/batch/read")]
     assert len(writes) == requests
     assert [len(r.body["inputs"]) for r in writes] == [min(records, 100)] + [records - 100] * (requests - 1)
 
@@ -383,7 +384,7 @@ def test_429_honours_retry_after(gateway: HubSpotGateway, hubspot_server: HubSpo
 
     [outcome] = gateway.add_notes([_note("n")])
 
-    assert outcome.ok and len(hubspot_server.requests) == 2 and fake_time.sleeps == [3.0]
+    assert outcome.ok and len(hubspot_server.requests_to("POST")) == 2 and fake_time.sleeps == [3.0]
 
 
 # A 5xx on a batch create used to be resent here (issue 7: duplicated notes); it is now an
@@ -521,17 +522,18 @@ def test_gateway_honours_low_remaining_headers_on_success(gateway: HubSpotGatewa
 def test_check_passes_for_a_private_app_with_every_scope(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     findings = gateway.check()
 
-    assert [(f.check, f.ok) for f in findings] == [("token", True), ("scopes", True), ("collaborators", True)]
-    info, prop = hubspot_server.requests
+    assert [(f.check, f.ok) for f in findings] == [("token", True), ("scopes", True), ("collaborators", True), ("recording property", True)]
+    info, prop, recording = hubspot_server.requests
     assert (info.method, info.path, info.body) == ("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": TOKEN})
     assert (prop.method, prop.path) == ("GET", "/crm/v3/properties/deals/hs_all_collaborator_owner_ids")
+    assert (recording.method, recording.path) == ("GET", "/crm/v3/properties/calls/gamefilm_recording_id")
 
 
 def test_check_names_missing_scopes_and_the_collaborators_setting(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     hubspot_server.scopes = ["crm.objects.deals.read", "crm.objects.contacts.read"]
     hubspot_server.properties["deals"].clear()
 
-    token, scopes, collaborators = gateway.check()
+    token, scopes, collaborators, _ = gateway.check()
 
     assert token.ok and not scopes.ok and not collaborators.ok
     assert "crm.objects.deals.write" in scopes.message and "crm.objects.owners.read" in scopes.message
@@ -551,7 +553,10 @@ def test_check_for_oauth_refreshes_then_reads_token_metadata(make_gateway: Calla
     gateway = make_gateway("old", oauth=OAuthCredentials("refresh-1", "client-1", "client-secret-1"))
 
     assert all(f.ok for f in gateway.check())
-    assert [r.path for r in hubspot_server.requests] == ["/oauth/v1/token", "/oauth/v1/access-tokens/refreshed-access-token", "/crm/v3/properties/deals/hs_all_collaborator_owner_ids"]
+    assert [r.path for r in hubspot_server.requests] == [
+        "/oauth/v1/token", "/oauth/v1/access-tokens/refreshed-access-token",
+        "/crm/v3/properties/deals/hs_all_collaborator_owner_ids", "/crm/v3/properties/calls/gamefilm_recording_id",
+    ]  # fmt: skip
 
 
 def _tenant(**overrides: Any) -> Tenant:

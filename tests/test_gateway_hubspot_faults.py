@@ -73,7 +73,7 @@ def test_failures_before_sending_are_resent_even_for_creates(make_gateway: Calla
     [outcome] = make_gateway().add_notes([_note("n")])
 
     assert outcome.ok and len(hubspot_server.objects["notes"]) == 1
-    assert len(hubspot_server.requests) == 3 and fake_time.sleeps == [1.0, 1.0]  # Retry-After: 1
+    assert len(hubspot_server.requests_to("POST")) == 3 and fake_time.sleeps == [1.0, 1.0]  # Retry-After: 1
 
 
 def test_connection_refused_on_a_create_is_resent_as_not_sent(make_gateway: Callable[..., HubSpotGateway], fake_time: FakeTime) -> None:
@@ -246,8 +246,10 @@ def test_read_errors_say_they_may_have_been_applied_only_after_sending() -> None
 def test_a_create_refused_with_401_is_sent_again_after_the_oauth_refresh(make_gateway: Callable[..., HubSpotGateway], hubspot_server: HubSpotServer) -> None:
     from integration.gateway.hubspot import OAuthCredentials
 
-    hubspot_server.accepted_tokens = set()
     gateway = make_gateway("expired-token", oauth=OAuthCredentials("refresh-1", "client-1", "client-secret-1"))
+    gateway.association_types.find("notes", "deals")  # looked up while the token still worked
+    hubspot_server.accepted_tokens = set()
+    hubspot_server.requests.clear()
 
     [outcome] = gateway.add_notes([_note("n")])
 

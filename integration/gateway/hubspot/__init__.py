@@ -1,8 +1,10 @@
 """HubSpot adapter of the CRM port, on `hubspot-api-client` 12.x (urllib3 underneath).
 
 Split by concern: `session` (token, OAuth, redaction), `transport` (limiter, timeouts,
-resends by the shared RetryPolicy, ambiguity), `records` (the batch endpoints), `mapping`
-(records <-> port data), `writes` and `collaborators` (command handlers), `doctor`.
+resends by the shared RetryPolicy, ambiguity), `records` (the batch endpoints and search),
+`association_types` (type ids from the labels API), `mapping` (records <-> port data),
+`matching_reads` (what matching recordings and reviews read), `writes`, `recording_writes`
+and `collaborators` (command handlers), `doctor`.
 Every operation goes through batch endpoints, 100 records per request. One gateway per
 tenant is shared by the worker's threads: limiter, session and ledger are thread-safe.
 """
@@ -10,20 +12,27 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Callable, Mapping, Sequence
 
-from integration.commands import AddCollaborators, AddNote, Command, Contact, CreateTask, Deal, LogCall, Outcome, UpdateFields, User
+from integration.commands import AddCollaborators, AddNote, Command, Contact, CreateTask, Deal, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall, User
 from integration.config import Tenant
 from integration.gateway import CommandHandler, CrmError, CrmGateway, Finding
 from integration.gateway.hubspot import doctor
+from integration.gateway.hubspot.association_types import AssociationTypes
 from integration.gateway.hubspot.collaborators import Collaborators, Ledger
 from integration.gateway.hubspot.mapping import COLLABORATORS, DEAL_PROPERTIES, deal_from_properties, unique, user_from_owner
+from integration.gateway.hubspot.matching_reads import MatchingReads, owners
+from integration.gateway.hubspot.recording_writes import RecordingWrites
 from integration.gateway.hubspot.records import Records
 from integration.gateway.hubspot.session import OAuthCredentials, Session
 from integration.gateway.hubspot.transport import HubSpotError, Transport
 from integration.gateway.hubspot.writes import Writes, in_chunks
 from integration.gateway.ratelimit import SlidingWindowLimiter
 from integration.gateway.transport import RetryPolicy, Timeouts
+from integration.recordings import CallActivity, TaskState
+
+SEARCH_RATE_PER_SECOND = 4  # HubSpot's CRM search limit per token, below the general one
 
 __all__ = ["DEAL_PROPERTIES", "HubSpotError", "HubSpotGateway", "OAuthCredentials", "deal_from_properties"]
 
@@ -52,8 +61,11 @@ class HubSpotGateway(CrmGateway):
             raise CrmError("HubSpot needs an access token or OAuth refresh credentials")
         self.limiter = SlidingWindowLimiter(rate_limit_per_10s, 10.0, clock=clock, sleep=sleep)
         self.transport = Transport(Session(access_token, host=host, oauth=oauth), self.limiter, retry=retry, timeouts=timeouts, sleep=sleep, rng=rng)
-        self.records = Records(self.transport)
-        self.writes = Writes(self.records, wall_clock)
+        self.records = Records(self.transport, SlidingWindowLimiter(SEARCH_RATE_PER_SECOND, 1.0, clock=clock, sleep=sleep))
+        self.association_types = AssociationTypes(self.transport)
+        self.writes = Writes(self.records, wall_clock, self.association_types)
+        self.recording_writes = RecordingWrites(self.records, self.association_types)
+        self.matching_reads = MatchingReads(self.records, clock)
         self.collaborators = Collaborators(self.records, Ledger(), max_state_age=max_state_age, clock=clock, wall_clock=wall_clock)
 
     @classmethod
@@ -104,7 +116,7 @@ class HubSpotGateway(CrmGateway):
         for archived in (False, True):
             if not wanted - users.keys():
                 break
-            for owner in self._owners(archived):
+            for owner in owners(self.records, archived):
                 if str(owner.id) in wanted:
                     users[str(owner.id)] = user_from_owner(owner)
         return users
@@ -115,8 +127,9 @@ class HubSpotGateway(CrmGateway):
         return {p.id: p.label for p in page.results or []}
 
     def find_contacts(self, emails: Sequence[str]) -> dict[str, Contact]:
+        """By email as idProperty; `account_id` is the primary company (`associatedcompanyid`)."""
         wanted = unique(e.strip().lower() for e in emails if e and e.strip())
-        records = self.records.read("contacts", wanted, ("email", "firstname", "lastname"), id_property="email")
+        records = self.records.read("contacts", wanted, ("email", "firstname", "lastname", "associatedcompanyid"), id_property="email")
         wanted_set = set(wanted)
         contacts = {}
         for r in records:
@@ -124,13 +137,33 @@ class HubSpotGateway(CrmGateway):
             email = (props.get("email") or "").lower()
             if email in wanted_set:
                 name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
-                contacts[email] = Contact(id=r.id, email=email, name=name)
+                contacts[email] = Contact(id=r.id, email=email, name=name, account_id=props.get("associatedcompanyid") or None)
         return contacts
 
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         deal_ids_by_contact = self.records.associated_ids("contacts", "deals", unique(contact_ids))
         deals = self.read_deals([d for ids in deal_ids_by_contact.values() for d in ids])
         return {contact: [deals[d] for d in ids if d in deals and not deals[d].closed] for contact, ids in deal_ids_by_contact.items()}
+
+    # ---- reads for recordings and reviews (see `matching_reads` for the requests) -------
+
+    def find_users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
+        return self.matching_reads.users_by_email(emails)
+
+    def find_accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
+        return self.matching_reads.accounts_by_domain(domains)
+
+    def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self.matching_reads.deals_for("contacts", contact_ids, closed_since)
+
+    def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self.matching_reads.deals_for("companies", account_ids, closed_since)
+
+    def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
+        return self.matching_reads.calls(ids)
+
+    def read_tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
+        return self.matching_reads.tasks(ids)
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -141,6 +174,8 @@ class HubSpotGateway(CrmGateway):
             CreateTask: CommandHandler(self.create_tasks, lambda commands: self.writes.find("tasks", commands)),
             LogCall: CommandHandler(self.log_calls, lambda commands: self.writes.find("calls", commands)),
             AddNote: CommandHandler(self.add_notes, lambda commands: self.writes.find("notes", commands)),
+            UpsertCall: CommandHandler(self.recording_writes.upsert_calls),
+            RemindTask: CommandHandler(self.recording_writes.remind_tasks),
         }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
@@ -162,13 +197,3 @@ class HubSpotGateway(CrmGateway):
 
     def check(self) -> list[Finding]:
         return doctor.check(self.transport)
-
-    def _owners(self, archived: bool) -> Iterator[Any]:
-        flag = "true" if archived else "false"  # the SDK would send Python's "False"
-        after = None
-        while True:
-            page = self.transport.sdk("crm.owners.owners_api", "get_page", limit=500, archived=flag, **({"after": after} if after else {}))
-            yield from page.results or []
-            after = page.paging.next.after if page.paging and page.paging.next else None
-            if not after:
-                return

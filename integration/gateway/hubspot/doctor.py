@@ -1,19 +1,22 @@
-"""`doctor` checks for a HubSpot portal: the token works, the app has every scope, and deal
-collaborators are on. Two or three requests: (OAuth refresh,) token metadata, one property."""
+"""`doctor` checks for a HubSpot portal: the token works, the app has every scope, deal
+collaborators are on, and calls carry the unique `gamefilm_recording_id` property recordings
+are upserted on. Three or four requests: (OAuth refresh,) token metadata, two properties."""
 from __future__ import annotations
 
 from typing import Any
 
 from integration.gateway import Finding
-from integration.gateway.hubspot.mapping import COLLABORATORS
+from integration.gateway.hubspot.mapping import COLLABORATORS, RECORDING_ID
 from integration.gateway.hubspot.transport import HubSpotError, Transport
 
 # Calls, tasks and notes are engagements: HubSpot guards them with the contacts scopes.
+# Companies are read to match a recording's email domains to accounts; owners to find reps.
 REQUIRED_SCOPES = (
     "crm.objects.deals.read",
     "crm.objects.deals.write",
     "crm.objects.contacts.read",
     "crm.objects.contacts.write",
+    "crm.objects.companies.read",
     "crm.objects.owners.read",
     "crm.schemas.deals.read",
     "crm.schemas.deals.write",
@@ -37,6 +40,7 @@ def check(transport: Transport) -> list[Finding]:
         else Finding("scopes", True, "The HubSpot app has every scope Game Film needs.")
     )
     findings.append(_collaborators_property(transport))
+    findings.append(_recording_property(transport))
     return findings
 
 
@@ -73,3 +77,20 @@ def _collaborators_property(transport: Transport) -> Finding:
             return Finding("collaborators", False, f"Turn on deal collaborators in HubSpot (Settings > Objects > Deals) so the {COLLABORATORS} property exists.")
         return Finding("collaborators", False, f"Could not read the deal property {COLLABORATORS} ({exc}): grant crm.schemas.deals.read.")
     return Finding("collaborators", True, f"The deal property {COLLABORATORS} is readable: leaders can be added as collaborators.")
+
+
+def _recording_property(transport: Transport) -> Finding:
+    """Recordings are upserted on this call property: without unique values HubSpot would
+    refuse the upsert, and a recording could not be attached exactly once."""
+    try:
+        found = transport.sdk("crm.properties.core_api", "get_by_name", "calls", RECORDING_ID)
+    except HubSpotError as exc:
+        if exc.status == 404:
+            return Finding(
+                "recording property", False,
+                f"Create the call property {RECORDING_ID} (single-line text, unique values on, group gamefilm) in HubSpot (Settings > Properties > Calls) so recordings attach once.",
+            )  # fmt: skip
+        return Finding("recording property", False, f"Could not read the call property {RECORDING_ID} ({exc}): grant crm.objects.contacts.read.")
+    if not found.has_unique_value:
+        return Finding("recording property", False, f"The call property {RECORDING_ID} does not require unique values: delete it and create it again with unique values on.")
+    return Finding("recording property", True, f"The call property {RECORDING_ID} exists with unique values: each recording is attached once.")

@@ -9,12 +9,14 @@ properties are free text or ids HubSpot validates itself and are taken as they a
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from integration.commands import Command, Deal, Outcome, User
 from integration.gateway import RecordDataError
+from integration.recordings import CallActivity, TaskState
 
 BATCH_SIZE = 100
 COLLABORATORS = "hs_all_collaborator_owner_ids"
@@ -28,6 +30,11 @@ DEAL_PROPERTIES = (
     "hs_is_closed",
     COLLABORATORS,
 )
+# Deals matching reads: the rules' properties plus what matching tie-breaks and windows need.
+MATCH_DEAL_PROPERTIES = (*DEAL_PROPERTIES, "closedate", "hs_lastmodifieddate")
+RECORDING_ID = "gamefilm_recording_id"  # unique-value call property: a recording is attached once
+CALL_PROPERTIES = ("hs_call_recording_url", "hs_call_title", "hubspot_owner_id", "hs_timestamp", "hs_call_duration", RECORDING_ID)
+TASK_PROPERTIES = ("hs_task_status", "hubspot_owner_id", "hs_timestamp", "hs_task_completion_date")
 OBJECT_TYPES = {"deal": "deals", "contact": "contacts", "company": "companies", "task": "tasks", "call": "calls", "note": "notes"}
 TASK_PRIORITY = {"HIGH": "HIGH", "NORMAL": "MEDIUM", "MEDIUM": "MEDIUM", "LOW": "LOW"}
 MARKER_PREFIX = "Game Film ref "
@@ -52,6 +59,60 @@ def deal_from_properties(deal_id: str, p: Mapping[str, Any]) -> Deal:
         collaborators=frozenset(split_ids(p.get(COLLABORATORS))),
         fields=dict(p),
     )
+
+
+def match_deal(deal_id: str, p: Mapping[str, Any], account_id: str | None = None) -> Deal | None:
+    """A deal with the dates matching needs (close date, last modified) and its company.
+    Matching never decides on the amount, so an unreadable one reads as none; a deal whose
+    open/closed state is unreadable is left out (None) rather than failing the whole batch."""
+    try:
+        deal = deal_from_properties(deal_id, p)
+    except RecordDataError as exc:
+        if exc.field_name != "amount":
+            return None
+        deal = deal_from_properties(deal_id, {**p, "amount": None})
+    return replace(deal, account_id=account_id, closed_at=timestamp(p.get("closedate")), modified_at=timestamp(p.get("hs_lastmodifieddate")))
+
+
+def call_from_record(record: Any, deal_ids: Sequence[str] = (), contact_ids: Sequence[str] = ()) -> CallActivity:
+    p = record.properties or {}
+    duration = str(p.get("hs_call_duration") or "").strip()
+    return CallActivity(
+        id=str(record.id),
+        recording_url=p.get("hs_call_recording_url") or None,
+        title=p.get("hs_call_title") or None,
+        owner_id=p.get("hubspot_owner_id") or None,
+        started_at=timestamp(p.get("hs_timestamp")),
+        duration_ms=int(duration) if duration.isdigit() else None,
+        deal_ids=tuple(deal_ids),
+        contact_ids=tuple(contact_ids),
+        external_id=p.get(RECORDING_ID) or None,
+    )
+
+
+def task_from_record(record: Any) -> TaskState:
+    p = record.properties or {}
+    due = timestamp(p.get("hs_timestamp"))
+    return TaskState(
+        id=str(record.id),
+        completed=str(p.get("hs_task_status") or "").upper() == "COMPLETED",
+        owner_id=p.get("hubspot_owner_id") or None,
+        due=due.date() if due else None,
+        completed_at=timestamp(p.get("hs_task_completion_date")),
+    )
+
+
+def timestamp(value: Any) -> datetime | None:
+    """A HubSpot datetime value (ISO 8601, or epoch ms as some properties hold) in UTC; None
+    when empty or unreadable (dates only order and window matches, they never plan writes)."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromtimestamp(int(text) / 1000, timezone.utc) if text.isdigit() else datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def user_from_owner(owner: Any) -> User:

@@ -1,18 +1,22 @@
 """The batch endpoints every HubSpot operation is built from, 100 records per request:
-objects batch read/update/create and associations v4 batch read (with its paging)."""
+objects batch read/update/create/upsert, associations v4 batch read (with its paging) and
+batch create, and the CRM search (paced apart: HubSpot allows it only a few requests a second)."""
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from integration.gateway.hubspot.mapping import chunks, errors_by_key, unique
+from integration.gateway.hubspot.mapping import BATCH_SIZE, chunks, errors_by_key, unique
 from integration.gateway.hubspot.transport import Transport
+from integration.gateway.ratelimit import SlidingWindowLimiter
 
 Link = tuple[str, int]  # (record id, HUBSPOT_DEFINED association type id)
+SEARCH_PAGE = 200  # the search API's largest page
 
 
 class Records:
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, search_limiter: SlidingWindowLimiter | None = None) -> None:
         self.transport = transport
+        self.search_limiter = search_limiter
 
     def read(self, object_type: str, ids: Sequence[str], properties: Iterable[str], *, id_property: str | None = None, history: Sequence[str] = ()) -> list[Any]:
         """Batch read; ids HubSpot does not find come back as 207 errors and are left out."""
@@ -77,3 +81,57 @@ class Records:
                 if after:
                     pending.append((from_id, str(after)))
         return found
+
+    def upsert(self, object_type: str, id_property: str, inputs: Mapping[str, Mapping[str, str]]) -> Any:
+        """Batch upsert <=100 records on a unique-value property: unique value -> properties,
+        each input traced by its unique value. Idempotent, so resent after ambiguous failures."""
+        from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectBatchInputUpsert
+
+        body = BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[SimplePublicObjectBatchInputUpsert(id=key, id_property=id_property, properties=dict(p), object_write_trace_id=key) for key, p in inputs.items()]
+        )
+        return self.transport.sdk("crm.objects.batch_api", "upsert", object_type, body)
+
+    def associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], type_id: int) -> dict[str, str]:
+        """Associations v4 batch create, 100 pairs per request: (from id, to id) with one
+        HUBSPOT_DEFINED type. Creating an existing association changes nothing, so it is
+        resent after ambiguous failures. Answers from id -> HubSpot's error for the pairs it refused."""
+        from hubspot.crm.associations.v4 import AssociationSpec, BatchInputPublicAssociationMultiPost, PublicAssociationMultiPost, PublicObjectId
+
+        errors: dict[str, str] = {}
+        spec = [AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=type_id)]
+        for chunk in chunks(unique_pairs(pairs), BATCH_SIZE):
+            body = BatchInputPublicAssociationMultiPost(inputs=[PublicAssociationMultiPost(_from=PublicObjectId(id=f), to=PublicObjectId(id=t), types=spec) for f, t in chunk])
+            response = self.transport.sdk("crm.associations.v4.batch_api", "create", from_type, to_type, body)
+            done = {str(r.from_object_id) for r in response.results or []}
+            errors.update({k: v for k, v in errors_by_key(response, [f for f, _ in chunk]).items() if k not in done or k in _named(response)})
+        return errors
+
+    def search(self, object_type: str, filters: Sequence[Mapping[str, Any]], properties: Iterable[str]) -> list[Any]:
+        """Every record matching all `filters` (one filter group), 200 per page."""
+        from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+        group = FilterGroup(filters=[Filter(**f) for f in filters])
+        records: list[Any] = []
+        after: str | None = None
+        while True:
+            request = PublicObjectSearchRequest(filter_groups=[group], properties=list(properties), limit=SEARCH_PAGE, after=after)
+            slot = self.search_limiter.acquire() if self.search_limiter else 0.0
+            try:
+                page = self.transport.sdk("crm.objects.search_api", "do_search", object_type, request)
+            finally:
+                if self.search_limiter:
+                    self.search_limiter.answered(slot)
+            records.extend(page.results or [])
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return records
+
+
+def unique_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((str(f), str(t)) for f, t in pairs))
+
+
+def _named(response: Any) -> set[str]:
+    """Ids the 207 errors name in their context."""
+    return {str(v) for e in getattr(response, "errors", None) or [] for values in (e.context or {}).values() for v in values}

@@ -9,6 +9,10 @@ Exactly once, per command type:
   commands' deals (associations v4, one request per 100 deals, every page) and reads their
   bodies (one request per 100 records). HubSpot's batch upsert would need a unique-value
   property installed on each engagement type; the marker works on every portal as it is.
+- A review task about a call (`call_external_id`): the call is found by its recording id (one
+  batch read per 100 tasks, idProperty `gamefilm_recording_id`) and the task is associated
+  with it when the portal defines a task -> call association type (labels API); otherwise,
+  or while the call is not attached yet, the task body names the call instead.
 """
 from __future__ import annotations
 
@@ -17,9 +21,11 @@ from typing import Any, Callable, Sequence
 
 from integration.commands import AddNote, Command, CreateTask, LogCall, Outcome, UpdateFields
 from integration.gateway import CrmError
+from integration.gateway.hubspot.association_types import AssociationTypes
 from integration.gateway.hubspot.mapping import (
     BATCH_SIZE,
     OBJECT_TYPES,
+    RECORDING_ID,
     TASK_PRIORITY,
     created_ids,
     due_ms,
@@ -32,8 +38,6 @@ from integration.gateway.hubspot.mapping import (
 from integration.gateway.hubspot.records import Link, Records
 
 _MARKER = re.compile(r"gf-[0-9a-f]{20}")
-# HUBSPOT_DEFINED association type ids (the SDK's AssociationType constants).
-TASK_TO_DEAL, TASK_TO_CONTACT, CALL_TO_DEAL, NOTE_TO_DEAL = 216, 204, 206, 214
 BODY = {"tasks": "hs_task_body", "calls": "hs_call_body", "notes": "hs_note_body"}
 
 
@@ -55,30 +59,53 @@ def in_chunks(commands: Sequence[Any], run: Callable[[Sequence[Any]], list[Outco
 
 
 class Writes:
-    def __init__(self, records: Records, wall_clock: Callable[[], float]) -> None:
+    def __init__(self, records: Records, wall_clock: Callable[[], float], types: AssociationTypes | None = None) -> None:
         self.records = records
         self._wall_clock = wall_clock
+        self.types = types or AssociationTypes(records.transport)
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
         return in_chunks(commands, self._update_fields_chunk)
 
     def create_tasks(self, commands: Sequence[CreateTask]) -> list[Outcome]:
+        return in_chunks(commands, self._create_tasks_chunk)
+
+    def _create_tasks_chunk(self, commands: Sequence[CreateTask]) -> list[Outcome]:
+        recordings = unique(c.call_external_id for c in commands if c.call_external_id)
+        calls = self.call_ids(recordings) if recordings else {}
+        to_call = self.types.find("tasks", "calls") if calls else None
+        to_deal = self.types.require("tasks", "deals")
+        to_contact = self.types.require("tasks", "contacts") if any(c.contact_id for c in commands) else 0
+
         def inputs(command: CreateTask) -> tuple[dict[str, str], list[Link]]:
+            body = command.body
+            links = [(command.record_id, to_deal)]
+            if command.contact_id:
+                links.append((command.contact_id, to_contact))
+            if command.call_external_id:
+                call_id = calls.get(command.call_external_id)
+                if call_id and to_call is not None:
+                    links.append((call_id, to_call))
+                else:
+                    where = f"HubSpot call {call_id}" if call_id else "not attached to a HubSpot call yet"
+                    body = f"{body}\nRecording {command.call_external_id}: {where}"
             properties = {
                 "hs_timestamp": str(due_ms(command.due)),
                 "hs_task_subject": command.subject,
-                "hs_task_body": rich_text(command.body, command.marker),
+                "hs_task_body": rich_text(body, command.marker),
                 "hs_task_status": "NOT_STARTED",
                 "hs_task_priority": TASK_PRIORITY.get(command.priority.upper(), "MEDIUM"),
                 "hs_task_type": "TODO",
                 "hubspot_owner_id": command.owner_id,
             }
-            links = [(command.record_id, TASK_TO_DEAL)]
-            if command.contact_id:
-                links.append((command.contact_id, TASK_TO_CONTACT))
             return properties, links
 
-        return in_chunks(commands, lambda chunk: self._create_chunk("tasks", chunk, inputs))
+        return self._create_chunk("tasks", commands, inputs)
+
+    def call_ids(self, recording_ids: Sequence[str]) -> dict[str, str]:
+        """Recording id -> HubSpot call id, one batch read per 100 (idProperty)."""
+        records = self.records.read("calls", recording_ids, (RECORDING_ID,), id_property=RECORDING_ID)
+        return {str((r.properties or {}).get(RECORDING_ID)): str(r.id) for r in records if (r.properties or {}).get(RECORDING_ID)}
 
     def log_calls(self, commands: Sequence[LogCall]) -> list[Outcome]:
         def inputs(command: LogCall) -> tuple[dict[str, str], list[Link]]:
@@ -93,14 +120,14 @@ class Writes:
                 properties["hs_call_duration"] = str(command.duration_ms)
             if command.owner_id:
                 properties["hubspot_owner_id"] = command.owner_id
-            return properties, [(command.record_id, CALL_TO_DEAL)]
+            return properties, [(command.record_id, self.types.require("calls", "deals"))]
 
         return in_chunks(commands, lambda chunk: self._create_chunk("calls", chunk, inputs))
 
     def add_notes(self, commands: Sequence[AddNote]) -> list[Outcome]:
         def inputs(command: AddNote) -> tuple[dict[str, str], list[Link]]:
             properties = {"hs_timestamp": str(int(self._wall_clock() * 1000)), "hs_note_body": rich_text(command.body, command.marker)}
-            return properties, [(command.record_id, NOTE_TO_DEAL)]
+            return properties, [(command.record_id, self.types.require("notes", "deals"))]
 
         return in_chunks(commands, lambda chunk: self._create_chunk("notes", chunk, inputs))
 

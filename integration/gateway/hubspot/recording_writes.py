@@ -1,0 +1,146 @@
+"""Command handlers for recordings and reviews: UpsertCall and RemindTask. Both idempotent.
+
+UpsertCall: one `calls/batch/upsert` per 100 commands on the unique `gamefilm_recording_id`
+(HubSpot creates the call or updates the one holding that value, so a retry after an unknown
+outcome just upserts again), or, for calls that already exist in HubSpot (`call_id`), one
+batch update stamping the recording id. Then one associations v4 batch create per 100 pairs
+for call -> deal and call -> contacts, with type ids from the labels API (`AssociationTypes`).
+Creating an association that exists changes nothing, so the whole command can be resent.
+
+RemindTask: one batch read of the tasks (body, reminder, status), then one batch update of
+those that change: `hs_task_reminders` (epoch ms) and the note appended to the body with the
+command's marker. A task that already has that reminder and note is not written again; one
+completed since the nudge was planned is left alone.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Mapping, Sequence
+
+from integration.commands import Outcome, RemindTask, UpsertCall
+from integration.gateway.hubspot.association_types import AssociationTypes
+from integration.gateway.hubspot.mapping import MARKER_PREFIX, RECORDING_ID, errors_by_key, outcome, timestamp, unique
+from integration.gateway.hubspot.records import Records
+from integration.gateway.hubspot.writes import in_chunks
+
+REMINDER = "hs_task_reminders"
+
+
+class RecordingWrites:
+    def __init__(self, records: Records, types: AssociationTypes) -> None:
+        self.records = records
+        self.types = types
+
+    def upsert_calls(self, commands: Sequence[UpsertCall]) -> list[Outcome]:
+        return in_chunks(commands, self._upsert_chunk)
+
+    def remind_tasks(self, commands: Sequence[RemindTask]) -> list[Outcome]:
+        return in_chunks(commands, self._remind_chunk)
+
+    def _upsert_chunk(self, commands: Sequence[UpsertCall]) -> list[Outcome]:
+        new = {c.external_id: call_properties(c) for c in commands if not c.call_id}  # a repeated recording is one input
+        stamps = {c.call_id: {RECORDING_ID: c.external_id} for c in commands if c.call_id}
+        call_ids: dict[str, str] = {}  # command key -> call id
+        errors: dict[str, str] = {}
+        if new:
+            response = self.records.upsert("calls", RECORDING_ID, new)
+            failed = errors_by_key(response, list(new))
+            ids = upserted_ids(response.results or [], list(new))
+            for c in commands:
+                if not c.call_id and c.external_id in ids and c.external_id not in failed:
+                    call_ids[c.key] = ids[c.external_id]
+                elif not c.call_id:
+                    errors[c.key] = failed.get(c.external_id) or ""
+        if stamps:
+            updated = self.records.update("calls", stamps)
+            for c in commands:
+                if c.call_id:
+                    error = updated.get(c.call_id)
+                    if error:
+                        errors[c.key] = error
+                    else:
+                        call_ids[c.key] = c.call_id
+        linked = self._associate([c for c in commands if c.key in call_ids], call_ids)
+        outcomes = []
+        for c in commands:
+            if c.key in errors:
+                # no result and no error: HubSpot's answer left it out; upserting again is safe
+                outcomes.append(Outcome.failed(c, errors[c.key]) if errors[c.key] else Outcome.failed(c, "HubSpot returned no result for this call", retryable=True))
+            else:
+                call_id = call_ids[c.key]
+                outcomes.append(outcome(c, call_id, linked.get(call_id), {"call_id": call_id}))
+        return outcomes
+
+    def _associate(self, commands: Sequence[UpsertCall], call_ids: Mapping[str, str]) -> dict[str, str]:
+        """call id -> error of the associations HubSpot refused."""
+        deals = [(call_ids[c.key], c.record_id) for c in commands if c.associate_deal and c.record_id]
+        contacts = [(call_ids[c.key], contact) for c in commands for contact in c.contact_ids]
+        errors: dict[str, str] = {}
+        if deals:
+            errors.update(self.records.associate("calls", "deals", deals, self.types.require("calls", "deals")))
+        if contacts:
+            for call_id, error in self.records.associate("calls", "contacts", contacts, self.types.require("calls", "contacts")).items():
+                errors.setdefault(call_id, error)
+        return errors
+
+    def _remind_chunk(self, commands: Sequence[RemindTask]) -> list[Outcome]:
+        read = self.records.read("tasks", unique(c.task_id for c in commands), ("hs_task_body", REMINDER, "hs_task_status"))
+        current = {str(r.id): {"hs_task_body": (r.properties or {}).get("hs_task_body") or "", REMINDER: (r.properties or {}).get(REMINDER) or ""} for r in read}
+        completed = {str(r.id) for r in read if str((r.properties or {}).get("hs_task_status") or "").upper() == "COMPLETED"}
+        wanted = {task_id: dict(p) for task_id, p in current.items()}
+        for c in commands:
+            if c.task_id in wanted and c.task_id not in completed:
+                wanted[c.task_id] = with_reminder(wanted[c.task_id], c)
+        changed = {task_id: p for task_id, p in wanted.items() if p != current[task_id]}
+        results = self.records.update("tasks", changed) if changed else {}
+        outcomes = []
+        for c in commands:
+            if c.task_id not in current:
+                outcomes.append(Outcome.failed(c, f"HubSpot has no task {c.task_id} (deleted?)"))
+            elif c.task_id in completed:
+                outcomes.append(outcome(c, c.task_id, None, {"skipped": "the task was completed before the reminder"}))
+            else:
+                outcomes.append(outcome(c, c.task_id, results.get(c.task_id)))
+        return outcomes
+
+
+def call_properties(command: UpsertCall) -> dict[str, str]:
+    properties = {
+        RECORDING_ID: command.external_id,
+        "hs_timestamp": str(command.occurred_at_ms),
+        "hs_call_title": command.title,
+        "hs_call_recording_url": command.recording_url,
+        "hs_call_status": "COMPLETED",
+    }
+    if command.body:
+        properties["hs_call_body"] = html.escape(command.body).replace("\n", "<br>")
+    if command.duration_ms is not None:
+        properties["hs_call_duration"] = str(command.duration_ms)
+    if command.owner_id:
+        properties["hubspot_owner_id"] = command.owner_id
+    return properties
+
+
+def upserted_ids(results: Sequence[Any], keys: Sequence[str]) -> dict[str, str]:
+    """Recording id -> call id, by the echoed objectWriteTraceId or the recording id property."""
+    wanted = set(keys)
+    found: dict[str, str] = {}
+    for r in results:
+        key = r.object_write_trace_id if r.object_write_trace_id in wanted else (r.properties or {}).get(RECORDING_ID)
+        if key in wanted:
+            found[key] = str(r.id)
+    return found
+
+
+def with_reminder(task: Mapping[str, str], command: RemindTask) -> dict[str, str]:
+    """The task's body and reminder once this command's reminder is set: the note is added
+    once (found again by the command's marker), the reminder replaced unless it is the same moment."""
+    body = task["hs_task_body"]
+    if command.marker not in body:
+        line = f"{html.escape(command.note)} ({MARKER_PREFIX}{command.marker})"
+        body = f"{body}<br>{line}" if body else line
+    reminder = task[REMINDER]
+    at = str(command.remind_at_ms)
+    if timestamp(reminder) != timestamp(at):
+        reminder = at
+    return {"hs_task_body": body, REMINDER: reminder}
