@@ -25,7 +25,7 @@ from integration.recordings import CallActivity, TaskState
 
 MATCH_FIELDS = ("AccountId", "CloseDate")  # besides the adapter's deal fields: what matching needs
 LIKE_CLAUSE_CHARS = len("Website LIKE '%%' OR ") + 2  # per domain, besides the domain itself
-WEBSITE_CHUNK = 50
+WEBSITE_CHUNK = 200  # clauses per query; the URL budget usually cuts sooner
 
 
 class RecordingReads:
