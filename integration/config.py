@@ -46,10 +46,12 @@ def _http_url(value: str) -> None:
 
 
 _ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="must be an environment variable NAME, not a secret value")
-# A field API name: letters, digits and single underscores, an optional namespace prefix
-# (`ns__`) and custom suffix (`__c`), e.g. Recording_URL__c, acme__Call_Link__c, Website.
+# A field API name: a standard one (Website), or a custom one ending in `__c` with an optional
+# namespace prefix (Recording_URL__c, acme__Call_Link__c); words of letters and digits joined
+# by single underscores, starting with a letter.
+_SF_NAME = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
 _SF_FIELD = validate.Regexp(
-    r"^(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?$",
+    rf"^(?:{_SF_NAME}|(?:{_SF_NAME}__)?{_SF_NAME}__c)$",
     error="must be a Task field API name such as GameFilm_Recording_URL__c",
 )
 _SF_ID = validate.Regexp(r"^00D[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$", error="must be a 15 or 18 character org id (00D...)")
