@@ -3,7 +3,9 @@
 Split by concern: `session` (connecting, timeouts), `transport` (one API call: allowance
 guard, the shared retry rule, session refresh), `mapping` (records <-> product records, pure),
 `collections` (200-record writes), `handlers` (one per command type; the exactly-once rule
-per type is written there), `lookup` (finding what an unknown create made), `doctor`.
+per type is written there), `lookup` (finding what an unknown create made), `doctor`;
+for recordings and reviews `recording_reads` (matching reads, calls, tasks), `calls`
+(Task records, pure) and `recording_writes` (call upserts, call links, reminders).
 Before each call the adapter compares the org's rolling 24-hour API usage (from
 `Sforce-Limit-Info`) with the tenant's share and stops with `CrmLimitReached` instead of
 spending the org's last calls on non-urgent work.

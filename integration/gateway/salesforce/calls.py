@@ -57,12 +57,6 @@ def stamp_call_record(command: UpsertCall) -> dict[str, Any]:
     return record
 
 
-def without_subtype(record: Mapping[str, Any]) -> dict[str, Any]:
-    """TaskSubtype can be set on create only: an upsert that finds its Task already there is
-    sent again without it (the Task has it from its create)."""
-    return {k: v for k, v in record.items() if k != "TaskSubtype"}
-
-
 def _described(body: str, recording_url: str) -> str:
     recording = f"Recording: {recording_url}"
     body = body[: DESCRIPTION_CHARS - len(recording) - 2]

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall
 from integration.gateway import CommandHandler, CrmError
-from integration.gateway.salesforce.collections import save
+from integration.gateway.salesforce.collections import save, upsert
 from integration.gateway.salesforce.lookup import CreatedLookup, key_field_missing
 from integration.gateway.salesforce.mapping import (
     DESCRIPTION_CHARS,
@@ -116,7 +116,7 @@ class SalesforceCommands:
         if self._org.task_key_field is not False:
             keyed = [{**r, TASK_KEY_FIELD: c.marker} for c, r in zip(commands, records)]
             try:
-                saved = list(save(self._transport, "PATCH", keyed, path=UPSERT_TASKS, idempotent=True))
+                saved = list(upsert(self._transport, keyed, path=UPSERT_TASKS))
             except SalesforceCallFailed as exc:
                 if not key_field_missing(exc):
                     raise

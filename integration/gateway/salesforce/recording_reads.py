@@ -82,7 +82,7 @@ class RecordingReads:
                     f"AND (Opportunity.IsClosed = false OR Opportunity.CloseDate >= {since})"
                 )
 
-            roles.extend((r["ContactId"], r["Opportunity"]) for r in self._query_adaptive(build))
+            roles.extend((r["ContactId"], r["Opportunity"]) for r in self._query_adaptive(build) if r.get("Opportunity"))
         teams = self._teams({opportunity["Id"] for _, opportunity in roles})
         found: dict[str, dict[str, Deal]] = {}
         for contact, opportunity in roles:

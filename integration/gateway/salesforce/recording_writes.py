@@ -2,9 +2,9 @@
 
 Exactly once, per command type (all idempotent, so an unknown outcome is simply sent again):
 - UpsertCall: a collections upsert on Task.GameFilm_Recording_Id__c; a resend finds the
-  Task its first send made and updates it instead of creating a second one. TaskSubtype can
-  be set on create only, so records the resend finds already there are sent once more
-  without it. An existing call (`call_id`) is updated by id.
+  Task its first send made and updates it instead of creating a second one (TaskSubtype,
+  create-only, is then dropped: collections.upsert). An existing call (`call_id`) is
+  updated by id.
 - RemindTask: a Salesforce task reminder (IsReminderSet, ReminderDateTime) with the note
   appended to Description unless the note is there already (read in the same batch).
 - CreateTask with `call_external_id`: the call Tasks are found by recording id (one query
@@ -25,9 +25,8 @@ from integration.gateway.salesforce.calls import (
     stamp_call_record,
     upsert_call_record,
     with_call_link,
-    without_subtype,
 )
-from integration.gateway.salesforce.collections import save
+from integration.gateway.salesforce.collections import save, upsert
 from integration.gateway.salesforce.mapping import Saved, in_chunks, json_value, outcome, quoted
 from integration.gateway.salesforce.recording_reads import RecordingReads, missing_task_field
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
@@ -35,7 +34,6 @@ from integration.gateway.salesforce.transport import SalesforceCallFailed, Sales
 log = logging.getLogger(__name__)
 
 UPSERT_CALLS = f"composite/sobjects/Task/{RECORDING_ID_FIELD}"
-CREATE_ONLY_REFUSALS = frozenset({"INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_FIELD"})
 
 
 class RecordingCommands:
@@ -82,7 +80,9 @@ class RecordingCommands:
         if not wanted:
             return
         calls = self._calls_by_recording_id(wanted)
-        instance = f"https://{self._transport.client().sf_instance}"
+        if not calls:
+            return
+        instance = "https://" + self._transport.call("instance", lambda sf: str(sf.sf_instance), guard=False)
         for command, record in zip(commands, records):
             found = calls.get(command.call_external_id or "")
             if found is None:
@@ -109,15 +109,12 @@ class RecordingCommands:
         return tasks
 
     def _upsert(self, records: list[dict[str, Any]]) -> list[Saved]:
-        saved = self._save("PATCH", records, path=UPSERT_CALLS)
-        again = [i for i, s in enumerate(saved) if s.code in CREATE_ONLY_REFUSALS and "TaskSubtype" in (s.error or "")]
-        if again:
-            for i, result in zip(again, self._save("PATCH", [without_subtype(records[i]) for i in again], path=UPSERT_CALLS)):
-                saved[i] = result
-        return saved
+        return self._save("PATCH", records, path=UPSERT_CALLS)
 
     def _save(self, method: str, records: list[dict[str, Any]], *, path: str) -> list[Saved]:
         try:
+            if path == UPSERT_CALLS:
+                return upsert(self._transport, records, path=path)
             return save(self._transport, method, records, path=path, idempotent=True)
         except SalesforceCallFailed as exc:
             clear = missing_task_field(exc, self._reads.recording_url_field, upsert=path == UPSERT_CALLS)
