@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from integration.commands import RemindTask, UpsertCall
+from integration.commands import LogCall, RemindTask, UpsertCall
 from integration.gateway.salesforce import SalesforceGateway
 from integration.gateway.transport import RetryPolicy
 from tests.salesforce_http import (  # noqa: F401  (fixtures)
@@ -115,21 +115,22 @@ def test_one_refused_call_fails_alone(http, gateway):
 
 
 class CallTasks:
-    """The org's Tasks behind the upsert URL: applies every request, answers the first with a
+    """The org's Tasks behind an upsert URL: applies every request, answers the first with a
     500 (the answer is lost), and refuses TaskSubtype on a Task that exists (create-only field)."""
 
-    def __init__(self, http: responses.RequestsMock):
+    def __init__(self, http: responses.RequestsMock, key_field: str = "GameFilm_Recording_Id__c"):
         self.tasks: dict[str, dict] = {}
         self.bodies: list[dict] = []
+        self.key_field = key_field
         self._ids = itertools.count(1)
-        http.add_callback(responses.PATCH, UPSERT_CALLS, callback=self._upsert)
+        http.add_callback(responses.PATCH, f"{DATA}/composite/sobjects/Task/{key_field}", callback=self._upsert)
 
     def _upsert(self, request):
         payload = json.loads(request.body)
         self.bodies.append(payload)
         results = []
         for record in payload["records"]:
-            existing = next((t for t in self.tasks.values() if t["GameFilm_Recording_Id__c"] == record["GameFilm_Recording_Id__c"]), None)
+            existing = next((t for t in self.tasks.values() if t[self.key_field] == record[self.key_field]), None)
             if existing is None:
                 new_id = sf_id("00T", next(self._ids))
                 self.tasks[new_id] = {**record, "Id": new_id}
@@ -155,6 +156,19 @@ def test_an_upsert_applied_then_lost_is_sent_again_and_leaves_one_task(http, con
     assert only["TaskSubtype"] == "Call" and only["Subject"] == "Acme discovery call (edited)"
     assert ["TaskSubtype" in b["records"][0] for b in org.bodies] == [True, True, False]
     assert gateway.reconcile([upsert_call()]) == {"call#1": None}  # idempotent: never looked up, simply sent again
+
+
+def test_a_keyed_call_log_applied_then_lost_also_leaves_one_task(http, connector):
+    org = CallTasks(http, key_field="GameFilm_Key__c")
+    gateway = SalesforceGateway(connector, sleep=lambda s: None, retry=RetryPolicy(attempts=2))
+    command = LogCall(key="log#1", rule="r", reason="x", record_id=OPP, owner_id=OWNER, title="Call", recording_url="https://rec.example/1",
+                      occurred_at_ms=STARTED_MS)  # fmt: skip
+
+    [outcome] = gateway.execute([command])
+
+    [only] = org.tasks.values()
+    assert outcome.ok and outcome.crm_id == only["Id"] and only["GameFilm_Key__c"] == command.marker
+    assert ["TaskSubtype" in b["records"][0] for b in org.bodies] == [True, True, False]
 
 
 def test_an_org_without_the_recording_id_field_gets_a_clear_error(http, gateway):
