@@ -207,6 +207,16 @@ def test_a_review_task_links_its_call_task_and_the_recording(http, gateway):
     assert all(o.ok for o in outcomes)
 
 
+def test_review_tasks_are_created_without_links_in_an_org_without_the_recording_id_field(http, gateway, caplog):
+    http.get(QUERY, status=400, json=errors("INVALID_FIELD", "No such column 'GameFilm_Recording_Id__c' on entity 'Task'."))
+    http.patch(UPSERT_TASKS, json=created(sf_id("00T", 21)))
+
+    [outcome] = gateway.execute([task(1, call_external_id="zoom:meeting-1")])
+
+    assert outcome.ok and body(http.calls[1])["records"][0]["Description"] == "Rubric: ..."
+    assert "GameFilm_Recording_Id__c" in caplog.text and "zoom:meeting-1" not in caplog.text
+
+
 def test_review_tasks_without_a_call_cost_no_lookup(http, gateway):
     http.patch(UPSERT_TASKS, json=created(sf_id("00T", 21)))
 

@@ -246,3 +246,17 @@ def test_read_tasks_says_whether_each_review_task_is_done(http, gateway):
     assert (tasks[CALL].completed, tasks[CALL].owner_id, tasks[CALL].due, tasks[CALL].completed_at) == (False, LEADER, date(2026, 11, 27), None)
     assert tasks[done].completed and tasks[done].completed_at == datetime(2026, 11, 23, 16, 40, 12, tzinfo=timezone.utc)
     assert missing not in tasks
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-11-02T10:15:00.000+0000", datetime(2026, 11, 2, 10, 15, tzinfo=timezone.utc)),
+    ("2026-11-02T10:15:00.000Z", datetime(2026, 11, 2, 10, 15, tzinfo=timezone.utc)),
+    ("2026-11-02T10:15:00", datetime(2026, 11, 2, 10, 15, tzinfo=timezone.utc)),
+    ("", None), ("yesterday", None), (None, None),
+])  # fmt: skip
+def test_dates_from_rest_and_outbound_messages_are_read_or_left_out(value, expected):
+    from integration.gateway.salesforce.mapping import deal_from_record
+
+    deal = deal_from_record({"Id": OPP, "LastModifiedDate": value, "IsClosed": "true", "CloseDate": "2026-11-0x"})
+
+    assert deal.modified_at == expected and deal.closed and deal.closed_at is None

@@ -98,20 +98,29 @@ def quoted(value: str | list[str]) -> str:
 
 
 def sf_datetime(value: Any) -> datetime | None:
-    """A REST dateTime value ("2026-11-02T10:15:00.000+0000") as an aware datetime; None if absent."""
+    """A REST dateTime value ("2026-11-02T10:15:00.000+0000") as an aware datetime; None if
+    absent or unreadable (a dry run takes values from outbound messages)."""
     if not value or not isinstance(value, str):
         return None
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def sf_date(value: Any) -> datetime | None:
-    """A REST date value ("2026-11-20") as midnight UTC; None if absent."""
+    """A REST date value ("2026-11-20") as midnight UTC; None if absent or unreadable."""
     if not value or not isinstance(value, str):
         return None
-    return datetime.combine(date.fromisoformat(value), time.min, tzinfo=timezone.utc)
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time.min, tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def soql_datetime(moment: datetime) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from integration.commands import CreateTask, Outcome, RemindTask, UpsertCall
+from integration.gateway import CrmError
 from integration.gateway.salesforce.calls import (
     RECORDING_ID_FIELD,
     call_link,
@@ -75,11 +76,19 @@ class RecordingCommands:
 
     def link_calls(self, commands: Sequence[CreateTask], records: list[dict[str, Any]]) -> None:
         """Put a link to each review task's call (and its recording URL) into its Description.
-        A call not attached yet is left out (the task still says what to review)."""
+        A call not attached yet is left out (the task still says what to review); so are all
+        links in an org that cannot be searched by recording id (the doctor says how to fix
+        it), rather than holding the review tasks back."""
         wanted = [c.call_external_id for c in commands if c.call_external_id]
         if not wanted:
             return
-        calls = self._calls_by_recording_id(wanted)
+        try:
+            calls = self._calls_by_recording_id(wanted)
+        except CrmError as exc:
+            if exc.retryable:
+                raise
+            log.warning("review tasks created without links to their calls: %s", exc)
+            return
         if not calls:
             return
         instance = "https://" + self._transport.call("instance", lambda sf: str(sf.sf_instance), guard=False)
