@@ -3,7 +3,9 @@
 The real SalesforceGateway and simple-salesforce run against HTTP answered by `responses`,
 which also counts the requests. Tasks and call logs are measured in both kinds of org: with
 the GameFilm_Key__c external id (upserts) and without it (the first upsert is refused, then
-creates with a marker). `reconcile` looks up 1,000 creates whose outcome was unknown.
+creates with a marker). `reconcile` looks up 1,000 creates whose outcome was unknown. The
+recording operations (matching reads, call upserts, review tasks linking their call,
+reminders) are measured in a keyed org.
 Run: `.venv/bin/python bench/api_calls_salesforce.py`.
 """
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from integration.commands import AddNote, CreateTask, LogCall
+from integration.commands import AddNote, CreateTask, LogCall, RemindTask, UpsertCall
 from integration.gateway.salesforce import SalesforceGateway
 from operations import Operation, operations, print_table
 
@@ -38,9 +41,44 @@ def _creates(count: int) -> list[CreateTask | LogCall | AddNote]:
     ]
 
 
+def _id(prefix: str, n: int) -> str:
+    return f"{prefix}{n:012d}AAA"
+
+
+def _common(n: int) -> dict[str, Any]:
+    return {"key": f"bench#{n}", "rule": "bench", "reason": "benchmark", "record_id": _opp(n)}
+
+
+def _calls(count: int, *, existing: bool = False) -> list[UpsertCall]:
+    return [
+        UpsertCall(**_common(n), external_id=f"rec:{n}", owner_id=USER, title="Call", recording_url="https://rec.example/1",
+                   occurred_at_ms=1_762_000_000_000, contact_ids=(_id("003", n),), call_id=_id("00T", n) if existing else None)
+        for n in range(count)
+    ]  # fmt: skip
+
+
+SINCE = datetime(2026, 11, 1, tzinfo=timezone.utc)
+RECORDING_OPERATIONS: dict[str, Operation] = {
+    "find_users_by_email": lambda gw, count: gw.find_users_by_email([f"rep{n}@seller.example" for n in range(count)]),
+    "find_accounts_by_domain": lambda gw, count: gw.find_accounts_by_domain([f"buyer-{n}.example.com" for n in range(count)]),
+    "deals_for_contacts": lambda gw, count: gw.deals_for_contacts([_id("003", n) for n in range(count)], SINCE),
+    "deals_for_accounts": lambda gw, count: gw.deals_for_accounts([_id("001", n) for n in range(count)], SINCE),
+    "read_calls": lambda gw, count: gw.read_calls([_id("00T", n) for n in range(count)]),
+    "read_tasks": lambda gw, count: gw.read_tasks([_id("00T", n) for n in range(count)]),
+    "upsert_calls": lambda gw, count: gw.execute(_calls(count)),
+    "upsert_calls [existing]": lambda gw, count: gw.execute(_calls(count, existing=True)),
+    "review tasks + call link": lambda gw, count: gw.execute(
+        [CreateTask(**_common(n), owner_id=USER, subject="Review", body="Rubric", due=date(2026, 12, 1), call_external_id=f"rec:{n}") for n in range(count)]
+    ),
+    "remind_tasks": lambda gw, count: gw.execute(
+        [RemindTask(**_common(n), task_id=_id("00T", n), remind_at_ms=1_764_000_000_000, note="overdue") for n in range(count)]
+    ),
+}
+
 OPERATIONS: dict[str, Operation] = {
     **operations(_opp, "opportunity", "Game_Film_Avg__c", USER),
     "reconcile (3 types)": lambda gw, count: gw.reconcile(_creates(count)),
+    **RECORDING_OPERATIONS,
 }
 
 
@@ -49,7 +87,7 @@ def measure(sizes: tuple[int, ...] = (1, 100, 1000)) -> list[dict[str, Any]]:
     rows = []
     for keyed in (True, False):
         for op, run in OPERATIONS.items():
-            if not keyed and op not in ("create_tasks", "log_calls", "reconcile (3 types)"):
+            if not keyed and op not in ("create_tasks", "log_calls", "reconcile (3 types)", "review tasks + call link"):
                 continue
             for n in sizes:
                 records = 3 * n if op.startswith("reconcile") else n
@@ -70,6 +108,7 @@ def _count_requests(run: Callable[[SalesforceGateway, int], object], count: int,
         else:
             http.add(responses.PATCH, f"{DATA}/composite/sobjects/Task/GameFilm_Key__c", status=404,
                      json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])  # fmt: skip
+        http.add_callback(responses.PATCH, f"{DATA}/composite/sobjects/Task/GameFilm_Recording_Id__c", callback=_save_all(numbers))
         for path in ("query/", "queryAll/"):
             http.add_callback(responses.GET, f"{DATA}/{path}", callback=_query)
         http.add(responses.GET, f"{INSTANCE}/services/oauth2/userinfo", json={"user_id": USER})
@@ -87,11 +126,17 @@ def _save_all(numbers: itertools.count) -> Callable[[Any], tuple[int, dict[str, 
 
 
 def _query(request: Any) -> tuple[int, dict[str, str], str]:
-    """Opportunities by id; lookups of Tasks and FeedItems find nothing (every create is resent)."""
+    """Opportunities by id; one role per contact; open Tasks by id; lookups of Tasks by marker
+    or recording id and of FeedItems find nothing (every create is resent, no call is linked)."""
+    soql = parse_qs(urlsplit(request.url).query)["q"][0]
     records: list[dict[str, Any]] = []
-    if "FROM+Opportunity" in request.url or "FROM%20Opportunity" in request.url:
-        ids = re.findall(r"006\d{12}AAA", request.url)
+    if " FROM Opportunity WHERE Id IN" in soql:
+        ids = re.findall(r"006\d{12}AAA", soql)
         records = [{"attributes": {"type": "Opportunity"}, "Id": i, "Amount": 1000.0, "IsClosed": False, "OpportunityTeamMembers": None} for i in ids]
+    elif " FROM OpportunityContactRole " in soql:
+        records = [{"ContactId": c, "Opportunity": {"Id": _opp(int(c[3:15])), "IsClosed": False}} for c in re.findall(r"003\d{12}AAA", soql)]
+    elif " FROM Task WHERE Id IN" in soql:
+        records = [{"Id": t, "IsClosed": False, "Description": ""} for t in re.findall(r"00T\d{12}AAA", soql)]
     return 200, {}, json.dumps({"totalSize": len(records), "done": True, "records": records})
 
 

@@ -46,6 +46,14 @@ def _http_url(value: str) -> None:
 
 
 _ENV_NAME = validate.Regexp(r"^[A-Z_][A-Z0-9_]*$", error="must be an environment variable NAME, not a secret value")
+# A field API name: a standard one (Website), or a custom one ending in `__c` with an optional
+# namespace prefix (Recording_URL__c, acme__Call_Link__c); words of letters and digits joined
+# by single underscores, starting with a letter.
+_SF_NAME = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
+_SF_FIELD = validate.Regexp(
+    rf"^(?:{_SF_NAME}|(?:{_SF_NAME}__)?{_SF_NAME}__c)$",
+    error="must be a Task field API name such as GameFilm_Recording_URL__c",
+)
 _SF_ID = validate.Regexp(r"^00D[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$", error="must be a 15 or 18 character org id (00D...)")
 
 
@@ -76,6 +84,7 @@ class _TenantSchema(Schema):
     api_limit_share = fields.Float(validate=validate.Range(min=0.05, max=1.0))
     team_role = fields.String()
     team_access_level = fields.String(validate=validate.OneOf(["Read", "Edit", "All"]))
+    recording_url_field = fields.String(validate=_SF_FIELD)
     api_base_url = fields.String(validate=_http_url)
     connect_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=60))
     read_timeout_seconds = fields.Float(validate=validate.Range(min=0.1, max=120))

@@ -44,6 +44,7 @@ class Tenant:
     api_limit_share: float = 0.8  # stop non-urgent work above this share of the daily allowance
     team_role: str = "Sales Manager"
     team_access_level: str = "Edit"
+    recording_url_field: str = "GameFilm_Recording_URL__c"  # Task URL field holding a call's recording link
     # both
     connect_timeout_seconds: float = 5.0  # every CRM request: a hanging CRM costs at most these
     read_timeout_seconds: float = 30.0

@@ -88,3 +88,17 @@ def test_urls_with_ports_and_paths_are_accepted():
            "intake": {"public_base_url": "https://abc.execute-api.us-east-1.amazonaws.com/production"}}  # fmt: skip
     cfg = config_mod.parse(raw, "gamefilm.toml")
     assert (cfg.store.endpoint_url, cfg.intake.public_base_url) == ("http://127.0.0.1:8001", "https://abc.execute-api.us-east-1.amazonaws.com/production")
+
+
+@pytest.mark.parametrize("name", ["Recording URL", "Recording_URL__x", "__c", "1Link__c", "Link__c;DROP", "Call__Link__c__c"])
+def test_recording_url_field_must_be_a_field_api_name(name):
+    raw = {"tenants": tenants_raw()}
+    raw["tenants"][2]["recording_url_field"] = name
+    assert errors(raw) == "gamefilm.toml: tenants[acme-salesforce].recording_url_field: must be a Task field API name such as GameFilm_Recording_URL__c"
+
+
+def test_recording_url_field_defaults_and_accepts_namespaced_fields():
+    raw = {"tenants": tenants_raw()}
+    assert config_mod.parse(raw).tenant("acme-salesforce").recording_url_field == "GameFilm_Recording_URL__c"
+    raw["tenants"][2]["recording_url_field"] = "dialer__Call_Recording_Link__c"
+    assert config_mod.parse(raw).tenant("acme-salesforce").recording_url_field == "dialer__Call_Recording_Link__c"

@@ -125,15 +125,16 @@ def test_read_users(http, gateway):
 def test_find_contacts_lower_cases_and_quotes_emails(http, gateway):
     http.get(QUERY, json=page([{
         "attributes": {"type": "Contact", "url": f"/services/data/v59.0/sobjects/Contact/{CONTACT}"},
-        "Id": CONTACT, "Email": "Pat.O'Brien@Buyer.com", "Name": "Pat O'Brien",
+        "Id": CONTACT, "Email": "Pat.O'Brien@Buyer.com", "Name": "Pat O'Brien", "AccountId": "001000000000001AAA",
     }]))
 
     contacts = gateway.find_contacts([" Pat.O'Brien@Buyer.com", "pat.o'brien@buyer.com"])
 
     assert soql(http.calls[0]) == (
-        "SELECT Id, Email, Name FROM Contact WHERE Email IN ('pat.o\\'brien@buyer.com') ORDER BY LastModifiedDate DESC"
+        "SELECT Id, Email, Name, AccountId FROM Contact WHERE Email IN ('pat.o\\'brien@buyer.com') ORDER BY LastModifiedDate DESC"
     )
     assert contacts["pat.o'brien@buyer.com"].id == CONTACT
+    assert contacts["pat.o'brien@buyer.com"].account_id == "001000000000001AAA"
 
 
 def test_open_deals_for_contacts_groups_contact_roles_per_contact(http, gateway):

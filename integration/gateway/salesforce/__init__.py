@@ -3,7 +3,9 @@
 Split by concern: `session` (connecting, timeouts), `transport` (one API call: allowance
 guard, the shared retry rule, session refresh), `mapping` (records <-> product records, pure),
 `collections` (200-record writes), `handlers` (one per command type; the exactly-once rule
-per type is written there), `lookup` (finding what an unknown create made), `doctor`.
+per type is written there), `lookup` (finding what an unknown create made), `doctor`;
+for recordings and reviews `recording_reads` (matching reads, calls, tasks), `calls`
+(Task records, pure) and `recording_writes` (call upserts, call links, reminders).
 Before each call the adapter compares the org's rolling 24-hour API usage (from
 `Sforce-Limit-Info`) with the tenant's share and stops with `CrmLimitReached` instead of
 spending the org's last calls on non-urgent work.
@@ -20,12 +22,16 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from integration.commands import AddCollaborators, AddNote, Command, Contact, CreateTask, Deal, LogCall, Outcome, UpdateFields, User
 from integration.gateway import CommandHandler, CrmGateway, Finding
 from integration.gateway.salesforce import doctor
+from integration.gateway.salesforce.calls import DEFAULT_RECORDING_URL_FIELD
 from integration.gateway.salesforce.handlers import ENABLE_TEAMS, SalesforceCommands
 from integration.gateway.salesforce.lookup import CreatedLookup
 from integration.gateway.salesforce.mapping import TEAM_RELATIONSHIP, deal_from_record, in_chunks, quoted, user_from_record
 from integration.gateway.salesforce.org import OrgShape
+from integration.gateway.salesforce.recording_reads import RecordingReads
+from integration.gateway.salesforce.recording_writes import RecordingCommands
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
 from integration.gateway.transport import RetryPolicy, Timeouts
+from integration.recordings import CallActivity, TaskState
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -60,6 +66,7 @@ class SalesforceGateway(CrmGateway):
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         lookback: timedelta = LOOKBACK,
+        recording_url_field: str = DEFAULT_RECORDING_URL_FIELD,
     ):
         self._limit_share = limit_share
         self._clock = clock
@@ -67,7 +74,11 @@ class SalesforceGateway(CrmGateway):
         self._org = OrgShape()
         self._transport = SalesforceTransport(connect, limit_share=limit_share, retry=retry, sleep=sleep)
         lookup = CreatedLookup(self._transport, self._org, now=now, lookback=lookback)
-        self._commands = SalesforceCommands(self._transport, self._org, lookup, team_role=team_role, team_access_level=team_access_level)
+        self._recordings = RecordingReads(
+            self._transport, self._org, query_adaptive=self._query_adaptive, deal_fields=self._deal_fields, recording_url_field=recording_url_field,
+        )  # fmt: skip
+        recordings = RecordingCommands(self._transport, self._recordings)
+        self._commands = SalesforceCommands(self._transport, self._org, lookup, recordings, team_role=team_role, team_access_level=team_access_level)
 
     @classmethod
     def from_tenant(cls, tenant: Tenant, environ: Mapping[str, str] | None = None) -> SalesforceGateway:
@@ -80,6 +91,7 @@ class SalesforceGateway(CrmGateway):
             limit_share=tenant.api_limit_share,
             team_role=tenant.team_role,
             team_access_level=tenant.team_access_level,
+            recording_url_field=tenant.recording_url_field,
         )
 
     def api_usage(self) -> tuple[int, int] | None:
@@ -135,10 +147,10 @@ class SalesforceGateway(CrmGateway):
         """Several contacts may share an address: the most recently modified one wins."""
         contacts: dict[str, Contact] = {}
         for chunk in in_chunks(e.strip().lower() for e in emails):
-            soql = f"SELECT Id, Email, Name FROM Contact WHERE Email IN {quoted(chunk)} ORDER BY LastModifiedDate DESC"
+            soql = f"SELECT Id, Email, Name, AccountId FROM Contact WHERE Email IN {quoted(chunk)} ORDER BY LastModifiedDate DESC"
             for r in self._transport.query(soql):
                 email = (r.get("Email") or "").lower()
-                contacts.setdefault(email, Contact(id=r["Id"], email=email, name=r.get("Name")))
+                contacts.setdefault(email, Contact(id=r["Id"], email=email, name=r.get("Name"), account_id=r.get("AccountId") or None))
         return contacts
 
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
@@ -149,6 +161,26 @@ class SalesforceGateway(CrmGateway):
                 deal = deal_from_record(r["Opportunity"])
                 found.setdefault(r["ContactId"], {})[deal.id] = deal
         return {contact: list(deals.values()) for contact, deals in found.items()}
+
+    # ---- reads for recordings and reviews (recording_reads.py) ---------------------------
+
+    def find_users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
+        return self._recordings.find_users_by_email(emails)
+
+    def find_accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
+        return self._recordings.find_accounts_by_domain(domains)
+
+    def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self._recordings.deals_for_contacts(contact_ids, closed_since)
+
+    def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self._recordings.deals_for_accounts(account_ids, closed_since)
+
+    def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
+        return self._recordings.read_calls(ids)
+
+    def read_tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
+        return self._recordings.read_tasks(ids)
 
     def _deals_soql(self, ids: list[str]) -> str:
         select = self._deal_fields()
@@ -201,7 +233,7 @@ class SalesforceGateway(CrmGateway):
     # ---- doctor ------------------------------------------------------------------------
 
     def check(self) -> list[Finding]:
-        return doctor.check(self._transport, self._org, self._limit_share)
+        return doctor.check(self._transport, self._org, self._limit_share, self._recordings.recording_url_field)
 
 
 def _missing_optional_part(exc: SalesforceCallFailed) -> str | None:

@@ -42,3 +42,20 @@ def save(transport: SalesforceTransport, method: str, records: list[dict[str, An
             return results + [failed] * len(chunk) + [unsent] * (len(records) - start - len(chunk))
         results.extend(saved_from(r) for r in response)
     return results
+
+
+CREATE_ONLY_FIELDS = ("TaskSubtype",)  # settable on create, never on update (Task object reference)
+_REFUSED_FIELD_CODES = frozenset({"INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_FIELD"})
+
+
+def upsert(transport: SalesforceTransport, records: list[dict[str, Any]], *, path: str) -> list[Saved]:
+    """A collections upsert (idempotent). A record that carries a create-only field and finds
+    its record already there (a resend after a lost answer) is refused for that field alone:
+    it is sent once more without it (the record has it from its create)."""
+    saved = save(transport, "PATCH", records, path=path, idempotent=True)
+    again = [i for i, s in enumerate(saved) if s.code in _REFUSED_FIELD_CODES and any(f in (s.error or "") for f in CREATE_ONLY_FIELDS if f in records[i])]
+    if again:
+        trimmed = [{k: v for k, v in records[i].items() if k not in CREATE_ONLY_FIELDS} for i in again]
+        for i, result in zip(again, save(transport, "PATCH", trimmed, path=path, idempotent=True)):
+            saved[i] = result
+    return saved

@@ -1,13 +1,16 @@
 """Doctor checks for a Salesforce org: three steps, two API calls after authenticating.
 
 What the describes show about the org (no multi-currency, no record types, no teams, whether
-Task has the GameFilm_Key__c external id) also holds for the gateway's later calls.
+Task has the GameFilm_Key__c external id) also holds for the gateway's later calls. Recordings
+need two Task fields: GameFilm_Recording_Id__c (External ID, Unique: what makes attaching a
+recording an upsert) and the tenant's recording URL field.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from integration.gateway import CrmError, Finding
+from integration.gateway.salesforce.calls import RECORDING_ID_FIELD
 from integration.gateway.salesforce.handlers import ENABLE_TEAMS
 from integration.gateway.salesforce.mapping import TEAM_RELATIONSHIP
 from integration.gateway.salesforce.org import TASK_KEY_FIELD, OrgShape
@@ -20,7 +23,7 @@ CHECKED_OBJECTS = ("Opportunity", "Task", "FeedItem", "OpportunityTeamMember")
 TASK_FIELDS = ("WhatId", "WhoId", "OwnerId", "Subject", "Description", "ActivityDate", "Status", "Priority", "TaskSubtype", "CallDurationInSeconds")
 
 
-def check(transport: SalesforceTransport, org: OrgShape, limit_share: float) -> list[Finding]:
+def check(transport: SalesforceTransport, org: OrgShape, limit_share: float, recording_url_field: str) -> list[Finding]:
     """Authenticate, read limits, describe the objects the product writes in one batch."""
     try:
         transport.call("authenticate", lambda sf: sf, guard=False)
@@ -34,6 +37,7 @@ def check(transport: SalesforceTransport, org: OrgShape, limit_share: float) -> 
     except CrmError as exc:
         return findings + [Finding("api", False, f"Salesforce refused the doctor's API calls ({exc}); check that the integration user has 'API Enabled' and 'View Setup and Configuration'.")]
     findings.extend(_object_findings(org, described))
+    findings.extend(_recording_findings(described.get("Task"), recording_url_field))
     return findings
 
 
@@ -98,6 +102,30 @@ def _task_finding(describe: Mapping[str, Any] | None, keyed: bool | None) -> Fin
         else f"created with a marker line in Description ({TASK_KEY_FIELD} is not installed: the installer adds it)"
     )  # fmt: skip
     return Finding("task", True, f"Tasks and call logs can be created; they are {how}.")
+
+
+def _recording_findings(describe: Mapping[str, Any] | None, url_field: str) -> list[Finding]:
+    """One actionable sentence per Task field recordings need (none when Task is not usable:
+    the task finding already says how to fix that)."""
+    if not describe:
+        return []
+    fields = {f["name"]: f for f in describe.get("fields", [])}
+    key = fields.get(RECORDING_ID_FIELD)
+    if key is None or not (key.get("externalId") and key.get("unique")):
+        state = "is missing" if key is None else "is not marked External ID and Unique"
+        found = Finding("recording_id", False, f"Task.{RECORDING_ID_FIELD} {state}: deploy it on Activity as Text(255), External ID, Unique (the installer does), or recordings cannot be attached once.")
+    elif not (key.get("createable") and key.get("updateable")):
+        found = Finding("recording_id", False, f"The integration user cannot write Task.{RECORDING_ID_FIELD}: grant Edit on it in the product's permission set.")
+    else:
+        found = Finding("recording_id", True, f"Recordings are attached as call Tasks upserted on the external id {RECORDING_ID_FIELD}.")
+    url = fields.get(url_field)
+    if url is None:
+        link = Finding("recording_url", False, f"Task has no field {url_field}: create it on Activity (type URL), or set the tenant's recording_url_field to the org's recording URL field.")
+    elif url.get("type") != "url" or not (url.get("createable") and url.get("updateable")):
+        link = Finding("recording_url", False, f"Task.{url_field} must be a URL field the integration user can edit: check its type and grant Edit on it in the product's permission set.")
+    else:
+        link = Finding("recording_url", True, f"Recording links are written to Task.{url_field}.")
+    return [found, link]
 
 
 def _feed_item_finding(describe: Mapping[str, Any] | None) -> Finding:

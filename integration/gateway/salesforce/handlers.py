@@ -8,6 +8,7 @@ Exactly once, per command type:
   it (idempotent, resent); else created with the marker in Description and never resent
   after an ambiguous failure: the worker reconciles them through `find` (see lookup.py).
 - AddNote: a Chatter FeedItem created with the marker in Body (never resent; `find`).
+- UpsertCall, RemindTask (and CreateTask's link to its call): recording_writes.py.
 Whether GameFilm_Key__c exists is learned once: from the doctor's describe of Task or from
 the first upsert Salesforce refuses because the field is unknown (or not writable). An upsert
 resent after an ambiguous failure sets the task's fields again: within the gateway's retry
@@ -18,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, UpdateFields
+from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall
 from integration.gateway import CommandHandler, CrmError
-from integration.gateway.salesforce.collections import save
+from integration.gateway.salesforce.collections import save, upsert
 from integration.gateway.salesforce.lookup import CreatedLookup, key_field_missing
 from integration.gateway.salesforce.mapping import (
     DESCRIPTION_CHARS,
@@ -36,6 +37,7 @@ from integration.gateway.salesforce.mapping import (
     with_marker,
 )
 from integration.gateway.salesforce.org import TASK_KEY_FIELD, OrgShape
+from integration.gateway.salesforce.recording_writes import RecordingCommands
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,13 @@ KEY_FIELD_REFUSALS = frozenset({"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDAT
 class SalesforceCommands:
     """The handlers of one org's gateway; `lookup` finds what an unknown create made."""
 
-    def __init__(self, transport: SalesforceTransport, org: OrgShape, lookup: CreatedLookup, *, team_role: str, team_access_level: str):
+    def __init__(
+        self, transport: SalesforceTransport, org: OrgShape, lookup: CreatedLookup, recordings: RecordingCommands, *, team_role: str, team_access_level: str,
+    ):  # fmt: skip
         self._transport = transport
         self._org = org
         self._lookup = lookup
+        self._recordings = recordings
         self._team_role = team_role
         self._team_access_level = team_access_level
 
@@ -62,6 +67,8 @@ class SalesforceCommands:
             CreateTask: CommandHandler(self.create_tasks, self._lookup.find_tasks),
             LogCall: CommandHandler(self.log_calls, self._lookup.find_tasks),
             AddNote: CommandHandler(self.add_notes, self._lookup.find_notes),
+            UpsertCall: CommandHandler(self._recordings.upsert_calls),
+            RemindTask: CommandHandler(self._recordings.remind_tasks),
         }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
@@ -89,7 +96,9 @@ class SalesforceCommands:
         return [collaborators_outcome(c.key, per_command[i]) for i, c in enumerate(commands)]
 
     def create_tasks(self, commands: Sequence[CreateTask]) -> list[Outcome]:
-        return self._create_tasks(commands, [task_record(c) for c in commands])
+        records = [task_record(c) for c in commands]
+        self._recordings.link_calls(commands, records)
+        return self._create_tasks(commands, records)
 
     def log_calls(self, commands: Sequence[LogCall]) -> list[Outcome]:
         return self._create_tasks(commands, [call_record(c) for c in commands])
@@ -107,7 +116,7 @@ class SalesforceCommands:
         if self._org.task_key_field is not False:
             keyed = [{**r, TASK_KEY_FIELD: c.marker} for c, r in zip(commands, records)]
             try:
-                saved = list(save(self._transport, "PATCH", keyed, path=UPSERT_TASKS, idempotent=True))
+                saved = list(upsert(self._transport, keyed, path=UPSERT_TASKS))
             except SalesforceCallFailed as exc:
                 if not key_field_missing(exc):
                     raise

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -49,6 +49,9 @@ def deal_from_record(record: Mapping[str, Any], collaborators: frozenset[str] = 
         name=record.get("Name") or None,
         collaborators=collaborators,
         fields={k: v for k, v in record.items() if k not in ("attributes", TEAM_RELATIONSHIP)},
+        account_id=record.get("AccountId") or None,
+        closed_at=sf_date(record.get("CloseDate")) if record.get("IsClosed") in (True, "true") else None,
+        modified_at=sf_datetime(record.get("LastModifiedDate")),
     )
 
 
@@ -71,13 +74,14 @@ def user_from_record(record: Mapping[str, Any]) -> User:
     return User(id=record["Id"], name=record.get("Name"), email=record.get("Email"), manager_id=record.get("ManagerId"), active=bool(record.get("IsActive")))
 
 
-def in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    """Distinct non-empty values in groups that keep a SOQL `IN` list short enough for a GET URL."""
+def in_chunks(values: Iterable[str], *, size: int = IN_LIST_SIZE, overhead: int = 3) -> Iterator[list[str]]:
+    """Distinct non-empty values in groups that keep a SOQL `IN` list (or an `OR` of clauses
+    costing `overhead` characters each besides the value) short enough for a GET URL."""
     chunk: list[str] = []
     chars = 0
     for value in dict.fromkeys(v for v in values if v):
-        cost = len(value) + 3  # quotes and comma
-        if chunk and (len(chunk) >= IN_LIST_SIZE or chars + cost > IN_LIST_CHARS):
+        cost = len(value) + overhead
+        if chunk and (len(chunk) >= size or chars + cost > IN_LIST_CHARS):
             yield chunk
             chunk, chars = [], 0
         chunk.append(value)
@@ -91,6 +95,32 @@ def quoted(value: str | list[str]) -> str:
     from simple_salesforce.format import quote_soql_value
 
     return str(quote_soql_value(value))
+
+
+def sf_datetime(value: Any) -> datetime | None:
+    """A REST dateTime value ("2026-11-02T10:15:00.000+0000") as an aware datetime; None if
+    absent or unreadable (a dry run takes values from outbound messages)."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def sf_date(value: Any) -> datetime | None:
+    """A REST date value ("2026-11-20") as midnight UTC; None if absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time.min, tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def soql_datetime(moment: datetime) -> str:
