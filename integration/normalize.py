@@ -37,7 +37,9 @@ from integration.outbound import (
     outbound_received,
     parse_outbound_message,
 )
+from integration.crm_activity import salesforce_object_type
 from integration.id_field import CanonicalInteger
+from integration.recording_intake import is_recording_source, recording_event
 
 __all__ = [  # re-exported: the handlers, tests and benches import them from here
     "Normalized", "Rejected", "describe", "raw_json", "OutboundMessage", "SoapError",
@@ -287,7 +289,7 @@ def _salesforce_json_event(key: str, tenant_id: str, data: Mapping[str, Any], ra
         key=key,
         tenant=tenant_id,
         crm="salesforce",
-        object_type=data["object"].lower(),
+        object_type=salesforce_object_type(data["object"], data["fields_"]),
         object_id=data["recordId"],
         kind=data["kind"],
         occurred_at=data["occurredAt"],
@@ -312,6 +314,8 @@ def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) 
         return outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))
     if source == ev.SOURCE_SALESFORCE_JSON:
         return _salesforce_json_event(key, tenant, _schema(SalesforceJsonEventSchema).load(raw), raw)
+    if is_recording_source(source):
+        return recording_event(source, key, tenant, raw)
     raise ValueError(f"unknown event source {source!r}")
 
 
