@@ -42,12 +42,11 @@ def recordings() -> Response | tuple[Response, int]:
     note(tenant=tenant.id)
     batch, single = recordings_received(parse_json(body), tenant)
     if single and batch.rejected:
-        messages = batch.rejected[0].detail or {}
-        field = next(iter(messages), "body")
-        raise InputError(400, "invalid_recording", "; ".join(f"{k}: {v}" for k, v in messages.items()) or "invalid recording", str(field))
+        messages = {str(k) or "(empty name)": v for k, v in (batch.rejected[0].detail or {"body": ["invalid"]}).items()}
+        raise InputError(400, "invalid_recording", "; ".join(f"{k}: {v}" for k, v in messages.items()), next(iter(messages)))
     batch.enforce_limits(len(body))
     if single and batch.rejected:  # the one recording is over a storage limit
-        [(field, problems)] = list((batch.rejected[0].detail or {"body": ["too large"]}).items())[:1]
+        field, problems = next(iter((batch.rejected[0].detail or {"body": ["too large"]}).items()))
         raise InputError(400, "too_large", f"{field}: {problems}", str(field))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
