@@ -132,9 +132,10 @@ OUTBOUND_BODIES = st.one_of(OUTBOUND_MESSAGES, OUTBOUND_MESSAGES, OUTBOUND_MESSA
 
 
 RECORDINGS = st.integers(0, 10**9).flatmap(lambda i: mutated(recording(i), JSON_VALUES | TIMES))
+FRESH_RECORDINGS = st.integers(0, 10**9).map(recording)  # valid, so a share of the 200s store something
 RECORDING_BODIES = (
-    RECORDINGS.map(lambda r: json.dumps(r).encode())
-    | st.lists(RECORDINGS, max_size=3).map(lambda rs: json.dumps({"recordings": rs}).encode())
+    (FRESH_RECORDINGS | RECORDINGS).map(lambda r: json.dumps(r).encode())
+    | st.lists(FRESH_RECORDINGS | RECORDINGS, max_size=3).map(lambda rs: json.dumps({"recordings": rs}).encode())
     | st.builds(lambda o: json.dumps(o).encode(), mutated({"recordings": [recording(1)]}))
     | JSON_VALUES.map(lambda v: json.dumps(v).encode())
     | st.binary(max_size=64)
@@ -145,15 +146,17 @@ RECORDING_BODIES = (
 def zoom_events(draw: st.DrawFn) -> dict:
     """recording.completed with its meeting, payload or envelope mutated; or the URL validation."""
     event = zoom_recording_completed(f"uuid-{draw(st.integers(0, 10**9))}==")
-    which = draw(st.sampled_from(["meeting", "meeting", "payload", "envelope", "file", "challenge"]))
-    if which == "meeting":
+    which = draw(st.sampled_from(["as sent", "meeting", "meeting", "payload", "envelope", "file", "challenge", "challenge"]))
+    if which == "as sent":
+        pass
+    elif which == "meeting":
         event["payload"]["object"] = draw(mutated(event["payload"]["object"], JSON_VALUES | TIMES))
     elif which == "payload":
         event["payload"] = draw(mutated(event["payload"]))
     elif which == "file":
         event["payload"]["object"]["recording_files"][0] = draw(mutated(event["payload"]["object"]["recording_files"][0]))
     elif which == "challenge":
-        event = {"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": draw(JSON_VALUES)}}
+        event = {"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": draw(st.text(max_size=40) | JSON_VALUES)}}
     else:
         event = draw(mutated(event))
     return event
