@@ -40,6 +40,7 @@ from integration.outbound import (
 from integration.crm_activity import salesforce_object_type
 from integration.id_field import CanonicalInteger
 from integration.recording_intake import is_recording_source, recording_event
+from integration.recordings import CALL_OBJECT, TASK_OBJECT
 
 __all__ = [  # re-exported: the handlers, tests and benches import them from here
     "Normalized", "Rejected", "describe", "raw_json", "OutboundMessage", "SoapError",
@@ -51,7 +52,7 @@ MAX_BATCH = limits.MAX_BATCH
 # HubSpot object type ids used by generic (object.*) subscriptions.
 _HUBSPOT_OBJECT_TYPES = {
     "0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket",
-    "0-27": "task", "0-46": "note", "0-47": "meeting", "0-48": "call",
+    "0-27": TASK_OBJECT, "0-46": "note", "0-47": "meeting", "0-48": CALL_OBJECT,
 }  # fmt: skip
 _HUBSPOT_ACTIONS = {
     "creation": ev.CREATED, "propertyChange": ev.UPDATED, "deletion": ev.DELETED,
