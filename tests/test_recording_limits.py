@@ -28,6 +28,7 @@ def test_the_largest_admitted_recording_is_stored_whole(edge, any_store, clock):
     assert (r.status_code, r.get_json()["accepted"]) == (200, 1)
     [stored] = any_store.list_events()
     assert stored.event.changed["recording_url"] == url and len(stored.event.changed["participants"]) == MAX_PARTICIPANTS
+    assert (stored.event.crm, stored.event.object_id) == ("hubspot", "rec:" + "é" * 200)  # the row says which CRM it belongs to
 
 
 def test_an_id_whose_key_passes_the_limit_is_rejected_in_a_batch_and_400_alone(edge, any_store, clock):
