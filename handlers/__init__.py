@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from handlers import docs, errors, health, hubspot, observe, salesforce
+    from handlers import docs, errors, health, hubspot, observe, recordings, salesforce, zoom
 
     errors.register(app)
     observe.register(app)
@@ -13,3 +13,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(hubspot.bp)
     app.register_blueprint(salesforce.bp)
+    app.register_blueprint(recordings.bp)
+    app.register_blueprint(zoom.bp)

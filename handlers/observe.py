@@ -28,8 +28,15 @@ def _known_fields() -> frozenset[str]:
     names = {"body", "Content-Type", "Content-Length", "X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp",
              "X-GameFilm-Signature", "OrganizationId", "Notification.Id", "_schema",
              "Content-Encoding", "path", "method", "request"}  # fmt: skip
-    for schema in (HubSpotEventSchema(), SalesforceJsonBatchSchema(), SalesforceJsonEventSchema()):
+    from integration.recording_intake import RecordingBatchSchema, RecordingSchema
+    from integration.zoom_intake import ZoomEventSchema, ZoomMeetingSchema, ZoomRecordingPayloadSchema
+
+    names |= {"x-zm-signature", "x-zm-request-timestamp", "payload.plainToken"}
+    for schema in (HubSpotEventSchema(), SalesforceJsonBatchSchema(), SalesforceJsonEventSchema(), RecordingSchema(), RecordingBatchSchema(),
+                   ZoomEventSchema()):  # fmt: skip
         names.update(f.data_key or name for name, f in schema.fields.items())
+    names.update(f"payload.{name}" for name in ZoomRecordingPayloadSchema().fields)
+    names.update(f"payload.object.{name}" for name in ZoomMeetingSchema().fields)
     return frozenset(names)
 
 

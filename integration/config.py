@@ -91,6 +91,11 @@ class _TenantSchema(Schema):
     corporate_currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
     currency_rates = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$")), values=fields.Float(validate=validate.Range(min=0, min_inclusive=False)))
     rules = fields.Dict(keys=fields.String(), values=fields.Raw())
+    recorder_secret_envs = fields.List(fields.String(validate=_ENV_NAME))
+    zoom_secret_token_env = fields.String(validate=_ENV_NAME)
+    zoom_account_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="must be the Zoom app's Account ID"))
+    zoom_client_id_env = fields.String(validate=_ENV_NAME)
+    zoom_client_secret_env = fields.String(validate=_ENV_NAME)
 
     @validates_schema
     def _per_crm(self, data: dict, **_: Any) -> None:
@@ -117,10 +122,20 @@ class _TenantSchema(Schema):
                     if not data.get(name):
                         raise ValidationError(f"needed for auth = {auth!r}", name)
 
+    @validates_schema
+    def _zoom_credentials(self, data: dict, **_: Any) -> None:
+        """The participants API needs all three server-to-server OAuth values or none."""
+        names = ("zoom_account_id", "zoom_client_id_env", "zoom_client_secret_env")
+        given = [n for n in names if data.get(n)]
+        if given and len(given) < len(names):
+            missing = next(n for n in names if not data.get(n))
+            raise ValidationError(f"needed with {given[0]} (Zoom server-to-server OAuth takes all three)", missing)
+
     @post_load
     def _make(self, data: dict, **_: Any) -> Tenant:
-        if "shared_secret_envs" in data:
-            data["shared_secret_envs"] = tuple(data["shared_secret_envs"])
+        for name in ("shared_secret_envs", "recorder_secret_envs"):
+            if name in data:
+                data[name] = tuple(data[name])
         return Tenant(**data)
 
 

@@ -45,6 +45,12 @@ class Tenant:
     team_role: str = "Sales Manager"
     team_access_level: str = "Edit"
     recording_url_field: str = "GameFilm_Recording_URL__c"  # Task URL field holding a call's recording link
+    # recording sources (both CRMs): /hooks/recordings and /hooks/zoom
+    recorder_secret_envs: tuple[str, ...] = ()  # X-GameFilm-Signature secrets of dialers/recorders (several during rotation)
+    zoom_secret_token_env: str | None = None  # the Zoom app's webhook Secret Token (x-zm-signature)
+    zoom_account_id: str | None = None  # server-to-server OAuth app: reads past meetings' participants
+    zoom_client_id_env: str | None = None
+    zoom_client_secret_env: str | None = None
     # both
     connect_timeout_seconds: float = 5.0  # every CRM request: a hanging CRM costs at most these
     read_timeout_seconds: float = 30.0

@@ -32,6 +32,8 @@ SOURCE_HUBSPOT = "hubspot"
 SOURCE_OUTBOUND = "salesforce-outbound"  # Salesforce outbound message (SOAP) notification
 SOURCE_SALESFORCE_JSON = "salesforce-json"  # signed JSON from a Flow or Apex callout
 SOURCES = (SOURCE_HUBSPOT, SOURCE_OUTBOUND, SOURCE_SALESFORCE_JSON)
+# Recordings are stored as `<crm>-recorder` / `<crm>-zoom` (integration.recording_intake): the
+# tenant's CRM first, so `Received.crm` is the CRM the recording is attached in.
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,10 @@ from integration.outbound import (
     outbound_received,
     parse_outbound_message,
 )
+from integration.crm_activity import salesforce_object_type
 from integration.id_field import CanonicalInteger
+from integration.recording_intake import is_recording_source, recording_event
+from integration.recordings import CALL_OBJECT, TASK_OBJECT
 
 __all__ = [  # re-exported: the handlers, tests and benches import them from here
     "Normalized", "Rejected", "describe", "raw_json", "OutboundMessage", "SoapError",
@@ -49,7 +52,7 @@ MAX_BATCH = limits.MAX_BATCH
 # HubSpot object type ids used by generic (object.*) subscriptions.
 _HUBSPOT_OBJECT_TYPES = {
     "0-1": "contact", "0-2": "company", "0-3": "deal", "0-5": "ticket",
-    "0-27": "task", "0-46": "note", "0-47": "meeting", "0-48": "call",
+    "0-27": TASK_OBJECT, "0-46": "note", "0-47": "meeting", "0-48": CALL_OBJECT,
 }  # fmt: skip
 _HUBSPOT_ACTIONS = {
     "creation": ev.CREATED, "propertyChange": ev.UPDATED, "deletion": ev.DELETED,
@@ -287,7 +290,7 @@ def _salesforce_json_event(key: str, tenant_id: str, data: Mapping[str, Any], ra
         key=key,
         tenant=tenant_id,
         crm="salesforce",
-        object_type=data["object"].lower(),
+        object_type=salesforce_object_type(data["object"], data["fields_"]),
         object_id=data["recordId"],
         kind=data["kind"],
         occurred_at=data["occurredAt"],
@@ -312,6 +315,8 @@ def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) 
         return outbound_event(key, tenant, raw, datetime.fromtimestamp(received_at, tz=timezone.utc))
     if source == ev.SOURCE_SALESFORCE_JSON:
         return _salesforce_json_event(key, tenant, _schema(SalesforceJsonEventSchema).load(raw), raw)
+    if is_recording_source(source):
+        return recording_event(source, key, tenant, raw)
     raise ValueError(f"unknown event source {source!r}")
 
 

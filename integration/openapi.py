@@ -12,6 +12,8 @@ from marshmallow import Schema, fields
 
 from integration import limits
 from integration.normalize import MAX_BATCH, HubSpotEventSchema, SalesforceJsonBatchSchema, SalesforceJsonEventSchema
+from integration.recording_intake import RecordingBatchSchema, RecordingSchema
+from integration.zoom_intake import ZoomEventSchema, ZoomMeetingSchema
 
 TITLE = "Game Film intake"
 VERSION = "1"
@@ -41,6 +43,11 @@ class SalesforceJsonAckSchema(Schema):
     accepted = fields.Integer(required=True)
     duplicates = fields.Integer(required=True)
     rejected = fields.List(fields.Nested(RejectedSchema), required=True)
+
+
+class ZoomChallengeSchema(Schema):
+    plainToken = fields.String(required=True, metadata={"description": "as Zoom sent it"})
+    encryptedToken = fields.String(required=True, metadata={"description": "hex HMAC-SHA256(secret token, plainToken)"})
 
 
 class TenantSummarySchema(Schema):
@@ -90,12 +97,17 @@ def build() -> dict[str, Any]:
         ("HubSpotEvent", HubSpotEventSchema), ("SalesforceJsonEvent", SalesforceJsonEventSchema),
         ("SalesforceJsonBatch", SalesforceJsonBatchSchema), ("Error", ErrorSchema), ("Rejected", RejectedSchema),
         ("HubSpotAck", HubSpotAckSchema), ("SalesforceJsonAck", SalesforceJsonAckSchema), ("Health", HealthSchema),
+        ("Recording", RecordingSchema), ("RecordingBatch", RecordingBatchSchema), ("ZoomEvent", ZoomEventSchema),
+        ("ZoomRecordingObject", ZoomMeetingSchema), ("ZoomChallenge", ZoomChallengeSchema),
     ):  # fmt: skip
         spec.components.schema(name, schema=schema)
     # The batch schema loads `events` as plain objects so one bad event is reported, not fatal;
     # the document says what each must be.
     batch = spec.components.schemas["SalesforceJsonBatch"]
     batch["properties"]["events"]["items"] = {"$ref": "#/components/schemas/SalesforceJsonEvent"}
+    spec.components.schemas["RecordingBatch"]["properties"]["recordings"]["items"] = {"$ref": "#/components/schemas/Recording"}
+    spec.components.schemas["ZoomEvent"]["properties"]["payload"]["description"] = (
+        "endpoint.url_validation: {plainToken}; recording.completed: {account_id, object: ZoomRecordingObject}")
     spec.components.security_scheme("HubSpotSignatureV3", {
         "type": "apiKey", "in": "header", "name": "X-HubSpot-Signature-v3",
         "description": "base64 HMAC-SHA256(client secret, METHOD + URI + body + X-HubSpot-Request-Timestamp)",
@@ -108,7 +120,16 @@ def build() -> dict[str, Any]:
         "type": "apiKey", "in": "header", "name": "X-GameFilm-Signature",
         "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<body>')>[,v1=...]",
     })  # fmt: skip
+    spec.components.security_scheme("ZoomSignature", {
+        "type": "apiKey", "in": "header", "name": "x-zm-signature",
+        "description": "v0=<hex HMAC-SHA256(secret token, 'v0:' + x-zm-request-timestamp + ':' + body)>",
+    })  # fmt: skip
+    spec.components.security_scheme("ZoomTimestamp", {
+        "type": "apiKey", "in": "header", "name": "x-zm-request-timestamp",
+        "description": "epoch seconds (13+ digits: milliseconds), within the tolerance (300 s by default)",
+    })  # fmt: skip
     _paths(spec)
+    _recording_paths(spec)
     return spec.to_dict()
 
 
@@ -154,4 +175,35 @@ def _paths(spec: Any) -> None:
     spec.path(path="/openapi.json", operations={"get": {
         "summary": "This document", "operationId": "openapi",
         "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }})  # fmt: skip
+
+
+def _recording_paths(spec: Any) -> None:
+    ack = {"application/json": {"schema": "SalesforceJsonAck"}}
+    spec.path(path="/hooks/recordings", operations={"post": {
+        "summary": "Recordings from a dialer or recorder", "operationId": "recordings",
+        "description": "One recording object, or {recordings: [...]} (at most 100). Signed with the secret "
+                       "of one tenant's recorder_secret_envs: the signature picks the tenant.",
+        "security": [{"GameFilmSignature": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [{"$ref": "#/components/schemas/Recording"}, {"$ref": "#/components/schemas/RecordingBatch"}]}}}},
+        "responses": {
+            "200": {"description": "stored (in a batch, bad recordings reported in rejected)", "content": ack},
+            "401": _error("missing, malformed, wrong, stale or future signature"),
+            **_COMMON_ERRORS,
+            "400": _error("a single recording, or the batch envelope, is invalid (the field is named)"),
+        },
+    }})  # fmt: skip
+    spec.path(path="/hooks/zoom", operations={"post": {
+        "summary": "Zoom webhooks (recording.completed, endpoint.url_validation)", "operationId": "zoomWebhook",
+        "description": "Verified with each tenant's zoom_secret_token_env: the matching token picks the tenant. "
+                       "Other events are acknowledged and not stored.",
+        "security": [{"ZoomSignature": [], "ZoomTimestamp": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": "ZoomEvent"}}},
+        "responses": {
+            "200": {"description": "the URL validation answer, or what was stored", "content": {"application/json": {"schema": {
+                "oneOf": [{"$ref": "#/components/schemas/ZoomChallenge"}, {"$ref": "#/components/schemas/SalesforceJsonAck"}]}}}},
+            "401": _error("missing, malformed, wrong, stale or future x-zm-signature"),
+            **_COMMON_ERRORS,
+        },
     }})  # fmt: skip

@@ -14,6 +14,7 @@ from integration import events as ev
 from integration import limits
 from integration.batch import Normalized, Rejected, raw_json
 from integration.config import Tenant
+from integration.crm_activity import salesforce_object_type
 from integration.events import Event, Received
 
 _RECORD_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
@@ -108,7 +109,7 @@ def outbound_event(key: str, tenant_id: str, raw: Mapping[str, Any], received_at
         key=key,
         tenant=tenant_id,
         crm="salesforce",
-        object_type=raw["sObjectType"].lower(),
+        object_type=salesforce_object_type(raw["sObjectType"], values),
         object_id=values.get("Id") or "",
         kind=ev.UPDATED,  # outbound messages don't say whether the record was created
         occurred_at=_parse_time(modified) or received_at,

@@ -27,9 +27,9 @@ class Problem:
 
 def signing_secret_envs(tenant: Tenant) -> tuple[str, ...]:
     """Variables that verify the tenant's webhooks: without one every webhook is refused."""
-    if tenant.crm == HUBSPOT:
-        return (tenant.client_secret_env,) if tenant.client_secret_env else ()
-    return tenant.shared_secret_envs
+    crm = (tenant.client_secret_env,) if tenant.crm == HUBSPOT and tenant.client_secret_env else tenant.shared_secret_envs
+    zoom = (tenant.zoom_secret_token_env,) if tenant.zoom_secret_token_env else ()
+    return tuple(dict.fromkeys(crm + tenant.recorder_secret_envs + zoom))
 
 
 def credential_envs(tenant: Tenant) -> tuple[str, ...]:
@@ -47,7 +47,7 @@ def credential_envs(tenant: Tenant) -> tuple[str, ...]:
 
 def secret_envs(tenant: Tenant) -> tuple[str, ...]:
     """Every variable the tenant names, in a stable order."""
-    names = [getattr(tenant, f.name) for f in fields(tenant) if f.name.endswith("_env")] + list(tenant.shared_secret_envs)
+    names = [getattr(tenant, f.name) for f in fields(tenant) if f.name.endswith("_env")] + list(tenant.shared_secret_envs) + list(tenant.recorder_secret_envs)
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -58,8 +58,8 @@ def problems(cfg: Config, secrets: Mapping[str, str]) -> list[Problem]:
         where = f"{cfg.source}: tenants[{tenant.id}]"
         for name in signing_secret_envs(tenant):
             if not secrets.get(name):
-                key = "client_secret_env" if tenant.crm == "hubspot" else "shared_secret_envs"
-                found.append(Problem(f"{where}.{key}: {name} is not set, so every webhook from this {tenant.crm} account "
+                key, sender = _signing_key(tenant, name)
+                found.append(Problem(f"{where}.{key}: {name} is not set, so every webhook from this {sender} "
                                      f"would be refused; set {name} (or its SSM parameter)", signing=True))  # fmt: skip
         needed = set(credential_envs(tenant))
         for name in secret_envs(tenant):
@@ -78,8 +78,19 @@ def problems(cfg: Config, secrets: Mapping[str, str]) -> list[Problem]:
     return found
 
 
+def _signing_key(tenant: Tenant, variable: str) -> tuple[str, str]:
+    """(config key, who signs with it) of a signing secret's variable."""
+    if variable == tenant.zoom_secret_token_env:
+        return "zoom_secret_token_env", "Zoom app"
+    if variable in tenant.recorder_secret_envs:
+        return "recorder_secret_envs", "recorder"
+    return ("client_secret_env" if tenant.crm == HUBSPOT else "shared_secret_envs"), f"{tenant.crm} account"
+
+
 def _key_naming(tenant: Tenant, variable: str) -> str:
     """The config key (`access_token_env`, ...) whose value is `variable`."""
+    if variable in tenant.recorder_secret_envs:
+        return "recorder_secret_envs"
     return next((f.name for f in fields(tenant) if f.name.endswith("_env") and getattr(tenant, f.name) == variable), "shared_secret_envs")
 
 

@@ -14,6 +14,9 @@ HUBSPOT_SECRET = "test-hubspot-client-secret"
 OTHER_APP_SECRET = "another-apps-client-secret"
 SF_SECRET = "test-salesforce-shared-secret"
 SF_SECRET_NEXT = "next-salesforce-shared-secret"
+REC_SECRET = "test-hubspot-recorder-secret"
+SF_REC_SECRET = "test-salesforce-recorder-secret"
+ZOOM_TOKEN = "test-zoom-secret-token"
 ORG_ID = "00D5e0000001AbcEAA"
 PORTAL_ID = "62515"
 
@@ -22,17 +25,20 @@ ENVIRON = {
     "OTHER_SECRET": OTHER_APP_SECRET,
     "SF_SECRET": SF_SECRET,
     "SF_SECRET_NEXT": SF_SECRET_NEXT,
+    "REC_SECRET": REC_SECRET,
+    "SF_REC_SECRET": SF_REC_SECRET,
+    "ZOOM_TOKEN": ZOOM_TOKEN,
 }
 
 
 def tenants_raw(**rules: Any) -> list[dict]:
     return [
         {"id": "acme-hubspot", "crm": "hubspot", "portal_id": PORTAL_ID, "client_secret_env": "HS_SECRET",
-         "dry_run": True, "rules": rules.get("hubspot", {"note_on_change": {"properties": ["amount"]}})},
+         "dry_run": True, "recorder_secret_envs": ["REC_SECRET"], "zoom_secret_token_env": "ZOOM_TOKEN", "rules": rules.get("hubspot", {"note_on_change": {"properties": ["amount"]}})},
         {"id": "other-hubspot", "crm": "hubspot", "portal_id": "777", "client_secret_env": "OTHER_SECRET",
          "dry_run": True, "rules": {"noop": {}}},
         {"id": "acme-salesforce", "crm": "salesforce", "org_id": ORG_ID, "dry_run": True,
-         "shared_secret_envs": ["SF_SECRET", "SF_SECRET_NEXT"],
+         "shared_secret_envs": ["SF_SECRET", "SF_SECRET_NEXT"], "recorder_secret_envs": ["SF_REC_SECRET"],
          "rules": rules.get("salesforce", {"note_on_change": {"properties": ["Amount"]}})},
     ]  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Property-based fuzz of the three webhooks (hypothesis, derandomized for CI).
+"""Property-based fuzz of the webhooks (hypothesis, derandomized for CI).
 
 Bodies are mutated real payloads (fields replaced, removed, added; bytes flipped) and headers
 are arbitrary text, but every request is CORRECTLY SIGNED where the scheme allows, so the
@@ -17,11 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integration import limits, samples
-from integration.openapi import ErrorSchema, HubSpotAckSchema, SalesforceJsonAckSchema
+from integration.openapi import ErrorSchema, HubSpotAckSchema, SalesforceJsonAckSchema, ZoomChallengeSchema
 from integration.signature import gamefilm_header
 from integration.store.sqlite import SqliteStore
 from tests.conftest import ORG_ID, SF_SECRET
-from tests.webhooks import SOAP, hubspot_events, json_event, notification, post_hubspot
+from tests.webhooks import (
+    SOAP, hubspot_events, json_event, notification, post_hubspot, post_recordings, post_zoom, recording, zoom_recording_completed,
+)  # fmt: skip
 
 FUZZ = settings(
     max_examples=200,
@@ -129,6 +131,40 @@ OUTBOUND_MESSAGES = (
 OUTBOUND_BODIES = st.one_of(OUTBOUND_MESSAGES, OUTBOUND_MESSAGES, OUTBOUND_MESSAGES, st.binary(max_size=64)).flatmap(damaged)
 
 
+RECORDINGS = st.integers(0, 10**9).flatmap(lambda i: mutated(recording(i), JSON_VALUES | TIMES))
+FRESH_RECORDINGS = st.integers(0, 10**9).map(recording)  # valid, so a share of the 200s store something
+RECORDING_BODIES = (
+    (FRESH_RECORDINGS | RECORDINGS).map(lambda r: json.dumps(r).encode())
+    | st.lists(FRESH_RECORDINGS | RECORDINGS, max_size=3).map(lambda rs: json.dumps({"recordings": rs}).encode())
+    | st.builds(lambda o: json.dumps(o).encode(), mutated({"recordings": [recording(1)]}))
+    | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+    | st.binary(max_size=64)
+).flatmap(damaged)
+
+
+@st.composite
+def zoom_events(draw: st.DrawFn) -> dict:
+    """recording.completed with its meeting, payload or envelope mutated; or the URL validation."""
+    event = zoom_recording_completed(f"uuid-{draw(st.integers(0, 10**9))}==")
+    which = draw(st.sampled_from(["as sent", "meeting", "meeting", "payload", "envelope", "file", "challenge", "challenge"]))
+    if which == "as sent":
+        pass
+    elif which == "meeting":
+        event["payload"]["object"] = draw(mutated(event["payload"]["object"], JSON_VALUES | TIMES))
+    elif which == "payload":
+        event["payload"] = draw(mutated(event["payload"]))
+    elif which == "file":
+        event["payload"]["object"]["recording_files"][0] = draw(mutated(event["payload"]["object"]["recording_files"][0]))
+    elif which == "challenge":
+        event = {"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": draw(st.text(max_size=40) | JSON_VALUES)}}
+    else:
+        event = draw(mutated(event))
+    return event
+
+
+ZOOM_BODIES = (zoom_events().map(lambda e: json.dumps(e).encode()) | st.binary(max_size=64)).flatmap(damaged)
+
+
 # --- the properties ------------------------------------------------------------------------------
 def check(response, path: str, store: CountingStore, before: int, doc: dict) -> None:
     status = response.status_code
@@ -142,6 +178,9 @@ def check(response, path: str, store: CountingStore, before: int, doc: dict) -> 
         assert stored == 0
     elif path == "/hooks/salesforce/outbound":
         assert b"<Ack>true</Ack>" in response.data
+    elif path == "/hooks/zoom" and "plainToken" in response.get_json():
+        assert ZoomChallengeSchema().validate(response.get_json()) == {}
+        assert stored == 0
     else:
         body = response.get_json()
         schema = HubSpotAckSchema() if path == "/hooks/hubspot" else SalesforceJsonAckSchema()
@@ -173,6 +212,35 @@ def test_outbound_fuzzed_bodies(web, body):
     client, store, doc = web
     before = store.inserted
     check(client.post("/hooks/salesforce/outbound", data=body, headers=SOAP), "/hooks/salesforce/outbound", store, before, doc)
+
+
+@FUZZ
+@given(body=RECORDING_BODIES)
+def test_recordings_fuzzed_bodies(web, clock, body):
+    client, store, doc = web
+    before = store.inserted
+    check(post_recordings(client, clock, body), "/hooks/recordings", store, before, doc)
+
+
+@FUZZ
+@given(body=ZOOM_BODIES)
+def test_zoom_fuzzed_bodies(web, clock, body):
+    client, store, doc = web
+    before = store.inserted
+    check(post_zoom(client, clock, body), "/hooks/zoom", store, before, doc)
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    which=st.sampled_from(["x-zm-signature", "x-zm-request-timestamp", "X-GameFilm-Signature", "Content-Type", "Transfer-Encoding"]),
+    value=HEADER_TEXT | st.sampled_from(["²", "9" * 5000, "-1", "1.5", "v0=", "t=1,v1=", "application/json; charset=x"]),
+)
+def test_fuzzed_headers_on_signed_recording_requests(web, clock, which, value):
+    client, store, doc = web
+    before = store.inserted
+    check(post_zoom(client, clock, zoom_recording_completed("h"), headers={which: value}), "/hooks/zoom", store, before, doc)
+    before = store.inserted
+    check(post_recordings(client, clock, recording(9), headers={which: value}), "/hooks/recordings", store, before, doc)
 
 
 @settings(FUZZ, max_examples=60)

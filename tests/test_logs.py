@@ -11,7 +11,10 @@ from integration import logs, samples
 from integration.signature import gamefilm_header
 from integration.store.sqlite import SqliteStore
 from tests.conftest import ORG_ID, PORTAL_ID
-from tests.webhooks import SOAP, hubspot_events, json_event, notification, post_hubspot, post_outbound, post_sf_json
+from tests.webhooks import (
+    SOAP, hubspot_events, json_event, notification, post_hubspot, post_outbound, post_recordings, post_sf_json, post_zoom,
+    zoom_recording_completed,
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -127,7 +130,8 @@ def test_configure_with_an_unknown_level_falls_back_to_info():
 C = "CANARY"  # every canary string contains it; numeric canaries are listed
 NUMBERS = ["987654321012", "876543210987", "765432109876", "1795000000123", "4242424242"]
 SECRETS = {"HS_SECRET": f"{C}-hs-secret", "OTHER_SECRET": f"{C}-other-secret", "SF_SECRET": f"{C}-sf-secret",
-           "SF_SECRET_NEXT": f"{C}-sf-next"}  # fmt: skip
+           "SF_SECRET_NEXT": f"{C}-sf-next", "REC_SECRET": f"{C}-rec-secret", "SF_REC_SECRET": f"{C}-sf-rec-secret",
+           "ZOOM_TOKEN": f"{C}-zoom-token"}  # fmt: skip
 
 
 class LeakyLockedStore(SqliteStore):
@@ -144,6 +148,20 @@ def hubspot_canaries(**over) -> dict:
 
 def sf_canaries(i: int, **over) -> dict:
     return json_event(i, id=f"{C}-id-{i}", fields={"Amount": f"{C}-amount", "CurrencyIsoCode": f"{C}EUR"}, **over)
+
+
+def recording_canaries(i: int, **over) -> dict:
+    return {"id": f"{C}-rec-{i}", "recording_url": f"https://{C.lower()}.example/{C}/{i}", "title": f"{C} title",
+            "started_at": "2026-11-20T10:00:00+01:00", "duration_seconds": int(NUMBERS[4]) % 100_000, "rep_email": f"{C}rep@x.example",
+            "participants": [f"{C}buyer@y.example"], "deal_id": f"{C}deal", "consent": True, **over}  # fmt: skip
+
+
+def zoom_canaries(**over) -> dict:
+    fields = {"id": int(NUMBERS[0]), "topic": f"{C} topic", "host_email": f"{C}host@x.example",
+              "share_url": f"https://{C.lower()}.zoom.us/rec/share/{C}", "host_id": f"{C}-host"}  # fmt: skip
+    event = zoom_recording_completed(f"{C}-uuid==", **(fields | over))
+    event["payload"]["account_id"] = f"{C}-account"
+    return event
 
 
 def run_scenarios(client, clock, signatures: list[str]) -> list:
@@ -179,6 +197,33 @@ def run_scenarios(client, clock, signatures: list[str]) -> list:
         post_outbound(client, f"<{C}>{C}</{C}".encode()),  # malformed XML
         client.post("/hooks/salesforce/outbound", data=samples.outbound_message(ORG_ID, [notification()]).replace(
             b'encoding="UTF-8"', f'encoding="{C}-enc"'.encode()), headers=SOAP),  # fmt: skip
+        *recording_scenarios(client, clock, signatures),
+    ]
+
+
+def recording_scenarios(client, clock, signatures: list[str]) -> list:
+    def recordings(body, secret=SECRETS["REC_SECRET"]):
+        r = post_recordings(client, clock, body, secret=secret)
+        signatures.append(r.request.headers.get("X-GameFilm-Signature", ""))
+        return r
+
+    def zoom(body, secret=SECRETS["ZOOM_TOKEN"]):
+        r = post_zoom(client, clock, body, secret=secret)
+        signatures.append(r.request.headers.get("x-zm-signature", ""))
+        return r
+
+    return [
+        recordings(recording_canaries(1)),  # accepted
+        recordings(recording_canaries(1)),  # duplicate
+        recordings({"recordings": [recording_canaries(2), recording_canaries(3, started_at=f"{C}-time", rep_email=f"{C}")]}),
+        recordings(recording_canaries(4, recording_url=f"http://{C}.example/")),  # 400: not https
+        recordings(recording_canaries(5) | {f"{C}key": f"{C}"}),  # 400: unknown field
+        recordings(recording_canaries(6), secret=f"{C}-wrong"),  # 401
+        zoom(zoom_canaries()),  # accepted
+        zoom({"event": "endpoint.url_validation", "payload": {"plainToken": f"{C}-plain-token"}}),  # challenge
+        zoom(zoom_canaries(host_email=f"{C}-not-an-email")),  # 400
+        zoom({"event": f"{C}.event", "payload": {"object": {"id": f"{C}"}}}),  # other event: acked
+        zoom(zoom_canaries(), secret=f"{C}-wrong"),  # 401
     ]
 
 
@@ -205,8 +250,9 @@ def test_no_payload_value_secret_or_signature_reaches_the_logs(make_app, tmp_pat
         statuses += [r.status_code for r in run_scenarios(outage, clock, signatures)]
     finally:
         logging.getLogger().removeHandler(stderr_handler)
-    assert statuses[:17] == [200, 200, 200, 200, 200, 401, 400, 400, 200, 400, 401, 400, 200, 200, 403, 400, 400]
-    assert 503 in statuses[17:]
+    assert statuses[:28] == [200, 200, 200, 200, 200, 401, 400, 400, 200, 400, 401, 400, 200, 200, 403, 400, 400,
+                             200, 200, 200, 400, 400, 401, 200, 200, 400, 200, 401]  # fmt: skip
+    assert 503 in statuses[28:]
     lines = json_lines()
     assert len(request_lines(lines)) == len(statuses)  # one line per request, none lost
     assert any("event exceeds a storage limit" in line.get("msg", "") for line in lines)

@@ -38,7 +38,8 @@ def test_request_bodies_come_from_the_schemas_that_validate_them(client):
 def test_security_headers_and_response_codes(client):
     doc = document(client)
     schemes = doc["components"]["securitySchemes"]
-    assert {s["name"] for s in schemes.values()} == {"X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp", "X-GameFilm-Signature"}
+    assert {s["name"] for s in schemes.values()} == {"X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp", "X-GameFilm-Signature",
+                                                     "x-zm-signature", "x-zm-request-timestamp"}  # fmt: skip
     paths = doc["paths"]
     assert paths["/hooks/hubspot"]["post"]["security"] == [{"HubSpotSignatureV3": [], "HubSpotTimestamp": []}]
     assert paths["/hooks/salesforce/events"]["post"]["security"] == [{"GameFilmSignature": []}]
@@ -46,6 +47,9 @@ def test_security_headers_and_response_codes(client):
     assert codes["/hooks/hubspot"] == codes["/hooks/salesforce/events"] == {"200", "400", "401", "411", "413", "415", "503"}
     assert codes["/hooks/salesforce/outbound"] == {"200", "400", "403", "411", "413", "415", "503"}
     assert codes["/healthz"] == {"200", "503"}
+    assert codes["/hooks/recordings"] == codes["/hooks/zoom"] == codes["/hooks/hubspot"]
+    assert paths["/hooks/recordings"]["post"]["security"] == [{"GameFilmSignature": []}]
+    assert paths["/hooks/zoom"]["post"]["security"] == [{"ZoomSignature": [], "ZoomTimestamp": []}]
     assert "Retry-After" in paths["/hooks/hubspot"]["post"]["responses"]["503"]["headers"]
 
 
@@ -62,3 +66,19 @@ def test_the_document_is_valid_openapi_3(client):
     from openapi_spec_validator import validate
 
     validate(document(client))
+
+
+def test_the_recording_endpoints_document_the_schemas_that_validate_them(client):
+    from integration.recording_intake import RecordingSchema
+    from integration.zoom_intake import ZoomEventSchema, ZoomMeetingSchema
+
+    doc = document(client)
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["Recording"]["properties"]) == set(RecordingSchema().fields)
+    assert set(schemas["Recording"]["required"]) == {"id", "recording_url", "started_at"}
+    assert schemas["RecordingBatch"]["properties"]["recordings"]["items"] == {"$ref": "#/components/schemas/Recording"}
+    assert schemas["RecordingBatch"]["properties"]["recordings"]["maxItems"] == 100
+    assert set(schemas["ZoomEvent"]["properties"]) == set(ZoomEventSchema().fields)
+    assert set(schemas["ZoomRecordingObject"]["properties"]) == set(ZoomMeetingSchema().fields)
+    body = doc["paths"]["/hooks/recordings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"oneOf": [{"$ref": "#/components/schemas/Recording"}, {"$ref": "#/components/schemas/RecordingBatch"}]}
