@@ -5,6 +5,7 @@ A dispatcher thread claims due events and hands each claimed batch to a pool of
 `per_tenant` batches in flight (half the pool by default): a tenant whose CRM is slow or hangs
 fills its share and is then passed over by the due query (`skip_tenants`), so every other
 tenant still gets a thread. Woken on intake and whenever a batch finishes; otherwise it polls.
+Once an hour it adds the hourly events of rules that run on a clock (`Worker.insert_ticks`).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class BackgroundWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._closed = False  # set under _lock once the pool stops taking batches
+        self._ticked_hour = -1
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gamefilm-batch")
         self._thread = threading.Thread(target=self._run, name="gamefilm-dispatch", daemon=True)
 
@@ -60,6 +62,7 @@ class BackgroundWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._tick()
             try:
                 dispatched = self.dispatch()
             except Exception:  # the store is down, say: keep the thread, try again after a poll
@@ -68,6 +71,16 @@ class BackgroundWorker:
             if not dispatched:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+    def _tick(self) -> None:
+        hour = int(self.worker.clock() // 3600)
+        if hour == self._ticked_hour:
+            return
+        try:
+            self.worker.insert_ticks()
+            self._ticked_hour = hour
+        except Exception:  # the store is down, say: tried again on the next loop
+            log.exception("adding the hourly events failed")
 
     def dispatch(self) -> bool:
         """Claim due batches for the free threads, round the tenants; True if any started."""

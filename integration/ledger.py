@@ -9,8 +9,8 @@ second call for the same recording answers the first call's reviewers (idempoten
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 # Recording statuses.
 REC_ATTACHED = "attached"  # matched (or explicit) and attached: the review loop runs
@@ -43,6 +43,9 @@ class RecordingEntry:
     next_match_at: float = 0.0  # unmatched: when to try matching again (0: never)
     peers_due_at: float = 0.0  # attached: when peers are assigned if the self-assessment is not done (0: done / none)
     updated_at: float = 0.0
+    # The whole recording (`recordings.recording_to_changed`): participants and all, so an
+    # unmatched one can be matched again on a later day and tasks can be rebuilt.
+    recording: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

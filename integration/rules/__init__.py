@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from integration.rules.base import Needs, Rule, State, merge_needs
 from integration.rules.demo import NoOpRule, NoteOnChangeRule
+from integration.rules.game_film import GameFilmRule
 from integration.rules.threshold import ThresholdRule
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ __all__ = ["Needs", "Rule", "State", "merge_needs", "registry", "registry_valida
 
 def registry() -> dict[str, Rule]:
     """Every rule the product knows, by config name."""
-    rules: list[Rule] = [NoOpRule(), NoteOnChangeRule(), ThresholdRule()]
+    rules: list[Rule] = [NoOpRule(), NoteOnChangeRule(), ThresholdRule(), GameFilmRule()]
     return {rule.name: rule for rule in rules}
 
 
