@@ -115,7 +115,8 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     if mode == "thread":
         from integration.background import BackgroundWorker
 
-        background = BackgroundWorker(make_worker(), cfg.worker.poll_seconds)
+        worker = make_worker()
+        background = BackgroundWorker(worker, cfg.worker.poll_seconds, ticks=worker.insert_ticks)
         notify = background.notify
     elif mode == "sqs":
         from integration.notify import SqsNotifier

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Callable, Sequence
 
 from integration.events import StoredEvent
 from integration.worker import Worker
@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class BackgroundWorker:
-    def __init__(self, worker: Worker, poll_seconds: float, *, concurrency: int | None = None, per_tenant: int | None = None):
+    def __init__(
+        self, worker: Worker, poll_seconds: float, *, concurrency: int | None = None, per_tenant: int | None = None,
+        ticks: Callable[[], int] | None = None,
+    ):  # fmt: skip
+        """`ticks`: adds this hour's clock events (`Worker.insert_ticks`), called once an hour."""
         self.worker = worker
+        self.ticks = ticks
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency or worker.config.worker.concurrency
         self.per_tenant = per_tenant or max(1, self.concurrency // 2)
@@ -74,10 +79,10 @@ class BackgroundWorker:
 
     def _tick(self) -> None:
         hour = int(self.worker.clock() // 3600)
-        if hour == self._ticked_hour:
+        if self.ticks is None or hour == self._ticked_hour:
             return
         try:
-            self.worker.insert_ticks()
+            self.ticks()
             self._ticked_hour = hour
         except Exception:  # the store is down, say: tried again on the next loop
             log.exception("adding the hourly events failed")
