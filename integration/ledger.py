@@ -100,11 +100,12 @@ class ReviewLedger(ABC):
     @abstractmethod
     def assign(
         self, tenant: str, external_id: str, kind: str, candidates: Sequence[str], choose: Chooser,
-        make: Callable[[str], Assignment], now: float, week: str,
+        make: Callable[[str], Assignment], now: float, week: str, *, rotation: bool = True,
     ) -> list[Assignment]:  # fmt: skip
         """Atomically: if (external_id, kind) has assignments, answer them unchanged; else read
         the candidates' stats, call `choose`, store `make(reviewer)` for each chosen reviewer
-        and bump their stats (last_assigned_at = now; week_count for `week`)."""
+        and bump their stats (last_assigned_at = now; week_count for `week`). `rotation`
+        False (the rep's self-assessment: not a turn in the rotation) leaves the stats alone."""
 
     @abstractmethod
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]: ...

@@ -44,7 +44,7 @@ class FakeLedger(ReviewLedger):
 
     def assign(
         self, tenant: str, external_id: str, kind: str, candidates: Sequence[str], choose: Chooser,
-        make: Callable[[str], Assignment], now: float, week: str,
+        make: Callable[[str], Assignment], now: float, week: str, *, rotation: bool = True,
     ) -> list[Assignment]:  # fmt: skip
         with self._lock:
             self.assign_calls += 1
@@ -58,10 +58,12 @@ class FakeLedger(ReviewLedger):
             for reviewer in choose(stats):
                 a = make(reviewer)
                 self.assignments[(tenant, external_id, kind, reviewer)] = a
+                made.append(a)
+                if not rotation:
+                    continue
                 s = self.stats.get((tenant, reviewer)) or ReviewerStats(reviewer)
                 count = s.week_count if s.week == week else 0
                 self.stats[(tenant, reviewer)] = replace(s, last_assigned_at=now, week=week, week_count=count + 1)
-                made.append(a)
             return made
 
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]:
