@@ -235,9 +235,9 @@ class Worker:
         for name, (rule, settings, stored_events) in by_rule.items():
             held = {s.key: s for s in stored_events}
 
-            def fail(key: str, error: str, held: dict[str, StoredEvent] = held) -> None:
+            def fail(key: str, error: str, retryable: bool, held: dict[str, StoredEvent] = held) -> None:
                 if key in held:
-                    settler.fail(held[key], error)
+                    settler.fail(held[key], error, retryable=retryable)
 
             batch = Batch(tenant, [s.event for s in stored_events], gateway, self.ledger, self.store.get_action, self.clock(), fail)
             try:

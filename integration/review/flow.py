@@ -106,7 +106,7 @@ class Run:
     """One prepare pass for one tenant: its reads are batched, its decisions collected."""
 
     def __init__(self, tenant: Tenant, gateway: CrmGateway, ledger: ReviewLedger, settings: GameFilmSettings, now: float,
-                 fail: Callable[[str, str], None], zoom: ZoomParticipants | None = None):  # fmt: skip
+                 fail: Callable[[str, str, bool], None], zoom: ZoomParticipants | None = None):  # fmt: skip
         self.tenant = tenant
         self.gateway = gateway
         self.ledger = ledger
@@ -153,7 +153,7 @@ class Run:
                 try:
                     found.append((event.key, recording_from_changed(event.changed)))
                 except (KeyError, TypeError, ValueError) as exc:
-                    self.fail(event.key, f"the recording event cannot be read: {type(exc).__name__}: {exc}")
+                    self.fail(event.key, f"the recording event cannot be read: {type(exc).__name__}: {exc}", False)
         calls = [e for e in events if e.object_type == CALL_OBJECT]
         read = self.gateway.read_calls(sorted({e.object_id for e in calls})) if calls else {}
         for event in calls:

@@ -55,8 +55,8 @@ class State:
 class Batch:
     """What a rule's `prepare` works with: one tenant's events of one batch, the CRM, the
     store-backed review ledger (None when the store has none), the outbox's rows by key (read
-    only: e.g. the CRM id a create got), the time, and `fail(event_key, error)` to settle one
-    event as failed (retried later) without failing the others."""
+    only: e.g. the CRM id a create got), the time, and `fail(event_key, error, retryable)` to
+    settle one event as failed without failing the others."""
 
     tenant: Tenant
     events: Sequence[Event]
@@ -64,7 +64,7 @@ class Batch:
     ledger: ReviewLedger | None
     action: Callable[[str], Action | None]
     now: float
-    fail: Callable[[str, str], None]
+    fail: Callable[[str, str, bool], None]
 
 
 class Rule(ABC):
