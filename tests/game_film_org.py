@@ -15,7 +15,7 @@ from integration.events import CREATED, Event
 from integration.recordings import RECORDING_OBJECT, SOURCE_RECORDER, Recording, recording_to_changed
 from integration.rules import registry
 from integration.rules.game_film import GameFilmRule
-from tests.conftest import ENVIRON, HUBSPOT_SECRET, PORTAL_ID
+from tests.conftest import ENVIRON, HUBSPOT_SECRET, ORG_ID, PORTAL_ID
 from tests.fake_ledger import FakeLedger
 from tests.fakes import FakeCrm
 
@@ -113,17 +113,22 @@ class Loop:
         return str(action.crm_id)
 
 
-def make_loop(tmp_path, store, clock, *, zoom=None, crm: FakeCrm | None = None, ledger: FakeLedger | None = None, **settings: Any) -> Loop:
+def make_loop(tmp_path, store, clock, *, zoom=None, crm: FakeCrm | None = None, ledger: FakeLedger | None = None, salesforce: bool = False,
+              **settings: Any) -> Loop:  # fmt: skip
     clock.now = MONDAY.timestamp()
     crm = crm or org()
     ledger = ledger or FakeLedger()
+    connection = (
+        {"crm": "salesforce", "org_id": ORG_ID, "shared_secret_envs": ["SF_SECRET"], "instance_url": "https://acme.my.salesforce.com",
+         "auth": "session", "session_id_env": "SF_SESSION"} if salesforce else
+        {"crm": "hubspot", "portal_id": PORTAL_ID, "client_secret_env": "HS_SECRET", "access_token_env": "HS_TOKEN"}
+    )  # fmt: skip
     cfg = parse({
-        "tenants": [{"id": TENANT, "crm": "hubspot", "portal_id": PORTAL_ID, "client_secret_env": "HS_SECRET",
-                     "access_token_env": "HS_TOKEN", "dry_run": False, "rules": {"game_film": {**SETTINGS, **settings}}}],
+        "tenants": [{"id": TENANT, **connection, "dry_run": False, "rules": {"game_film": {**SETTINGS, **settings}}}],
         "store": {"path": str(tmp_path / "unused.db")},
     })  # fmt: skip
     rules = {**registry(), "game_film": GameFilmRule(zoom_participants=zoom)}
-    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "HS_TOKEN": "pat"}, "worker_mode": "none",
+    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "HS_TOKEN": "pat", "SF_SESSION": "sess"}, "worker_mode": "none",
                       "gateway_for": lambda tenant: crm, "ledger": ledger, "rules": rules, "rng": lambda: 0.5})  # fmt: skip
     return Loop(app.test_client(), app.extensions["gamefilm"], crm, ledger, clock)
 

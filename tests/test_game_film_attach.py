@@ -143,3 +143,32 @@ def test_zoom_participants_come_from_the_injected_lookup(tmp_path, store, clock)
     loop.deliver(recording("zoom:abc==", source=SOURCE_ZOOM), times=1)
     [call] = loop.upserts()
     assert call.record_id == "d1" and asked == [(TENANT, "zoom:abc==")]
+
+
+def test_salesforce_call_task_event_signed_json_three_times_attaches_once(tmp_path, store, clock):
+    from dataclasses import replace as _replace
+
+    from integration import samples
+    from integration.signature import gamefilm_header
+    from tests.conftest import ORG_ID, SF_SECRET
+    from tests.game_film_org import org
+
+    crm = _replace(org(), crm="salesforce")
+    loop = make_loop(tmp_path, store, clock, crm=crm, salesforce=True)
+    task_id = "00T5e00000AbCdEFGH"
+    crm.activities[task_id] = CallActivity(task_id, "https://dialer.example.com/r/1", "Call with Globex", REP,
+                                           MONDAY - timedelta(hours=1), 300_000, deal_ids=(), contact_ids=())  # fmt: skip
+    for n in range(3):
+        body = samples.salesforce_json(ORG_ID, [{"id": f"{task_id}-1", "object": "Task", "recordId": task_id, "kind": "created",
+                                                 "occurredAt": "2026-11-23T14:00:00Z", "fields": {"TaskSubtype": "Call"}}])  # fmt: skip
+        r = loop.client.post("/hooks/salesforce/events", data=body,
+                             headers={"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(SF_SECRET, body, int(clock()))})  # fmt: skip
+        assert r.status_code == 200
+        loop.run()
+    # No deal on the Task and no participants: kept unmatched (a person may still put it on a deal).
+    assert loop.upserts() == [] and loop.ledger.get_recordings(TENANT, [f"sf-task:{task_id}"])[f"sf-task:{task_id}"].status == REC_UNMATCHED
+    crm.activities[task_id] = _replace(crm.activities[task_id], deal_ids=("d3",))  # a person sets WhatId
+    loop.tick(hours=25)
+    [call] = loop.upserts()
+    assert (call.record_id, call.call_id, call.associate_deal, call.external_id) == ("d3", task_id, False, f"sf-task:{task_id}")
+    assert len(loop.tasks("self")) == 1

@@ -154,13 +154,29 @@ class Run:
                     found.append((event.key, recording_from_changed(event.changed)))
                 except (KeyError, TypeError, ValueError) as exc:
                     self.fail(event.key, f"the recording event cannot be read: {type(exc).__name__}: {exc}", False)
-        calls = [e for e in events if e.object_type == CALL_OBJECT]
+        # A Salesforce call is a Task (TaskSubtype Call): a task event may be one; `read_calls`
+        # answers only call Tasks, so review tasks (our own) drop out.
+        sf_tasks = self.tenant.crm == "salesforce"
+        calls = [e for e in events if e.object_type == CALL_OBJECT or (sf_tasks and e.object_type == TASK_OBJECT)]
         read = self.gateway.read_calls(sorted({e.object_id for e in calls})) if calls else {}
         for event in calls:
             call = read.get(event.object_id)
             if call is not None and call.recording_url and not call.external_id:
                 found.append((event.key, self._from_call(call, event)))
         return [(key, self._with_participants(r)) for key, r in found]
+
+    def refreshed(self, retry: Sequence[tuple[str, Recording]]) -> list[tuple[str, Recording]]:
+        """Unmatched recordings of CRM calls are read again before a retry (one batched read):
+        a person may have put the call on a deal since, and that deal is then kept."""
+        ids = sorted({r.call_id for _, r in retry if r.call_id})
+        calls = self.gateway.read_calls(ids) if ids else {}
+        out = []
+        for key, r in retry:
+            call = calls.get(r.call_id or "")
+            if call is not None and call.deal_ids:
+                r = replace(r, deal_id=call.deal_ids[0], contact_ids=tuple(dict.fromkeys([*r.contact_ids, *call.contact_ids])))
+            out.append((key, r))
+        return out
 
     def _from_call(self, call: CallActivity, event: Event) -> Recording:
         prefix = "hubspot-call" if self.tenant.crm == "hubspot" else "sf-task"

@@ -52,7 +52,7 @@ class GameFilmRule(Rule):
         found = run.recordings_from_events(batch.events)
         ticks = [e.key for e in batch.events if e.object_type == TICK_OBJECT]
         due = batch.ledger.recordings_due(batch.tenant.id, batch.now) if ticks else []
-        retry = [(ticks[0], recording_from_changed(e.recording)) for e in due if e.status == flow.REC_UNMATCHED and e.recording]
+        retry = run.refreshed([(ticks[0], recording_from_changed(e.recording)) for e in due if e.status == flow.REC_UNMATCHED and e.recording])
         known = batch.ledger.get_recordings(batch.tenant.id, sorted({r.external_id for _, r in [*found, *retry]}))
         run.attach([*found, *retry], known)
         for entry in due:
