@@ -172,3 +172,18 @@ def test_salesforce_call_task_event_signed_json_three_times_attaches_once(tmp_pa
     [call] = loop.upserts()
     assert (call.record_id, call.call_id, call.associate_deal, call.external_id) == ("d3", task_id, False, f"sf-task:{task_id}")
     assert len(loop.tasks("self")) == 1
+
+
+def test_three_deliveries_in_one_batch_attach_once(tmp_path, store, clock):
+    from integration.events import CREATED, Event
+    from integration.recordings import RECORDING_OBJECT, recording_to_changed
+
+    loop = make_loop(tmp_path, store, clock)
+    rec = recording("rec:11", "buyer@globex.com")
+    events = [Event(key=f"rec#{n}", tenant=TENANT, crm="hubspot", object_type=RECORDING_OBJECT, object_id=rec.external_id, kind=CREATED,
+                    occurred_at=MONDAY, source_id=str(n), changed=recording_to_changed(rec)) for n in range(3)]  # fmt: skip
+    loop.services.intake.accept(events)
+    report = loop.services.worker.run_due()
+    assert sorted(report.done) == ["rec#0", "rec#1", "rec#2"]
+    _one_call_and_self_task(loop, "d1")
+    assert ("find_contacts", 1) in loop.crm.calls and loop.crm.calls.count(("find_contacts", 1)) == 1  # one read for the batch
