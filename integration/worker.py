@@ -5,7 +5,9 @@
 - an event whose outbox already has rows (an earlier attempt, a crash) resumes them and is not
   planned again: the plan made then is the intent, whatever the CRM looks like now;
 - the other events have their state read once for all (batched), are planned, and their
-  commands are written to the outbox before anything is sent (integration.outbox);
+  commands are written to the outbox before anything is sent (integration.outbox); rules that
+  keep store-backed state or need other reads (`Rule.prepares`) get one `prepare` call per batch
+  first, with the gateway and the review ledger, whose answer reaches their `plan`;
 - each event is settled on its own (integration.settle): an exception while reading, planning
   or executing settles only the events it concerns, never the whole batch.
 Store writes of a batch (per tenant): one claim, one plan, one marking what is sent, one

@@ -187,3 +187,20 @@ def test_three_deliveries_in_one_batch_attach_once(tmp_path, store, clock):
     assert sorted(report.done) == ["rec#0", "rec#1", "rec#2"]
     _one_call_and_self_task(loop, "d1")
     assert ("find_contacts", 1) in loop.crm.calls and loop.crm.calls.count(("find_contacts", 1)) == 1  # one read for the batch
+
+
+def test_zoom_lookup_failing_holds_only_that_recording(tmp_path, store, clock):
+    def zoom(tenant, rec):
+        raise TimeoutError("zoom")
+
+    loop = make_loop(tmp_path, store, clock, zoom=zoom)
+    from integration.events import CREATED, Event
+    from integration.recordings import RECORDING_OBJECT, recording_to_changed
+
+    recs = [recording("zoom:1", "buyer@globex.com", source=SOURCE_ZOOM), recording("rec:12", "buyer@globex.com")]
+    loop.services.intake.accept([Event(key=f"k#{r.external_id}", tenant=TENANT, crm="hubspot", object_type=RECORDING_OBJECT,
+                                       object_id=r.external_id, kind=CREATED, occurred_at=MONDAY, source_id=r.external_id,
+                                       changed=recording_to_changed(r)) for r in recs])  # fmt: skip
+    report = loop.services.worker.run_due()
+    assert report.retrying == ["k#zoom:1"] and report.done == ["k#rec:12"]
+    assert "Zoom" in store.get_event("k#zoom:1").last_error and [c.external_id for c in loop.upserts()] == ["rec:12"]

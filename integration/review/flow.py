@@ -163,7 +163,13 @@ class Run:
             call = read.get(event.object_id)
             if call is not None and call.recording_url and not call.external_id:
                 found.append((event.key, self._from_call(call, event)))
-        return [(key, self._with_participants(r)) for key, r in found]
+        out = []
+        for key, recording in found:
+            try:
+                out.append((key, self._with_participants(recording)))
+            except Exception as exc:  # Zoom unreachable, say: this recording waits, the others go on
+                self.fail(key, f"reading the Zoom meeting's participants: {type(exc).__name__}", True)
+        return out
 
     def refreshed(self, retry: Sequence[tuple[str, Recording]]) -> list[tuple[str, Recording]]:
         """Unmatched recordings of CRM calls are read again before a retry (one batched read):

@@ -3,7 +3,9 @@
 A rule runs for a tenant when the tenant's config has a `[tenants.rules.<name>]` table; its
 settings are validated at start by the rule's schema. The worker batches what rules need to
 read (`Needs`) across all events of a batch, reads it in as few CRM calls as possible, then
-calls `plan` for each event. Rules never do I/O.
+calls `plan` for each event. `plan` never does I/O; a rule that needs more (the review loop:
+batched match reads, the ledger's atomic assignment) does it once per batch in `prepare`, and
+a rule that `ticks` gets one synthetic event per tenant per hour.
 """
 from __future__ import annotations
 
