@@ -151,3 +151,32 @@ def test_a_peer_task_lost_between_assign_and_outbox_is_planned_again_by_the_tick
     assert _peer_owners(loop, "rec:1") == [ANA]
     loop.tick(hours=1)
     assert len(loop.tasks("peer")) == 1
+
+
+def test_a_review_task_whose_answer_was_lost_is_looked_up_not_created_twice(tmp_path, store, clock):
+    from integration.commands import Outcome
+    from integration.events import CREATED, Event
+    from integration.recordings import RECORDING_OBJECT, recording_to_changed
+
+    loop = make_loop(tmp_path, store, clock)
+    original, lost = loop.crm._write, []
+
+    def flaky(op, commands):
+        out = original(op, commands)
+        if op == "create_tasks" and not lost:  # applied, then the answer was lost (a read timeout)
+            lost.append(op)
+            return [Outcome.failed(c, "read timeout", ambiguous=True) for c in commands]
+        return out
+
+    loop.crm._write = flaky
+    rec = recording("rec:1", "buyer@globex.com")
+    loop.services.intake.accept([Event(key="rec#1", tenant=TENANT, crm="hubspot", object_type=RECORDING_OBJECT, object_id="rec:1",
+                                       kind=CREATED, occurred_at=rec.started_at, source_id="1", changed=recording_to_changed(rec))])  # fmt: skip
+    assert loop.services.worker.run_due().retrying == ["rec#1"]
+    loop.clock.advance(60)
+    assert loop.services.worker.run_due().done == ["rec#1"]
+    assert len(loop.crm.tasks) == 1 and len(loop.tasks("self")) == 1
+    self_id = loop.task_id(f"review#{TENANT}#rec:1#self")
+    assert self_id in loop.crm.tasks
+    loop.task_completed(self_id)  # the id found by the lookup is the one the ledger learns
+    assert _peer_owners(loop, "rec:1") == [ANA, BEN]
