@@ -94,6 +94,8 @@ def test_overdue_review_gets_one_nudge_a_day_and_the_rotation_then_skips_the_rev
     for _ in range(5):
         loop.tick(hours=1)
     assert len(loop.reminders()) == 1  # once a day at most
+    [ana] = [a for a in loop.ledger.of(TENANT, "rec:1", "peer") if a.reviewer_id == ANA]
+    assert ana.last_nudged_day == "2026-11-27"  # recorded once the reminder's outbox row existed
     loop.tick(hours=24)
     assert [r.key[-10:] for r in loop.reminders()] == ["2026-11-27", "2026-11-28"]
     assert loop.ledger.reviewer_stats(TENANT, [ANA])[ANA].overdue_since is not None

@@ -5,9 +5,10 @@ Run for CRM task events (a review task completed) and for the hourly tick:
   the assignments;
 - a completed self-assessment starts the peers now; a completed peer review counts the rep's
   call as reviewed (the rep may now review others: "a turn in the barrel");
-- on the tick, overdue open tasks are read (one batched read) and each still open one gets
-  one reminder a day (`nudge#…#<day>`), and each reviewer's oldest overdue task is recorded
-  so the rotation skips them after `overdue_skip_days` (and says why);
+- on the tick, overdue open tasks are read (one batched read); each still open one gets one
+  reminder a day (`nudge#…#<day>`; the day is recorded on the assignment once its outbox row
+  exists), and each reviewer's oldest overdue task is recorded so the rotation skips them
+  after `overdue_skip_days` (and says why);
 - on the tick, an assignment whose task was never planned (the process died between the
   ledger's assign and the outbox) is planned again, under the same key.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from integration.events import Event
 from integration.ledger import CANCELLED, DONE, PEER, SELF, Assignment, RecordingEntry
 from integration.review.flow import DAY, Nudge, ReviewTask, Run
-from integration.review.tasks import utc_day
+from integration.review.tasks import nudge_key, utc_day
 
 if TYPE_CHECKING:
     from integration.store import Action
@@ -74,8 +75,13 @@ def review_tasks(run: Run, task_events: Sequence[Event], tick_key: str | None, a
             _completed(run, owner[a.task_key], a, entry)
         elif a.due_at < now:
             still_overdue.append(a)
-            if a.last_nudged_day != today:
+            if a.last_nudged_day == today:
+                continue
+            # The outbox is the truth of what was sent: the day is recorded once today's
+            # reminder has a row, so a crash between this step and the plan loses no reminder.
+            if action(nudge_key(tenant, a.task_key, today)) is None:
                 run.decisions[owner[a.task_key]].append(Nudge(entry, a, now))
+            else:
                 changed.append(replace(a, last_nudged_day=today))
     if changed:
         ledger.update_assignments(changed, now)
