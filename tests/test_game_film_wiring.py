@@ -116,3 +116,14 @@ def test_unmatched_entries_keep_the_whole_recording_for_the_retry(tmp_path, stor
     loop.deliver(recording("rec:2", "x@hooli.com"), times=1)
     entry: RecordingEntry = loop.ledger.get_recordings(TENANT, ["rec:2"])["rec:2"]
     assert entry.status == REC_UNMATCHED and entry.recording["participants"] == ["x@hooli.com"]
+
+
+def test_doctor_names_reviewers_who_are_not_active_users():
+    from integration.rules.game_film import GameFilmRule
+    from tests.game_film_org import org
+
+    rule = GameFilmRule()
+    [bad] = rule.check(GameFilmSettings(pool=("ana@acme.io", "503", "505", "nobody@acme.io", "999")), org())
+    assert not bad.ok and "no such user: 999, nobody@acme.io" in bad.message and "inactive: 505" in bad.message
+    [good] = rule.check(GameFilmSettings(pool=("ana@acme.io", "503")), org())
+    assert good.ok

@@ -17,6 +17,7 @@ from integration.rules.base import TICK_OBJECT, Batch, Needs, Rule, State
 if TYPE_CHECKING:
     from integration.commands import Command
     from integration.config import Tenant
+    from integration.gateway import CrmGateway, Finding
     from integration.review.flow import ZoomParticipants
 
 _OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
@@ -39,6 +40,27 @@ class GameFilmRule(Rule):
 
     def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> GameFilmSettings:
         return GameFilmSchema().load(raw if isinstance(raw, Mapping) else {})  # type: ignore[no-any-return]
+
+    def check(self, settings: GameFilmSettings, gateway: CrmGateway) -> list[Finding]:
+        """Doctor: every reviewer named in the pool, seeds and graduated reps is an active user."""
+        from integration.gateway import CrmError, Finding
+
+        named = sorted({*settings.pool, *settings.seed_reviewers, *settings.graduated})
+        if not named:
+            return [Finding("game_film:pool", False, "The reviewer pool is empty: name reviewers in [tenants.rules.game_film] pool.")]
+        try:
+            emails = settings.emails()
+            by_email = gateway.find_users_by_email(emails) if emails else {}
+            ids = {p: (by_email[p.lower()].id if p.lower() in by_email else None) if "@" in p else p for p in named}
+            users = gateway.read_users(sorted({i for i in ids.values() if i}))
+        except CrmError as exc:
+            return [Finding("game_film:pool", False, f"Could not look the reviewers up: {exc}.")]
+        missing = [p for p, i in ids.items() if i is None or i not in users]
+        inactive = [p for p, i in ids.items() if i in users and not users[i].active]
+        if missing or inactive:
+            problems = (["no such user: " + ", ".join(missing)] if missing else []) + (["inactive: " + ", ".join(inactive)] if inactive else [])
+            return [Finding("game_film:pool", False, f"Reviewers in [tenants.rules.game_film] are wrong ({'; '.join(problems)}): fix or remove them.")]
+        return [Finding("game_film:pool", True, f"All {len(named)} reviewers named for game film are active users.")]
 
     def needs(self, event: Event, settings: GameFilmSettings) -> Needs | None:
         return Needs() if event.object_type in _OBJECTS else None
