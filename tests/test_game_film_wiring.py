@@ -127,3 +127,30 @@ def test_doctor_names_reviewers_who_are_not_active_users():
     assert not bad.ok and "no such user: 999, nobody@acme.io" in bad.message and "inactive: 505" in bad.message
     [good] = rule.check(GameFilmSettings(pool=("ana@acme.io", "503")), org())
     assert good.ok
+
+
+def test_the_in_process_worker_adds_and_processes_the_hourly_tick(tmp_path, store, clock):
+    import time as _time
+
+    from integration.app import create_app
+    from integration.rules import registry
+    from tests.conftest import ENVIRON
+    from tests.fake_ledger import FakeLedger
+    from tests.game_film_org import SETTINGS, org
+
+    clock.now = MONDAY.timestamp()
+    cfg = parse({"tenants": [{"id": TENANT, "crm": "hubspot", "portal_id": PORTAL_ID, "client_secret_env": "HS_SECRET",
+                              "access_token_env": "HS_TOKEN", "dry_run": False, "rules": {"game_film": SETTINGS}}],
+                 "worker": {"poll_seconds": 0.02}})  # fmt: skip
+    crm = org()
+    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "HS_TOKEN": "t"}, "worker_mode": "thread",
+                      "gateway_for": lambda t: crm, "ledger": FakeLedger(), "rules": registry()})  # fmt: skip
+    background = app.extensions["gamefilm"].background
+    try:
+        deadline = _time.monotonic() + 10
+        while _time.monotonic() < deadline and [e.status for e in store.list_events()] != ["done"]:
+            _time.sleep(0.02)
+        assert [(e.key, e.status) for e in store.list_events()] == [(f"tick#{TENANT}#2026-11-23T15", "done")]
+        assert crm.written == []  # nothing open, nothing due: the tick wrote nothing to the CRM
+    finally:
+        background.stop()
