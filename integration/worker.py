@@ -65,6 +65,7 @@ class Worker:
         cfg = config.worker
         self.policy = RetryPolicy(attempts=cfg.max_attempts - 1, base_delay=cfg.base_delay_seconds, max_delay=cfg.max_delay_seconds)
         self._tenant_rules: dict[str, list[tuple[Rule, Any]]] = {}
+        self._ticked = ""  # the hour this process added its ticks for (the store dedups across processes)
 
     # --- entry points -------------------------------------------------------------------
     def run_due(self, limit: int | None = None) -> BatchReport:
@@ -260,13 +261,17 @@ class Worker:
         now = self.clock()
         hour = datetime.fromtimestamp(now, tz=timezone.utc).replace(minute=0, second=0, microsecond=0)
         label = hour.strftime("%Y-%m-%dT%H")
+        if label == self._ticked:
+            return 0
         ticks = [
             Event(key=f"tick#{t.id}#{label}", tenant=t.id, crm=t.crm, object_type=TICK_OBJECT, object_id=label,
                   kind=CREATED, occurred_at=hour, source_id="tick")
             for t in self.config.tenants
             if any(rule.ticks for rule, _ in self._rules(t))
         ]  # fmt: skip
-        return sum(self.store.add_events(ticks, now)) if ticks else 0
+        added = sum(self.store.add_events(ticks, now)) if ticks else 0
+        self._ticked = label
+        return added
 
     def _read_state(self, gateway: CrmGateway, needs: Needs) -> State:
         deals = gateway.read_deals(list(needs.deal_ids)) if needs.deal_ids else {}
