@@ -88,6 +88,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
+    ledger = o["ledger"] if "ledger" in o else store.ledger()
     gateways: dict[str, CrmGateway] = {}
     make_gateway = o.get("gateway_for") or (lambda tenant: real_gateway(tenant, environ))
     lock = threading.Lock()
@@ -105,7 +106,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         if not built:
             from integration.worker import Worker
 
-            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random)))
+            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random), ledger=ledger))
         return built[0]
 
     mode = o.get("worker_mode", cfg.worker.mode)
@@ -114,7 +115,8 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     if mode == "thread":
         from integration.background import BackgroundWorker
 
-        background = BackgroundWorker(make_worker(), cfg.worker.poll_seconds)
+        worker = make_worker()
+        background = BackgroundWorker(worker, cfg.worker.poll_seconds, ticks=worker.insert_ticks)
         notify = background.notify
     elif mode == "sqs":
         from integration.notify import SqsNotifier
@@ -122,7 +124,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
         notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
-    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background)
+    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background, ledger)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

@@ -5,6 +5,7 @@ A dispatcher thread claims due events and hands each claimed batch to a pool of
 `per_tenant` batches in flight (half the pool by default): a tenant whose CRM is slow or hangs
 fills its share and is then passed over by the due query (`skip_tenants`), so every other
 tenant still gets a thread. Woken on intake and whenever a batch finishes; otherwise it polls.
+Once an hour it adds the hourly events of rules that run on a clock (`Worker.insert_ticks`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Callable, Sequence
 
 from integration.events import StoredEvent
 from integration.worker import Worker
@@ -22,8 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class BackgroundWorker:
-    def __init__(self, worker: Worker, poll_seconds: float, *, concurrency: int | None = None, per_tenant: int | None = None):
+    def __init__(
+        self, worker: Worker, poll_seconds: float, *, concurrency: int | None = None, per_tenant: int | None = None,
+        ticks: Callable[[], int] | None = None,
+    ):  # fmt: skip
+        """`ticks`: adds this hour's clock events (`Worker.insert_ticks`), called once an hour."""
         self.worker = worker
+        self.ticks = ticks
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency or worker.config.worker.concurrency
         self.per_tenant = per_tenant or max(1, self.concurrency // 2)
@@ -33,6 +39,7 @@ class BackgroundWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._closed = False  # set under _lock once the pool stops taking batches
+        self._ticked_hour = -1
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gamefilm-batch")
         self._thread = threading.Thread(target=self._run, name="gamefilm-dispatch", daemon=True)
 
@@ -60,6 +67,7 @@ class BackgroundWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._tick()
             try:
                 dispatched = self.dispatch()
             except Exception:  # the store is down, say: keep the thread, try again after a poll
@@ -68,6 +76,16 @@ class BackgroundWorker:
             if not dispatched:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+    def _tick(self) -> None:
+        hour = int(self.worker.clock() // 3600)
+        if self.ticks is None or hour == self._ticked_hour:
+            return
+        try:
+            self.ticks()
+            self._ticked_hour = hour
+        except Exception:  # the store is down, say: tried again on the next loop
+            log.exception("adding the hourly events failed")
 
     def dispatch(self) -> bool:
         """Claim due batches for the free threads, round the tenants; True if any started."""

@@ -5,6 +5,7 @@
   gamefilm send-sample hubspot         post a correctly signed sample event to a server
   gamefilm events [--status dead]      list stored events;  gamefilm event KEY  shows one
   gamefilm actions                     the action log (what was done in which CRM, and why)
+  gamefilm recordings [--status unmatched] [--tenant ID]   recorded calls and where they stand
   gamefilm replay KEY | --dead         make events due again (done actions are not repeated)
   gamefilm worker [--once]             drain due events (when worker.mode = "none")
   gamefilm doctor [--tenant ID]        check CRM credentials, permissions and objects
@@ -32,6 +33,7 @@ from integration import preflight
 from integration.cli_format import action_line, event_dict, json_default, ts, with_iso_times
 from integration.app import build_services, config_path
 from integration.events import DEAD, DONE, IGNORED, PENDING, PROCESSING
+from integration.ledger import RECORDING_STATUSES
 from integration.secrets import SecretResolver, SecretsError
 
 EVENT_STATUSES = (PENDING, PROCESSING, DONE, IGNORED, DEAD)
@@ -127,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=_limit, default=20)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_actions)
+
+    c = sub.add_parser("recordings", help="list recorded calls (attached, unmatched, private, gave_up)")
+    c.add_argument("--status", choices=RECORDING_STATUSES)
+    c.add_argument("--tenant")
+    c.add_argument("--limit", type=_limit, default=50)
+    c.set_defaults(func=cmd_recordings)
 
     c = sub.add_parser("replay", help="make an event (or all dead events) due again")
     g = c.add_mutually_exclusive_group(required=True)
@@ -279,6 +287,21 @@ def cmd_actions(args: argparse.Namespace) -> int:
         print(action_line(a))
     if not actions:
         print("no actions")
+    return 0
+
+
+def cmd_recordings(args: argparse.Namespace) -> int:
+    s = _services(args)
+    if s.ledger is None:
+        print(f"{s.config.source}: store: the {s.config.store.backend} store keeps no review ledger yet; no recordings to list", file=sys.stderr)
+        return 1
+    entries = s.ledger.list_recordings(tenant=args.tenant, status=args.status, limit=args.limit)
+    for e in entries:
+        retry = f"  next match {ts(e.next_match_at)}" if e.next_match_at else ""
+        print(f"{ts(e.started_at)}  {e.status:<9} {e.tenant}  {e.external_id}  deal {e.deal_id or '-'}  rep {e.rep_user_id or '-'}"
+              f"  match attempts {e.match_attempts}{retry}")  # fmt: skip
+    if not entries:
+        print("no recordings")
     return 0
 
 

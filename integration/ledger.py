@@ -9,8 +9,8 @@ second call for the same recording answers the first call's reviewers (idempoten
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 # Recording statuses.
 REC_ATTACHED = "attached"  # matched (or explicit) and attached: the review loop runs
@@ -43,6 +43,9 @@ class RecordingEntry:
     next_match_at: float = 0.0  # unmatched: when to try matching again (0: never)
     peers_due_at: float = 0.0  # attached: when peers are assigned if the self-assessment is not done (0: done / none)
     updated_at: float = 0.0
+    # The whole recording (`recordings.recording_to_changed`): participants and all, so an
+    # unmatched one can be matched again on a later day and tasks can be rebuilt.
+    recording: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,12 @@ class ReviewLedger(ABC):
     @abstractmethod
     def assign(
         self, tenant: str, external_id: str, kind: str, candidates: Sequence[str], choose: Chooser,
-        make: Callable[[str], Assignment], now: float, week: str,
+        make: Callable[[str], Assignment], now: float, week: str, *, rotation: bool = True,
     ) -> list[Assignment]:  # fmt: skip
         """Atomically: if (external_id, kind) has assignments, answer them unchanged; else read
         the candidates' stats, call `choose`, store `make(reviewer)` for each chosen reviewer
-        and bump their stats (last_assigned_at = now; week_count for `week`)."""
+        and bump their stats (last_assigned_at = now; week_count for `week`). `rotation`
+        False (the rep's self-assessment: not a turn in the rotation) leaves the stats alone."""
 
     @abstractmethod
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]: ...

@@ -93,6 +93,10 @@ def sweep_handler(event: dict, context: Any) -> dict:
     after batch while any are due and the invocation has time. Each event is settled on its
     own: a poison event counts attempts and ends dead."""
     worker = _worker()
+    try:
+        worker.insert_ticks()  # this hour's clock events; their keys make them once per hour
+    except Exception:
+        log.exception("adding the hourly events failed")
     total = BatchReport()
     for _ in range(SWEEP_BATCHES):
         report = worker.run_due()

@@ -5,7 +5,9 @@
 - an event whose outbox already has rows (an earlier attempt, a crash) resumes them and is not
   planned again: the plan made then is the intent, whatever the CRM looks like now;
 - the other events have their state read once for all (batched), are planned, and their
-  commands are written to the outbox before anything is sent (integration.outbox);
+  commands are written to the outbox before anything is sent (integration.outbox); rules that
+  keep store-backed state or need other reads (`Rule.prepares`) get one `prepare` call per batch
+  first, with the gateway and the review ledger, whose answer reaches their `plan`;
 - each event is settled on its own (integration.settle): an exception while reading, planning
   or executing settles only the events it concerns, never the whole batch.
 Store writes of a batch (per tenant): one claim, one plan, one marking what is sent, one
@@ -17,17 +19,21 @@ import logging
 import random
 import time
 from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 from integration import events as ev
 from integration.commands import Command
 from integration.config import Config, Tenant
-from integration.events import StoredEvent
+from integration.events import CREATED, Event, StoredEvent
 from integration.gateway import CrmError, CrmGateway, RecordDataError
 from integration.gateway.transport import RetryPolicy
 from integration.outbox import Outbox
+from integration.ledger import ReviewLedger
 from integration.rules import Needs, Rule, State, merge_needs, registry, rules_for
+from integration.rules.base import TICK_OBJECT, Batch
 from integration.settle import BatchReport, Settler
 from integration.store import ACTION_DONE, Action, ActionUpdate, Store
 
@@ -46,8 +52,10 @@ class Worker:
         rules: Mapping[str, Rule] | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        ledger: ReviewLedger | None = None,
     ):
         self.store = store
+        self.ledger = ledger
         self.config = config
         self.gateway_for = gateway_for
         self.rules = dict(rules) if rules is not None else registry()
@@ -57,6 +65,7 @@ class Worker:
         cfg = config.worker
         self.policy = RetryPolicy(attempts=cfg.max_attempts - 1, base_delay=cfg.base_delay_seconds, max_delay=cfg.max_delay_seconds)
         self._tenant_rules: dict[str, list[tuple[Rule, Any]]] = {}
+        self._ticked = ""  # the hour this process added its ticks for (the store dedups across processes)
 
     # --- entry points -------------------------------------------------------------------
     def run_due(self, limit: int | None = None) -> BatchReport:
@@ -154,6 +163,8 @@ class Worker:
                 settler.fail(stored, f"connecting to the CRM: {type(exc).__name__}: {exc}")
             return []
         state = self._read_for(gateway, wanted, settler) if wanted else State()
+        if any(rule.prepares for _, rules, _ in wanted for rule, _ in rules):
+            state = self._prepare(tenant, gateway, wanted, state, settler)
         plans: dict[str, list[Command]] = {}
         for stored, rules, _ in wanted:
             if settler.settled(stored.key):
@@ -209,6 +220,58 @@ class Worker:
                     settler.fail(stored, f"reading CRM state: {type(exc).__name__}: {exc}")
                 active = []
         return State()
+
+    def _prepare(
+        self, tenant: Tenant, gateway: CrmGateway, wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]],
+        state: State, settler: Settler,
+    ) -> State:  # fmt: skip
+        """Each preparing rule's per-batch step (`Rule.prepare`) over its unsettled events; a
+        failure settles only those events."""
+        by_rule: dict[str, tuple[Rule, Any, list[StoredEvent]]] = {}
+        for stored, rules, _ in wanted:
+            if settler.settled(stored.key):
+                continue
+            for rule, settings in rules:
+                if rule.prepares:
+                    by_rule.setdefault(rule.name, (rule, settings, []))[2].append(stored)
+        prepared = dict(state.prepared)
+        for name, (rule, settings, stored_events) in by_rule.items():
+            held = {s.key: s for s in stored_events}
+
+            def fail(key: str, error: str, retryable: bool, held: dict[str, StoredEvent] = held) -> None:
+                if key in held:
+                    settler.fail(held[key], error, retryable=retryable)
+
+            batch = Batch(tenant, [s.event for s in stored_events], gateway, self.ledger, self.store.get_action, self.clock(), fail)
+            try:
+                prepared[name] = rule.prepare(batch, settings)
+            except CrmError as exc:
+                for stored in stored_events:
+                    settler.fail(stored, f"{name}: {exc}", retryable=exc.retryable, retry_after=exc.retry_after)
+            except Exception as exc:  # a rule bug or the ledger failing: these events only, retried
+                log.warning("rule %s failed preparing %d events: %s", name, len(stored_events), type(exc).__name__)
+                for stored in stored_events:
+                    settler.fail(stored, f"{name}: {type(exc).__name__}: {exc}")
+        return replace(state, prepared=prepared)
+
+    def insert_ticks(self) -> int:
+        """Add this hour's synthetic event for every tenant with a rule that `ticks`; its key
+        (`tick#<tenant>#<YYYY-MM-DDTHH>`) makes it once per hour however many processes add it.
+        Answers how many were new."""
+        now = self.clock()
+        hour = datetime.fromtimestamp(now, tz=timezone.utc).replace(minute=0, second=0, microsecond=0)
+        label = hour.strftime("%Y-%m-%dT%H")
+        if label == self._ticked:
+            return 0
+        ticks = [
+            Event(key=f"tick#{t.id}#{label}", tenant=t.id, crm=t.crm, object_type=TICK_OBJECT, object_id=label,
+                  kind=CREATED, occurred_at=hour, source_id="tick")
+            for t in self.config.tenants
+            if any(rule.ticks for rule, _ in self._rules(t))
+        ]  # fmt: skip
+        added = sum(self.store.add_events(ticks, now)) if ticks else 0
+        self._ticked = label
+        return added
 
     def _read_state(self, gateway: CrmGateway, needs: Needs) -> State:
         deals = gateway.read_deals(list(needs.deal_ids)) if needs.deal_ids else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from marshmallow import Schema
 
@@ -15,6 +15,11 @@ if TYPE_CHECKING:  # commands are what rules return at run time, not what loadin
     from integration.commands import Command, Deal, User
     from integration.config import Tenant
     from integration.gateway import CrmGateway, Finding
+    from integration.ledger import ReviewLedger
+    from integration.store import Action
+
+# Event.object_type of the synthetic hourly event of rules that run on a clock (`Rule.ticks`).
+TICK_OBJECT = "tick"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class State:
     deals: Mapping[str, Deal] = field(default_factory=dict)
     users: Mapping[str, User] = field(default_factory=dict)
     rates: Mapping[str, Decimal] = field(default_factory=dict)  # corporate units per unit of ISO code
+    prepared: Mapping[str, Any] = field(default_factory=dict)  # rule name -> what its `prepare` answered
 
     def managers(self, user_id: str | None, levels: int) -> list[str]:
         """The user's manager chain, nearest first, as far as it was read."""
@@ -45,9 +51,27 @@ class State:
         return chain
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What a rule's `prepare` works with: one tenant's events of one batch, the CRM, the
+    store-backed review ledger (None when the store has none), the outbox's rows by key (read
+    only: e.g. the CRM id a create got), the time, and `fail(event_key, error, retryable)` to
+    settle one event as failed without failing the others."""
+
+    tenant: Tenant
+    events: Sequence[Event]
+    gateway: CrmGateway
+    ledger: ReviewLedger | None
+    action: Callable[[str], Action | None]
+    now: float
+    fail: Callable[[str, str, bool], None]
+
+
 class Rule(ABC):
     name: str
     schema: type[Schema] | None = None  # validates `[tenants.rules.<name>]`
+    ticks: bool = False  # True: the worker gets one TICK_OBJECT event per tenant per hour
+    prepares: bool = False  # True: `prepare` runs once per batch before `plan`
 
     def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> Any:
         """Validate and convert settings; raise marshmallow.ValidationError naming the key."""
@@ -60,6 +84,13 @@ class Rule(ABC):
     @abstractmethod
     def needs(self, event: Event, settings: Any) -> Needs | None:
         """None when the rule has nothing to do with this event."""
+
+    def prepare(self, batch: Batch, settings: Any) -> Any:
+        """Rules with `prepares`: the per-batch step for reads `Needs` cannot say and for the
+        store-backed state a rule keeps (e.g. an atomic assignment), done before planning so
+        `plan` stays pure. Its answer reaches `plan` as `state.prepared[rule.name]`. An
+        exception fails the batch's events of this rule (CrmError: as retryable as it says)."""
+        return None
 
     @abstractmethod
     def plan(self, event: Event, settings: Any, state: State, tenant: Tenant) -> list[Command]: ...

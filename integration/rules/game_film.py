@@ -1,0 +1,93 @@
+"""Game film: every recorded call lands on its deal and starts the review, fairly and on time.
+
+Events it takes: recordings (`/hooks/recordings`, Zoom), CRM call activities, CRM task changes
+(a review task completed) and its own hourly tick. The work that needs I/O (CRM reads in
+batches, the review ledger's atomic assignment) is done once per batch in `prepare`
+(`integration.review`); `plan` turns the decisions into commands without I/O.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from integration.events import Event
+from integration.recordings import CALL_OBJECT, RECORDING_OBJECT, TASK_OBJECT, Recording, recording_from_changed
+from integration.review.settings import GameFilmSchema, GameFilmSettings
+from integration.rules.base import TICK_OBJECT, Batch, Needs, Rule, State
+
+if TYPE_CHECKING:
+    from integration.commands import Command
+    from integration.config import Tenant
+    from integration.gateway import CrmGateway, Finding
+    from integration.review.flow import ZoomParticipants
+
+_OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
+
+
+def _no_zoom(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
+    return None
+
+
+class GameFilmRule(Rule):
+    name = "game_film"
+    schema = GameFilmSchema
+    ticks = True
+    prepares = True
+
+    def __init__(self, zoom_participants: ZoomParticipants | None = None):
+        """`zoom_participants(tenant, recording)`: the meeting's participant emails, or None
+        when the tenant has no Zoom credentials (then the host's recording has no guests)."""
+        self.zoom_participants = zoom_participants or _no_zoom
+
+    def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> GameFilmSettings:
+        return GameFilmSchema().load(raw if isinstance(raw, Mapping) else {})  # type: ignore[no-any-return]
+
+    def check(self, settings: GameFilmSettings, gateway: CrmGateway) -> list[Finding]:
+        """Doctor: every reviewer named in the pool, seeds and graduated reps is an active user."""
+        from integration.gateway import CrmError, Finding
+
+        named = sorted({*settings.pool, *settings.seed_reviewers, *settings.graduated})
+        if not named:
+            return [Finding("game_film:pool", False, "The reviewer pool is empty: name reviewers in [tenants.rules.game_film] pool.")]
+        try:
+            emails = settings.emails()
+            by_email = gateway.find_users_by_email(emails) if emails else {}
+            ids = {p: (by_email[p.lower()].id if p.lower() in by_email else None) if "@" in p else p for p in named}
+            users = gateway.read_users(sorted({i for i in ids.values() if i}))
+        except CrmError as exc:
+            return [Finding("game_film:pool", False, f"Could not look the reviewers up: {exc}.")]
+        missing = [p for p, i in ids.items() if i is None or i not in users]
+        inactive = [p for p, i in ids.items() if i in users and not users[i].active]
+        if missing or inactive:
+            problems = (["no such user: " + ", ".join(missing)] if missing else []) + (["inactive: " + ", ".join(inactive)] if inactive else [])
+            return [Finding("game_film:pool", False, f"Reviewers in [tenants.rules.game_film] are wrong ({'; '.join(problems)}): fix or remove them.")]
+        return [Finding("game_film:pool", True, f"All {len(named)} reviewers named for game film are active users.")]
+
+    def needs(self, event: Event, settings: GameFilmSettings) -> Needs | None:
+        return Needs() if event.object_type in _OBJECTS else None
+
+    def prepare(self, batch: Batch, settings: GameFilmSettings) -> Any:
+        from integration.review import flow, tick
+
+        if batch.ledger is None:
+            raise RuntimeError("the review loop needs a review ledger and this store provides none (Store.ledger)")
+        run = flow.Run(batch.tenant, batch.gateway, batch.ledger, settings, batch.now, batch.fail, self.zoom_participants)
+        found = run.recordings_from_events(batch.events)
+        ticks = [e.key for e in batch.events if e.object_type == TICK_OBJECT]
+        due = batch.ledger.recordings_due(batch.tenant.id, batch.now) if ticks else []
+        retry = run.refreshed([(ticks[0], recording_from_changed(e.recording)) for e in due if e.status == flow.REC_UNMATCHED and e.recording])
+        known = batch.ledger.get_recordings(batch.tenant.id, sorted({r.external_id for _, r in [*found, *retry]}))
+        run.attach([*found, *retry], known)
+        for entry in due:
+            if entry.status == flow.REC_ATTACHED and entry.external_id not in run.entries:
+                run.peers(ticks[0], entry)
+        task_events = [e for e in batch.events if e.object_type == TASK_OBJECT]
+        if ticks or task_events:
+            tick.review_tasks(run, task_events, ticks[0] if ticks else None, batch.action)
+        run.write()
+        return run.decisions
+
+    def plan(self, event: Event, settings: GameFilmSettings, state: State, tenant: Tenant) -> list[Command]:
+        from integration.review.flow import commands_for
+
+        decisions = (state.prepared.get(self.name) or {}).get(event.key, [])
+        return commands_for(tenant.id, decisions, settings)
