@@ -44,6 +44,14 @@ class RecordingEntry:
     peers_due_at: float = 0.0  # attached: when peers are assigned if the self-assessment is not done (0: done / none)
     updated_at: float = 0.0
 
+    def due_at(self) -> float | None:
+        """When the loop must look at it again (`recordings_due`): None when nothing is due."""
+        if self.status == REC_UNMATCHED and self.next_match_at > 0:
+            return self.next_match_at
+        if self.status == REC_ATTACHED and self.peers_due_at > 0:
+            return self.peers_due_at
+        return None
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -101,7 +109,9 @@ class ReviewLedger(ABC):
     ) -> list[Assignment]:  # fmt: skip
         """Atomically: if (external_id, kind) has assignments, answer them unchanged; else read
         the candidates' stats, call `choose`, store `make(reviewer)` for each chosen reviewer
-        and bump their stats (last_assigned_at = now; week_count for `week`)."""
+        and, for PEER assignments, bump their stats (last_assigned_at = now; week_count for
+        `week`): a rep's self-assessment is no turn in the peer rotation and uses no slot of
+        the weekly cap. Answers the assignments in the order `choose` named the reviewers."""
 
     @abstractmethod
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]: ...

@@ -24,9 +24,12 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from integration.events import DEAD, DONE, PENDING, UNKNOWN, Event, Received, StoredEvent, event_from_json, event_to_json
+
+if TYPE_CHECKING:
+    from integration.ledger import ReviewLedger
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,10 @@ class Store(ABC):
 
     def close(self) -> None:
         """Release connections (tests and CLI)."""
+
+    def ledger(self) -> ReviewLedger:
+        """The review ledger kept beside this store's events (same file / same table)."""
+        raise NotImplementedError(f"the {type(self).__name__} backend has no review ledger")
 
     # --- shared status logic --------------------------------------------------------------
     def claim_event(self, key: str, now: float, lease_seconds: float = 300.0) -> StoredEvent | None:

@@ -1,0 +1,73 @@
+"""The review ledger on DynamoDB (dynalite): the shared contract with Scan forbidden on the
+client, and the roll-forward of an assign whose worker died between commit and apply."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from integration.ledger import PEER
+from integration.store.dynamodb import DynamoStore
+from integration.store.dynamodb_ledger import DynamoLedger
+from tests.dynalite import aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
+from tests.ledger_contract import T, T0, WEEK, LedgerContract, assign_peers, maker, pick
+
+pytestmark = pytest.mark.usefixtures("aws_test_credentials")
+
+
+@pytest.fixture
+def store(dynalite_endpoint: str):  # noqa: F811
+    s = DynamoStore(f"gamefilm-{uuid.uuid4().hex}", region="us-east-1", endpoint_url=dynalite_endpoint)
+    s.create_table()
+
+    def no_scans(**kwargs):
+        raise AssertionError("the ledger must never Scan the table")
+
+    s._client.scan = no_scans
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ledger(store):
+    return store.ledger()
+
+
+class TestDynamoLedger(LedgerContract):
+    pass
+
+
+def test_an_intent_committed_by_a_worker_that_died_is_written_by_the_next_assign(ledger: DynamoLedger):
+    """The first worker committed (ROTATION version 1) and died before writing anything."""
+    made = maker(T, "zoom:1", PEER)("a")
+    intent = {"external_id": "zoom:1", "kind": PEER, "assignments": [made.__dict__],
+              "stats": {"a": {"last_assigned_at": T0, "week": WEEK, "week_count": 1}}}  # fmt: skip
+    assert ledger._commit(T, 0, intent, T0)
+    assert ledger.assignments_for(T, ["zoom:1"]) == {}  # nothing written yet
+    # A redelivery of the same recording finds the intent, writes it, and answers it.
+    assert ledger.assign(T, "zoom:1", PEER, ["b"], pick("b"), maker(T, "zoom:1", PEER), T0 + 5, WEEK) == [made]
+    assert ledger.reviewer_stats(T, ["a", "b"])["a"].week_count == 1 and "b" not in ledger.reviewer_stats(T, ["b"])
+
+
+def test_another_recording_rolls_the_dead_workers_intent_forward_first(ledger: DynamoLedger):
+    made = maker(T, "zoom:1", PEER)("a")
+    intent = {"external_id": "zoom:1", "kind": PEER, "assignments": [made.__dict__],
+              "stats": {"a": {"last_assigned_at": T0, "week": WEEK, "week_count": 1}}}  # fmt: skip
+    ledger._commit(T, 0, intent, T0)
+    seen = []
+    assign_peers(ledger, 2, lambda stats: seen.append(stats["a"].week_count) or ["a"], now=T0 + 5)
+    assert seen == [1]  # choose saw the dead worker's assignment
+    assert ledger.reviewer_stats(T, ["a"])["a"].week_count == 2
+    assert [a.reviewer_id for a in ledger.assignments_for(T, ["zoom:1"])["zoom:1"]] == ["a"]
+    rotation = ledger._t._get("ROTATION#" + T)
+    assert (rotation["version"]["N"], rotation["applied"]["N"]) == ("2", "2")
+    assert json.loads(rotation["intent"]["S"])["external_id"] == "zoom:2"
+
+
+def test_ledger_items_share_the_store_table(store):
+    ledger = store.ledger()
+    assign_peers(ledger, 1, pick("a"))
+    keys = {"ASGSET#acme#zoom:1#peer", "ASG#acme#zoom:1#peer#a", "REVIEWER#acme#a", "ROTATION#acme"}
+    for pk in keys:
+        assert "Item" in store._client.get_item(TableName=store.table, Key={"pk": {"S": pk}})
