@@ -80,6 +80,7 @@ class ReviewerStats:
     week_count: int = 0
     reviewed_calls: int = 0  # own calls that received a completed peer review ("took a turn in the barrel")
     overdue_since: float | None = None  # oldest open overdue task, when any
+    assigned_total: int = 0  # peer reviews assigned ever: the rotation's fairness counter
 
 
 # `choose(stats of every candidate) -> reviewer ids` runs inside the ledger's atomic step.
@@ -110,7 +111,7 @@ class ReviewLedger(ABC):
         """Atomically: if (external_id, kind) has assignments, answer them unchanged; else read
         the candidates' stats, call `choose`, store `make(reviewer)` for each chosen reviewer
         and, for PEER assignments, bump their stats (last_assigned_at = now; week_count for
-        `week`): a rep's self-assessment is no turn in the peer rotation and uses no slot of
+        `week`; assigned_total): a rep's self-assessment is no turn in the peer rotation and uses no slot of
         the weekly cap. Answers the assignments in the order `choose` named the reviewers."""
 
     @abstractmethod

@@ -113,9 +113,9 @@ class LedgerContract:
         ]  # fmt: skip
         assert seen == [{}]  # nobody had stats yet
         stats = ledger.reviewer_stats(T, ["a", "b", "c"])
-        assert stats == {"a": ReviewerStats("a", T0, WEEK, 1), "c": ReviewerStats("c", T0, WEEK, 1)}
+        assert stats == {"a": ReviewerStats("a", T0, WEEK, 1, assigned_total=1), "c": ReviewerStats("c", T0, WEEK, 1, assigned_total=1)}
         assign_peers(ledger, 2, pick("a"), now=T0 + 60)
-        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0 + 60, WEEK, 2)
+        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0 + 60, WEEK, 2, assigned_total=2)
 
     def test_assign_is_idempotent_and_does_not_choose_again(self, ledger):
         first = assign_peers(ledger, 1, pick("a", "b"))
@@ -129,7 +129,7 @@ class LedgerContract:
     def test_the_week_count_restarts_in_a_new_iso_week(self, ledger):
         assign_peers(ledger, 1, pick("a"))
         assign_peers(ledger, 2, pick("a"), now=T0 + 7 * DAY)
-        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0 + 7 * DAY, iso_week(T0 + 7 * DAY), 1)
+        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0 + 7 * DAY, iso_week(T0 + 7 * DAY), 1, assigned_total=2)
 
     def test_self_assessment_is_stored_but_takes_no_rotation_turn(self, ledger):
         made = ledger.assign(T, "zoom:1", SELF, ["rep1"], pick("rep1"), maker(T, "zoom:1", SELF), T0, WEEK)
@@ -186,7 +186,7 @@ class LedgerContract:
         ledger.count_reviewed(T, "rep1", "zoom:2")
         assert ledger.reviewer_stats(T, ["rep1"])["rep1"].reviewed_calls == 2
         assign_peers(ledger, 5, pick("rep1"))  # rotation stats and the count live side by side
-        assert ledger.reviewer_stats(T, ["rep1"])["rep1"] == ReviewerStats("rep1", T0, WEEK, 1, reviewed_calls=2)
+        assert ledger.reviewer_stats(T, ["rep1"])["rep1"] == ReviewerStats("rep1", T0, WEEK, 1, reviewed_calls=2, assigned_total=1)
         assert ledger.reviewer_stats("other", ["rep1"]) == {}
 
     def test_overdue_is_set_and_cleared(self, ledger):
@@ -195,7 +195,7 @@ class LedgerContract:
         assign_peers(ledger, 1, pick("a"))
         assert ledger.reviewer_stats(T, ["a"])["a"].overdue_since == T0 - DAY
         ledger.set_overdue(T, "a", None)
-        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0, WEEK, 1)
+        assert ledger.reviewer_stats(T, ["a"])["a"] == ReviewerStats("a", T0, WEEK, 1, assigned_total=1)
 
     # --- two workers at once ----------------------------------------------------------------
     def test_racing_assigns_of_one_recording_store_one_set(self, ledger):

@@ -3,13 +3,14 @@ client, and the roll-forward of an assign whose worker died between commit and a
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import uuid
 
 import pytest
 
-from integration.ledger import PEER
+from integration.ledger import PEER, Assignment, ReviewerStats
 from integration.store.dynamodb import DynamoStore
-from integration.store.dynamodb_ledger import DynamoLedger
+from integration.store.dynamodb_ledger import DynamoLedger, _bumped
 from tests.dynalite import aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
 from tests.ledger_contract import T, T0, WEEK, LedgerContract, assign_peers, maker, pick
 
@@ -38,11 +39,16 @@ class TestDynamoLedger(LedgerContract):
     pass
 
 
+def dead_workers_intent(made: Assignment) -> dict:
+    """What `assign` commits for one peer review of zoom:1 by `a` (as `assign` builds it)."""
+    bumps = {made.reviewer_id: _bumped(ReviewerStats(made.reviewer_id), T0, WEEK)}
+    return {"external_id": "zoom:1", "kind": PEER, "assignments": [asdict(made)], "stats": bumps}
+
+
 def test_an_intent_committed_by_a_worker_that_died_is_written_by_the_next_assign(ledger: DynamoLedger):
     """The first worker committed (ROTATION version 1) and died before writing anything."""
     made = maker(T, "zoom:1", PEER)("a")
-    intent = {"external_id": "zoom:1", "kind": PEER, "assignments": [made.__dict__],
-              "stats": {"a": {"last_assigned_at": T0, "week": WEEK, "week_count": 1}}}  # fmt: skip
+    intent = dead_workers_intent(made)
     assert ledger._commit(T, 0, intent, T0)
     assert ledger.assignments_for(T, ["zoom:1"]) == {}  # nothing written yet
     # A redelivery of the same recording finds the intent, writes it, and answers it.
@@ -52,8 +58,7 @@ def test_an_intent_committed_by_a_worker_that_died_is_written_by_the_next_assign
 
 def test_another_recording_rolls_the_dead_workers_intent_forward_first(ledger: DynamoLedger):
     made = maker(T, "zoom:1", PEER)("a")
-    intent = {"external_id": "zoom:1", "kind": PEER, "assignments": [made.__dict__],
-              "stats": {"a": {"last_assigned_at": T0, "week": WEEK, "week_count": 1}}}  # fmt: skip
+    intent = dead_workers_intent(made)
     ledger._commit(T, 0, intent, T0)
     seen = []
     assign_peers(ledger, 2, lambda stats: seen.append(stats["a"].week_count) or ["a"], now=T0 + 5)

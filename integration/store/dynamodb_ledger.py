@@ -185,7 +185,8 @@ class DynamoLedger(ReviewLedger):
         values = {f":{k}": v for k, v in _attrs(stats).items()}
         self._update_if(
             reviewer_pk(tenant, reviewer),
-            "SET reviewer_id = :rid, last_assigned_at = :last_assigned_at, week = :week, week_count = :week_count, applied = :v",
+            "SET reviewer_id = :rid, last_assigned_at = :last_assigned_at, week = :week, week_count = :week_count,"
+            " assigned_total = :assigned_total, applied = :v",
             "attribute_not_exists(applied) OR applied < :v",
             {**values, ":rid": _s(reviewer), ":v": _n(version)},
         )
@@ -286,4 +287,5 @@ class DynamoLedger(ReviewLedger):
 
 def _bumped(stats: ReviewerStats, now: float, week: str) -> dict[str, Any]:
     """A reviewer's rotation stats after one more assignment (written absolute: replays are harmless)."""
-    return {"last_assigned_at": now, "week": week, "week_count": stats.week_count + 1 if stats.week == week else 1}
+    week_count = stats.week_count + 1 if stats.week == week else 1
+    return {"last_assigned_at": now, "week": week, "week_count": week_count, "assigned_total": stats.assigned_total + 1}

@@ -121,4 +121,5 @@ def stats_from_item(item: Item) -> ReviewerStats:
         week_count=int(_num(item, "week_count")) if "week_count" in item else 0,
         reviewed_calls=int(_num(item, "reviewed_calls")) if "reviewed_calls" in item else 0,
         overdue_since=_num(item, "overdue_since") if "overdue_since" in item else None,
+        assigned_total=int(_num(item, "assigned_total")) if "assigned_total" in item else 0,
     )

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS reviewer_stats (
     week_count INTEGER NOT NULL DEFAULT 0,
     reviewed_calls INTEGER NOT NULL DEFAULT 0,
     overdue_since REAL,
+    assigned_total INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, reviewer_id)
 );
 CREATE TABLE IF NOT EXISTS review_counted (
@@ -84,7 +85,7 @@ _REC_COLUMNS = (
     " next_match_at, peers_due_at, updated_at"
 )
 _ASG_COLUMNS = "tenant, external_id, reviewer_id, kind, task_key, due_at, status, assigned_at, task_id, last_nudged_day, completed_at"
-_STATS_COLUMNS = "reviewer_id, last_assigned_at, week, week_count, reviewed_calls, overdue_since"
+_STATS_COLUMNS = "reviewer_id, last_assigned_at, week, week_count, reviewed_calls, overdue_since, assigned_total"
 
 
 class SqliteLedger(ReviewLedger):
@@ -147,8 +148,9 @@ class SqliteLedger(ReviewLedger):
             )  # fmt: skip
             if kind == PEER:  # a rep's self-assessment is no turn in the peer rotation
                 db.executemany(
-                    "INSERT INTO reviewer_stats (tenant, reviewer_id, last_assigned_at, week, week_count) VALUES (?, ?, ?, ?, 1)"
+                    "INSERT INTO reviewer_stats (tenant, reviewer_id, last_assigned_at, week, week_count, assigned_total) VALUES (?, ?, ?, ?, 1, 1)"
                     " ON CONFLICT (tenant, reviewer_id) DO UPDATE SET last_assigned_at = excluded.last_assigned_at,"
+                    " assigned_total = assigned_total + 1,"
                     " week_count = CASE WHEN week = excluded.week THEN week_count + 1 ELSE 1 END, week = excluded.week",
                     [(tenant, reviewer, now, week) for reviewer in chosen],
                 )
