@@ -145,6 +145,8 @@ class DynamoLedger(ReviewLedger):
                     return found[(external_id, kind)]
             stats = self.reviewer_stats(tenant, candidates)
             made = [replace(a, assigned_at=a.assigned_at or now) for a in map(make, dict.fromkeys(choose(stats)))]
+            if not made:
+                return []  # nothing to write: no commit, so other workers' commits are not held up
             bumps = {} if kind == SELF else {r: _bumped(stats.get(r) or ReviewerStats(r), now, week) for r in (a.reviewer_id for a in made)}
             intent = {"external_id": external_id, "kind": kind, "assignments": [asdict(a) for a in made], "stats": bumps}
             if self._commit(tenant, version, intent, now):
