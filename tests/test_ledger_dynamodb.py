@@ -3,7 +3,7 @@ client, and the roll-forward of an assign whose worker died between commit and a
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 import uuid
 
 import pytest
@@ -76,3 +76,13 @@ def test_ledger_items_share_the_store_table(store):
     keys = {"ASGSET#acme#zoom:1#peer", "ASG#acme#zoom:1#peer#a", "REVIEWER#acme#a", "ROTATION#acme"}
     for pk in keys:
         assert "Item" in store._client.get_item(TableName=store.table, Key={"pk": {"S": pk}})
+
+
+def test_an_assignment_expired_before_its_set_is_left_out_and_updates_refresh_the_ttl(store):
+    ledger = store.ledger()
+    a, b = assign_peers(ledger, 1, pick("a", "b"))
+    store._client.delete_item(TableName=store.table, Key={"pk": {"S": "ASG#acme#zoom:1#peer#b"}})  # as TTL would
+    assert ledger.assignments_for(T, ["zoom:1"])["zoom:1"] == [a]
+    ledger.update_assignments([replace(a, task_id="00T1")], T0 + 10 * 86_400)
+    item = store._client.get_item(TableName=store.table, Key={"pk": {"S": "ASG#acme#zoom:1#peer#a"}})["Item"]
+    assert int(item["expires_at"]["N"]) == int(T0) + 10 * 86_400 + 90 * 86_400

@@ -3,8 +3,9 @@
 Items (hash key `pk`):
   REC#<tenant>#<external_id>          one recording (RecordingEntry); expires `ttl_days` after its last write
   ASGSET#<tenant>#<external_id>#<kind> the set of reviewers of one recording and kind, written last:
-                                      its presence means the set is complete (never expires)
-  ASG#<tenant>#<external_id>#<kind>#<reviewer>  one assignment; expires like REC
+                                      its presence means the set is complete
+  ASG#<tenant>#<external_id>#<kind>#<reviewer>  one assignment
+                                      (both expire `ttl_days` after the assignment's last write)
   REVIEWER#<tenant>#<reviewer_id>     rotation stats, `applied` (the last rotation version written
                                       into it) and `counted` (the recordings that counted towards
                                       `reviewed_calls`, a string set); never expires
@@ -180,7 +181,8 @@ class DynamoLedger(ReviewLedger):
         self._t._parallel(lambda pair: self._write_stats(tenant, pair[0], pair[1], version), list(intent["stats"].items()))
         if made:  # no one chosen: no set, so the next call chooses again (as on SQLite)
             reviewers = [a.reviewer_id for a in made]
-            self._put_new({"pk": _s(set_pk(tenant, intent["external_id"], intent["kind"])), "reviewers": _s(json.dumps(reviewers))})
+            set_item = {"pk": set_pk(tenant, intent["external_id"], intent["kind"]), "reviewers": json.dumps(reviewers), "expires_at": expires_at}
+            self._put_new(_attrs(set_item))
         self._update_if(ROTATION + tenant, "SET applied = :v", "applied < :v", {":v": _n(version)})
 
     def _write_stats(self, tenant: str, reviewer: str, stats: dict[str, Any], version: int) -> None:
@@ -216,8 +218,9 @@ class DynamoLedger(ReviewLedger):
             (x, kind): json.loads(sets[set_pk(tenant, x, kind)]["reviewers"]["S"]) for x, kind in wanted if set_pk(tenant, x, kind) in sets
         }
         items = self._batch_get([asg_pk(tenant, x, kind, r) for (x, kind), reviewers in named.items() for r in reviewers])
-        return {
-            (x, kind): [assignment_from_item(items[asg_pk(tenant, x, kind, r)]) for r in reviewers] for (x, kind), reviewers in named.items()
+        return {  # an item gone (expired before its set) is left out
+            (x, kind): [assignment_from_item(items[pk]) for r in reviewers if (pk := asg_pk(tenant, x, kind, r)) in items]
+            for (x, kind), reviewers in named.items()
         }
 
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]:
@@ -240,7 +243,8 @@ class DynamoLedger(ReviewLedger):
 
     def update_assignments(self, assignments: Sequence[Assignment], now: float) -> None:
         def update(a: Assignment) -> None:
-            self._t._update_existing(asg_pk(a.tenant, a.external_id, a.kind, a.reviewer_id), assignment_fields(a, now))
+            fields = assignment_fields(a, now) | {"expires_at": self._t._expires_at(now)}
+            self._t._update_existing(asg_pk(a.tenant, a.external_id, a.kind, a.reviewer_id), fields)
 
         self._t._parallel(update, list(assignments))
 

@@ -184,8 +184,7 @@ class SqliteLedger(ReviewLedger):
 
     # --- reviewers ------------------------------------------------------------------------
     def reviewer_stats(self, tenant: str, reviewer_ids: Sequence[str]) -> dict[str, ReviewerStats]:
-        with self._tx() as db:  # a consistent snapshot; the pool's connections are all writers anyway
-            return _stats(db, tenant, list(dict.fromkeys(reviewer_ids)))
+        return _stats(self._conn(), tenant, list(dict.fromkeys(reviewer_ids)))
 
     def count_reviewed(self, tenant: str, rep_id: str, external_id: str) -> None:
         with self._tx() as db:
@@ -218,7 +217,7 @@ def _select_in(db: Any, sql: str, args: list[Any], column: str, values: Sequence
     return rows
 
 
-def _stats(db: sqlite3.Connection, tenant: str, reviewer_ids: list[str]) -> dict[str, ReviewerStats]:
+def _stats(db: Any, tenant: str, reviewer_ids: list[str]) -> dict[str, ReviewerStats]:
     rows = _select_in(db, f"SELECT {_STATS_COLUMNS} FROM reviewer_stats WHERE tenant = ?", [tenant], "reviewer_id", reviewer_ids)
     return {r[0]: ReviewerStats(*r) for r in rows}
 
