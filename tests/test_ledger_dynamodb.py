@@ -1,10 +1,12 @@
 """The review ledger on DynamoDB (dynalite): the shared contract with Scan forbidden on the
-client, and the roll-forward of an assign whose worker died between commit and apply."""
+client and every operation it sends allowed by the Lambda policy, and the roll-forward of an
+assign whose worker died between commit and apply."""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,8 @@ from tests.dynalite import aws_test_credentials, dynalite_endpoint  # noqa: F401
 from tests.ledger_contract import T, T0, WEEK, LedgerContract, assign_peers, maker, pick
 
 pytestmark = pytest.mark.usefixtures("aws_test_credentials")
+POLICY = json.loads((Path(__file__).resolve().parent.parent / "infra" / "lambda_policy.json").read_text())
+POLICY_ACTIONS = {a.removeprefix("dynamodb:") for s in POLICY["Statement"] if s["Sid"] == "StateTable" for a in s["Action"]}
 
 
 @pytest.fixture
@@ -26,8 +30,12 @@ def store(dynalite_endpoint: str):  # noqa: F811
         raise AssertionError("the ledger must never Scan the table")
 
     s._client.scan = no_scans
+    calls: set[str] = set()
+    s._client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.add(model.name))
     yield s
     s.close()
+    test_only = {"DeleteItem"}  # a test deleting an item as TTL would
+    assert calls - test_only <= POLICY_ACTIONS, f"the Lambda policy does not allow {calls - test_only - POLICY_ACTIONS}"
 
 
 @pytest.fixture
