@@ -215,6 +215,10 @@ class LedgerContract:
         assert ledger.assignments_for(T, ["zoom:1"])["zoom:1"] == ledger.assign(T, "zoom:1", PEER, [], pick(), maker(T, "zoom:1", PEER), T0, WEEK)
         assert sum(s.week_count for s in ledger.reviewer_stats(T, [f"{p}{i}" for p in "rs" for i in range(6)]).values()) == 2
 
+    def test_racing_reports_of_one_review_count_it_once(self, ledger):
+        run_threads(lambda i: ledger.count_reviewed(T, "rep1", "zoom:1"), 6)
+        assert ledger.reviewer_stats(T, ["rep1"])["rep1"].reviewed_calls == 1
+
     def test_racing_assigns_never_pass_the_weekly_cap(self, ledger):
         pool = ["a", "b", "c", "d"]  # cap 2 each: 8 slots for 12 recordings
 
