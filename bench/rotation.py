@@ -4,9 +4,9 @@
 weekly cap of 5 binds only when the order is unfair), 2 peer reviewers each, all through the
 real `ReviewLedger.assign` running `rotation.choose` inside it: on SQLite (a temp file) and on
 DynamoDB (dynalite on loopback, from node_modules/.bin/dynalite). Prints assignments per
-eligible reviewer, max - min (target <= 1) and assign latency (median, p99); then the same
-with 4 workers assigning at once (latency under contention, DynamoDB commits lost and
-retried, and the check that no weekly cap was passed).
+eligible reviewer, max - min (target <= 1) and assign latency (median, p99); then 4 workers
+assigning at once: 200 recordings in one week against the cap (was it held?), and 200 with no
+binding cap (assigns/s, latency under contention, DynamoDB commits lost and retried).
 
     python bench/rotation.py [--recordings 1000] [--seed 7]
 """
@@ -35,16 +35,17 @@ from integration.rotation import RotationPolicy, choose, iso_week  # noqa: E402
 
 POOL = [f"rep{i:02d}" for i in range(12)]
 POLICY = RotationPolicy(reviewers_per_call=2, weekly_cap=5, seed=frozenset(POOL))
+UNCAPPED = RotationPolicy(reviewers_per_call=2, weekly_cap=1_000, seed=frozenset(POOL))  # every assign writes: throughput
 START = 1_767_225_600.0  # 2026-01-01
 SPACING = 8 * 3600.0
 TENANT = "bench"
 
 
-def assign_one(ledger: ReviewLedger, n: int, rep: str, now: float) -> tuple[list[Assignment], float]:
+def assign_one(ledger: ReviewLedger, n: int, rep: str, now: float, policy: RotationPolicy = POLICY) -> tuple[list[Assignment], float]:
     x = f"rec:{n}"
 
     def chooser(stats: Any) -> tuple[str, ...]:
-        return choose(POOL, stats, rep=rep, inactive=(), policy=POLICY, now=now).reviewers
+        return choose(POOL, stats, rep=rep, inactive=(), policy=policy, now=now).reviewers
 
     def make(reviewer: str) -> Assignment:
         return Assignment(TENANT, x, reviewer, PEER, f"review#{TENANT}#{x}#{reviewer}", now + 3 * 86400, assigned_at=now)
@@ -69,32 +70,36 @@ def fairness(name: str, ledger: ReviewLedger, recordings: int, seed: int) -> Non
     print(f"  assign latency: median {ms(statistics.median(latencies))}, p99 {ms(p99(latencies))}")
 
 
-def contention(name: str, ledger: ReviewLedger, workers: int = 4, each: int = 50) -> None:
-    """`workers` threads assign different recordings of one busy week at once."""
+def contention(name: str, ledger: ReviewLedger, week: int, policy: RotationPolicy = POLICY, workers: int = 4, each: int = 50) -> None:
+    """`workers` threads assign different recordings of one week at once."""
     latencies: list[float] = []
     lock = threading.Lock()
     lost = _count_lost_commits(ledger)
-    now = START + 400 * 86400.0  # a fresh week: 12 reviewers x cap 5 = 60 slots for 200 recordings
+    now = START + (400 + 7 * week) * 86400.0  # a fresh week
+    first = 100_000 * (week + 1)
 
     def run(w: int) -> None:
         rng = random.Random(w)
         for i in range(each):
-            _, seconds = assign_one(ledger, 100_000 + w * each + i, rng.choice(POOL), now)
+            _, seconds = assign_one(ledger, first + w * each + i, rng.choice(POOL), now, policy)
             with lock:
                 latencies.append(seconds)
 
     threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    found = ledger.assignments_for(TENANT, [f"rec:{100_000 + k}" for k in range(workers * each)])
+    elapsed = time.perf_counter() - started
+    found = ledger.assignments_for(TENANT, [f"rec:{first + k}" for k in range(workers * each)])
     per_reviewer = Counter(a.reviewer_id for v in found.values() for a in v)
-    cap_ok = max(per_reviewer.values()) <= POLICY.weekly_cap
-    print(f"\n{name}, {workers} workers at once, {workers * each} recordings in one week:")
-    print(f"  assigned {sum(per_reviewer.values())} (cap {POLICY.weekly_cap} x {len(POOL)} = {POLICY.weekly_cap * len(POOL)});"
+    cap_ok = max(per_reviewer.values()) <= policy.weekly_cap
+    print(f"\n{name}, {workers} workers at once, {workers * each} recordings in one week, weekly cap {policy.weekly_cap}:")
+    print(f"  assigned {sum(per_reviewer.values())} (cap x {len(POOL)} reviewers = {policy.weekly_cap * len(POOL)});"
           f" most per reviewer {max(per_reviewer.values())}; cap held: {cap_ok}")  # fmt: skip
-    print(f"  assign latency: median {ms(statistics.median(latencies))}, p99 {ms(p99(latencies))}" + (f"; commits lost and retried: {lost[0]}" if lost else ""))
+    print(f"  {workers * each / elapsed:.0f} assigns/s; latency: median {ms(statistics.median(latencies))}, p99 {ms(p99(latencies))}"
+          + (f"; commits lost and retried: {lost[0]}" if lost else ""))  # fmt: skip
 
 
 def _count_lost_commits(ledger: ReviewLedger) -> list[int]:
@@ -157,7 +162,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.db")
         fairness("SQLite", store.ledger(), args.recordings, args.seed)
-        contention("SQLite", store.ledger())
+        contention("SQLite", store.ledger(), week=0)
+        contention("SQLite", store.ledger(), week=1, policy=UNCAPPED)
         store.close()
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_CONFIG_FILE="/nonexistent",
@@ -166,7 +172,8 @@ def main() -> None:
         dynamo = DynamoStore(f"bench-{uuid.uuid4().hex}", region="us-east-1", endpoint_url=endpoint)
         dynamo.create_table()
         fairness("DynamoDB (dynalite)", dynamo.ledger(), args.recordings, args.seed)
-        contention("DynamoDB (dynalite)", dynamo.ledger())
+        contention("DynamoDB (dynalite)", dynamo.ledger(), week=0)
+        contention("DynamoDB (dynalite)", dynamo.ledger(), week=1, policy=UNCAPPED)
         dynamo.close()
 
 
