@@ -78,10 +78,17 @@ def contention(name: str, ledger: ReviewLedger, week: int, policy: RotationPolic
     now = START + (400 + 7 * week) * 86400.0  # a fresh week
     first = 100_000 * (week + 1)
 
+    errors: Counter[str] = Counter()
+
     def run(w: int) -> None:
         rng = random.Random(w)
         for i in range(each):
-            _, seconds = assign_one(ledger, first + w * each + i, rng.choice(POOL), now, policy)
+            try:
+                _, seconds = assign_one(ledger, first + w * each + i, rng.choice(POOL), now, policy)
+            except Exception as exc:  # e.g. LedgerBusy: counted and shown, as a worker would retry the event
+                with lock:
+                    errors[type(exc).__name__] += 1
+                continue
             with lock:
                 latencies.append(seconds)
 
@@ -100,6 +107,7 @@ def contention(name: str, ledger: ReviewLedger, week: int, policy: RotationPolic
           f" most per reviewer {max(per_reviewer.values())}; cap held: {cap_ok}")  # fmt: skip
     print(f"  {workers * each / elapsed:.0f} assigns/s; latency: median {ms(statistics.median(latencies))}, p99 {ms(p99(latencies))}"
           + (f"; commits lost and retried: {lost[0]}" if lost else ""))  # fmt: skip
+    print(f"  assigns that failed (the event would be retried): {sum(errors.values())} {dict(errors)}")
 
 
 def _count_lost_commits(ledger: ReviewLedger) -> list[int]:

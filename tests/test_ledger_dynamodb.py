@@ -94,3 +94,14 @@ def test_an_assignment_expired_before_its_set_is_left_out_and_updates_refresh_th
     ledger.update_assignments([replace(a, task_id="00T1")], T0 + 10 * 86_400)
     item = store._client.get_item(TableName=store.table, Key={"pk": {"S": "ASG#acme#zoom:1#peer#a"}})["Item"]
     assert int(item["expires_at"]["N"]) == int(T0) + 10 * 86_400 + 90 * 86_400
+
+
+def test_an_assign_that_keeps_losing_the_rotation_gives_up_and_writes_nothing(ledger: DynamoLedger, monkeypatch):
+    from integration.store import dynamodb_ledger
+
+    monkeypatch.setattr(dynamodb_ledger, "MAX_ATTEMPTS", 3)
+    monkeypatch.setattr(dynamodb_ledger, "_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(ledger, "_commit", lambda *args: False)  # another worker commits first, every time
+    with pytest.raises(dynamodb_ledger.LedgerBusy, match="3 attempts"):
+        assign_peers(ledger, 1, pick("a"))
+    assert ledger.assignments_for(T, ["zoom:1"]) == {} and ledger.reviewer_stats(T, ["a"]) == {}

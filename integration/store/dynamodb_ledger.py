@@ -32,8 +32,9 @@ Why `assign` commits through ROTATION#<tenant>, not TransactWriteItems: the Dyna
 server the suite runs (dynalite 4) has no transactions (architect/dynalite#151), and this way
 each step is one conditional single-item write, the same on both. `assign`:
   1. GetItem ASGSET: present -> answer that set (idempotent).
-  2. GetItem ROTATION (version v); if its intent is not yet applied (a worker died after
-     committing), write it first (roll forward), then look for ASGSET again.
+  2. GetItem ROTATION (version v); if its intent is not yet applied, back off once (its
+     committer is most likely writing it); still not applied (the worker died after
+     committing): write it (roll forward), then look for ASGSET again.
   3. BatchGetItem the candidates' REVIEWER items (consistent: every earlier intent is written),
      run `choose`, and commit: UpdateItem ROTATION SET version = v+1, intent = the assignments
      and the reviewers' new stats, condition version = v. Another worker committed first ->
@@ -83,7 +84,7 @@ from integration.store.dynamodb_ledger_items import (
 )
 from integration.store.dynamodb_table import DynamoTable, Item, _attrs, _n, _s
 
-MAX_ATTEMPTS = 40  # commits lost to other workers before `assign` gives up
+MAX_ATTEMPTS = 100  # commits lost to other workers (and waits for a committer) before `assign` gives up
 _BACKOFF_SECONDS = 0.005
 _BATCH_GET = 100  # BatchGetItem's limit per request
 
@@ -138,10 +139,15 @@ class DynamoLedger(ReviewLedger):
         if found:
             return found[(external_id, kind)]
         candidates = list(dict.fromkeys(candidates))
+        waited_for = None
         for attempt in range(MAX_ATTEMPTS):
             rotation = self._t._get(ROTATION + tenant) or {}
             version = int(rotation["version"]["N"]) if rotation else 0
             if rotation and int(rotation["applied"]["N"]) < version:
+                if waited_for != version:  # its committer is most likely writing it now: a moment first
+                    waited_for = version
+                    _back_off(attempt)
+                    continue
                 self._apply(tenant, json.loads(rotation["intent"]["S"]), version)
                 found = self._sets(tenant, [(external_id, kind)])
                 if found:
@@ -155,7 +161,7 @@ class DynamoLedger(ReviewLedger):
             if self._commit(tenant, version, intent, now):
                 self._apply(tenant, intent, version + 1)
                 return made
-            time.sleep(random.uniform(0, _BACKOFF_SECONDS * min(2**attempt, 32)))
+            _back_off(attempt)
         raise LedgerBusy(f"rotation of tenant {tenant!r} kept changing: {MAX_ATTEMPTS} attempts lost to other workers")
 
     def _commit(self, tenant: str, version: int, intent: dict[str, Any], now: float) -> bool:
@@ -291,6 +297,10 @@ class DynamoLedger(ReviewLedger):
         for items in self._t._parallel(chunk, chunks):
             found.update((item["pk"]["S"], item) for item in items)
         return found
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, _BACKOFF_SECONDS * min(2**attempt, 32)))
 
 
 def _bumped(stats: ReviewerStats, now: float, week: str) -> dict[str, Any]:
