@@ -105,3 +105,24 @@ def test_an_assign_that_keeps_losing_the_rotation_gives_up_and_writes_nothing(le
     with pytest.raises(dynamodb_ledger.LedgerBusy, match="3 attempts"):
         assign_peers(ledger, 1, pick("a"))
     assert ledger.assignments_for(T, ["zoom:1"]) == {} and ledger.reviewer_stats(T, ["a"]) == {}
+
+
+def test_a_worker_that_checked_before_another_assigned_the_same_recording_answers_that_set(store):
+    """Worker B finds no set; worker A then assigns the recording completely; B must not add a second set."""
+    a_worker, b_worker = store.ledger(), store.ledger()
+    first_check = b_worker._sets
+    checks = []
+
+    def check_then_let_a_run(tenant, wanted):
+        found = first_check(tenant, wanted)
+        if not checks:
+            checks.append(found)
+            assign_peers(a_worker, 1, pick("a"))
+        return found
+
+    b_worker._sets = check_then_let_a_run
+    answer = assign_peers(b_worker, 1, pick("b"))
+    assert checks == [{}]
+    assert [x.reviewer_id for x in answer] == ["a"]
+    assert [x.reviewer_id for x in a_worker.assignments_for(T, ["zoom:1"])["zoom:1"]] == ["a"]
+    assert a_worker.reviewer_stats(T, ["a", "b"]).keys() == {"a"}

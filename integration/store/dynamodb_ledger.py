@@ -31,12 +31,12 @@ Access patterns -> how they are served (no path Scans the table):
 Why `assign` commits through ROTATION#<tenant>, not TransactWriteItems: the DynamoDB-compatible
 server the suite runs (dynalite 4) has no transactions (architect/dynalite#151), and this way
 each step is one conditional single-item write, the same on both. `assign`:
-  1. GetItem ASGSET: present -> answer that set (idempotent).
+  1. GetItem ASGSET: present -> answer that set (idempotent; the common redelivery).
   2. GetItem ROTATION (version v); if its intent is not yet applied, back off once (its
      committer is most likely writing it); still not applied (the worker died after
-     committing): write it (roll forward), then look for ASGSET again.
-  3. BatchGetItem the candidates' REVIEWER items (consistent: every earlier intent is written),
-     run `choose`, and commit: UpdateItem ROTATION SET version = v+1, intent = the assignments
+     committing): write it (roll forward).
+  3. BatchGetItem ASGSET and the candidates' REVIEWER items (consistent: every intent up to v
+     is written, so a set committed by then is seen: answer it), run `choose`, and commit: UpdateItem ROTATION SET version = v+1, intent = the assignments
      and the reviewers' new stats, condition version = v. Another worker committed first ->
      back off (jittered) and redo from 2, at most `MAX_ATTEMPTS` times.
   4. Apply the intent: ASG items (attribute_not_exists), REVIEWER stats (condition applied < v+1),
@@ -149,10 +149,13 @@ class DynamoLedger(ReviewLedger):
                     _back_off(attempt)
                     continue
                 self._apply(tenant, json.loads(rotation["intent"]["S"]), version)
-                found = self._sets(tenant, [(external_id, kind)])
-                if found:
-                    return found[(external_id, kind)]
-            stats = self.reviewer_stats(tenant, candidates)
+            # Every intent up to `version` is written now: a set of this recording committed by
+            # then is visible here, and one committed later makes the commit below fail.
+            own_set = set_pk(tenant, external_id, kind)
+            items = self._batch_get([own_set, *(reviewer_pk(tenant, r) for r in candidates)])
+            if own_set in items:
+                return self._sets(tenant, [(external_id, kind)]).get((external_id, kind), [])
+            stats = {s.reviewer_id: s for s in map(stats_from_item, items.values())}
             made = [replace(a, assigned_at=a.assigned_at or now) for a in map(make, dict.fromkeys(choose(stats)))]
             if not made:
                 return []  # nothing to write: no commit, so other workers' commits are not held up
