@@ -44,9 +44,8 @@ each step is one conditional single-item write, the same on both. `assign`:
      so the committer and a rolling-forward worker may both apply it.
 Every assign of a tenant is thus serialised by one conditional write: choices are made on the
 stats every earlier assign left, so a weekly cap holds under any number of workers. The cost:
-assigns of one tenant queue on one item: 17-48 assigns/s per tenant with 4 workers at once on
-dynalite (bench/rotation.py; losers also roll the winner's intent forward), far above the rate
-of recorded calls.
+assigns of one tenant queue on one item: ~40 assigns/s per tenant with 4 workers at once on
+dynalite, p99 ~1 s (bench/rotation.py), far above the rate of recorded calls.
 """
 from __future__ import annotations
 
