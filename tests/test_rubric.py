@@ -1,6 +1,8 @@
 """The rubric table: defaults, and every bad value named by its key (criteria by their key)."""
+import tomllib
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,15 @@ def test_problems_render_the_same_through_the_config_error_lines():
     raw = {"tenants": [{"id": "acme"}]}
     lines = config_errors.lines("gamefilm.toml", raw, [(("tenants", 0, "rubric", *p), m) for p, m in info.value.problems], lambda _: [])
     assert lines == ["gamefilm.toml: tenants[acme].rubric.criteria[objection_handling].weight: must be greater than 0 and at most 100"]
+
+
+def _toml_after(text, marker):
+    block = text[text.index(marker):]
+    return tomllib.loads(block[block.index("```toml") + len("```toml"):].split("```", 1)[0])
+
+
+@pytest.mark.parametrize("source, marker", [(Path("README.md"), "### Rubric and scores"), (Path("integration/rubric.py"), '"""')])
+def test_the_documented_examples_load(source, marker):
+    table = _toml_after((Path(__file__).resolve().parents[1] / source).read_text(), marker)["rubric"]
+    rubric = load_rubric(table)
+    assert rubric.criteria[0].weight == 1 and rubric.mastery_bar == 4 and rubric.window == 5
