@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -88,7 +89,7 @@ class ValidReview:
     improvement_area: str | None = None  # self-assessment: one criterion key
     improvement_note: str = ""
 
-    def to_review(self, review_id: str, reviewed_at: Any) -> Review:
+    def to_review(self, review_id: str, reviewed_at: datetime) -> Review:
         return Review(review_id=review_id, rep_id=self.rep_id, reviewer_id=self.reviewer_id, reviewed_at=reviewed_at,
                       scores=dict(self.scores), self_assessment=self.self_assessment, deal_id=self.deal_id,
                       call_external_id=self.call_external_id)  # fmt: skip

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
-from math import floor
+from functools import lru_cache
+from math import lcm
 from typing import Iterable, Mapping, Sequence
 
 from integration.rubric import Rubric
@@ -89,19 +90,35 @@ class RepStanding:
 
 def rounded(value: Fraction | Decimal | int) -> Decimal:
     """The one rounding: half-up (ties away from zero) to 2 decimal places, exactly."""
-    scaled = Fraction(value) * 100
-    cents = floor(abs(scaled) + Fraction(1, 2))
-    return Decimal(cents if scaled >= 0 else -cents).scaleb(-2)
+    exact = Fraction(value)
+    p, q = abs(exact.numerator), exact.denominator
+    cents = (200 * p + q) // (2 * q)  # floor(|value| * 100 + 1/2), in integers
+    return Decimal(cents if exact >= 0 else -cents).scaleb(-2)
+
+
+@lru_cache(maxsize=32)
+def _integer_weights(rubric: Rubric) -> tuple[tuple[str, int], ...]:
+    """The weights scaled to integers with the same ratios, so scores are integer sums."""
+    weights = [(c.key, Fraction(c.weight)) for c in rubric.criteria]
+    scale = lcm(*(w.denominator for _, w in weights))
+    return tuple((key, int(w * scale)) for key, w in weights)
 
 
 def exact_score(rubric: Rubric, scores: Mapping[str, int]) -> Fraction | None:
     """sum(weight_i * score_i) / sum(weight_i) over the rubric's criteria the review scored
     (a review entered under an older rubric counts on the criteria both share); None if none."""
-    shared = [c for c in rubric.criteria if c.key in scores]
-    if not shared:
-        return None
-    total = sum((Fraction(c.weight) for c in shared), Fraction(0))
-    return sum((Fraction(c.weight) * scores[c.key] for c in shared), Fraction(0)) / total
+    total = weight_sum = 0
+    for key, weight in _integer_weights(rubric):
+        if key in scores:
+            total += weight * scores[key]
+            weight_sum += weight
+    return Fraction(total, weight_sum) if weight_sum else None
+
+
+def _mean(values: Sequence[Fraction]) -> Fraction:
+    """Exact mean over a common denominator (integer arithmetic, no per-step normalising)."""
+    common = lcm(*(v.denominator for v in values))
+    return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
 
 
 def weighted_score(rubric: Rubric, scores: Mapping[str, int]) -> Decimal:
@@ -159,7 +176,7 @@ def deal_rollups(rubric: Rubric, reviews: Iterable[Review]) -> dict[str, DealRol
             deal_id=deal_id,
             count=len(scored),
             criteria=_criteria_averages(rubric, [r for r, _ in scored]),
-            weighted_average=rounded(sum((e for _, e in scored), Fraction(0)) / len(scored)),
+            weighted_average=rounded(_mean([e for _, e in scored])),
             last_score=rounded(last_exact),
             last_reviewed_on=last.reviewed_at.astimezone(timezone.utc).date(),
             last_review_id=last.review_id,
@@ -170,21 +187,21 @@ def deal_rollups(rubric: Rubric, reviews: Iterable[Review]) -> dict[str, DealRol
 def rep_standings(rubric: Rubric, reviews: Iterable[Review]) -> dict[str, RepStanding]:
     """Every rep's standing, from all reviews of every rep (any order, duplicates allowed)."""
     by_rep: dict[str, list[Review]] = {}
-    for review in reviews:
+    for review in ordered(reviews):  # an edit that names another rep moves the review
         by_rep.setdefault(review.rep_id, []).append(review)
     return {rep: rep_standing(rubric, rep, rs) for rep, rs in sorted(by_rep.items())}
 
 
 def rep_standing(rubric: Rubric, rep_id: str, reviews: Iterable[Review]) -> RepStanding:
     """Replay the rep's peer reviews in order: rolling averages and status after each one."""
-    scored = _peer_scored(rubric, (r for r in reviews if r.rep_id == rep_id))
+    scored = [(r, e) for r, e in _peer_scored(rubric, reviews) if r.rep_id == rep_id]
     bar, n, window = rubric.mastery_bar, rubric.reviews_to_graduate, rubric.window
     status, streak = ENROLLED, 0
     run: list[Decimal] = []  # the rolling averages the streak counted
     transitions: list[Transition] = []
     for i, (review, _) in enumerate(scored):
         recent = scored[max(0, i + 1 - window) : i + 1]
-        average = rounded(sum((e for _, e in recent), Fraction(0)) / len(recent))
+        average = rounded(_mean([e for _, e in recent]))
         counts = average >= bar if status == ENROLLED else average < bar
         streak, run = (streak + 1, [*run, average]) if counts else (0, [])
         if status == ENROLLED and streak >= n:
@@ -205,7 +222,7 @@ def rep_standing(rubric: Rubric, rep_id: str, reviews: Iterable[Review]) -> RepS
         peer_reviews=len(scored),
         window_reviews=len(recent_reviews),
         criteria=_criteria_averages(rubric, recent_reviews),
-        overall=rounded(sum(recent_exact, Fraction(0)) / len(recent_exact)) if recent_exact else None,
+        overall=rounded(_mean(recent_exact)) if recent_exact else None,
         status=status,
         streak=streak,
         reason=_current_reason(status, streak, rubric, transitions),

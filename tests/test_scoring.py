@@ -119,6 +119,14 @@ def test_a_review_delivered_three_times_counts_once_and_an_edit_replaces_it():
     assert rollup.count == 2 and rollup.weighted_average == Decimal("4.50")
 
 
+def test_an_edit_that_names_another_deal_or_rep_moves_the_review():
+    first = review(1, 2)
+    moved = replace(first, deal_id="D2", rep_id="rep2", reviewed_at=first.reviewed_at + timedelta(minutes=1))
+    assert set(deal_rollups(DEFAULT_RUBRIC, [first, moved])) == {"D2"}
+    standings = rep_standings(DEFAULT_RUBRIC, [first, moved])
+    assert set(standings) == {"rep2"} and rep_standing(DEFAULT_RUBRIC, "rep1", [first, moved]).peer_reviews == 0
+
+
 def test_same_time_ties_go_by_review_id_whatever_the_input_order():
     a, b = review(1, 2, at=T0), review(2, 5, at=T0)
     assert [r.review_id for r in ordered([b, a])] == ["r001", "r002"]
