@@ -27,6 +27,7 @@ MAX_SUGGESTIONS = 2
 MAX_STRENGTHS_CHARS = 2000
 MAX_SUGGESTION_CHARS = 500
 MAX_NOTE_CHARS = 500
+MAX_KEY_ECHO = 64  # an unknown field's name is echoed in the error, cut to this length
 # A line that starts a list item: "-", "*", "•", "1.", "2)".
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 _WHOLE_NUMBER = re.compile(r"^\s*-?\d{1,3}\s*$")
@@ -147,7 +148,7 @@ def validate_submission(rubric: Rubric, task: ReviewTask, submitter_id: str, pay
     allowed |= {"improvement_area", "improvement_note"} if is_self else {"strengths", "suggestions"}
     for key in payload:
         if key not in allowed and not str(key).startswith("scores."):
-            errors[str(key)] = _unexpected(str(key), is_self)
+            errors[str(key)[:MAX_KEY_ECHO]] = _unexpected(str(key), is_self)
     scores = _scores(rubric, payload, errors)
     strengths, area, note = "", None, ""
     suggestions: tuple[str, ...] = ()
@@ -200,7 +201,7 @@ def _scores(rubric: Rubric, payload: Mapping[str, Any], errors: dict[str, str]) 
     out: dict[str, int] = {}
     for key in given:
         if key not in rubric.keys:
-            errors[f"scores.{key}"] = "not a criterion of the rubric: " + ", ".join(rubric.keys)
+            errors[f"scores.{str(key)[:MAX_KEY_ECHO]}"] = "not a criterion of the rubric: " + ", ".join(rubric.keys)
     for key in rubric.keys:
         value = given.get(key)
         if _blank(value):

@@ -148,6 +148,7 @@ SCALE = "a whole number from 1 to 5"
         ({"suggestions": {"first": "x"}}, {"suggestions": "must be one or two suggestions as text"}),
         ({"improvement_area": "closing_technique"}, {"improvement_area": "only the rep's self-assessment names an improvement area"}),
         ({"comment": "hi"}, {"comment": "unknown field"}),
+        ({"k" * 5000: "hi"}, {"k" * 64: "unknown field"}),
         ({"self_assessment": True}, {"self_assessment": "this task is a peer review"}),
         ({"self_assessment": "maybe"}, {"self_assessment": "must be true or false"}),
     ],
