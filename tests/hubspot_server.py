@@ -18,7 +18,7 @@ API (all state is public and may be mutated by a test):
   in order, one per matching request. `route(method, path, handler)`: `handler(request)`
   answers every matching request and may delegate to `server.default(request)`.
 - Portal data: `add_deal`, `add_contact`, `add_object`, `associate`, `add_owner`;
-  `objects`, `associations`, `owners`, `properties`, `scopes`.
+  `objects`, `associations`, `owners`, `properties`, `groups` (property groups), `scopes`.
 - Faults: `fault(method, path, kind, times=1)` with kind in `FAULTS`: applied-then-500,
   applied-then-drop, refused-500, 429, hang (> `hang_seconds`); served before canned replies.
 - History: every write adds a version per property (`history`, stamped by `clock`);
@@ -33,7 +33,8 @@ API (all state is public and may be mutated by a test):
 Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_NOT_FOUND
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
 `objectWriteTraceId` and stores the associations; associations v4 batch read, owners
-(paged), properties and groups (409 for an existing name), OAuth token refresh and token
+(paged), properties and groups (list, create with 409 for an existing name, archive with
+204), search (HAS_PROPERTY filters only, `total`), OAuth token refresh and token
 metadata; unknown paths answer 404.
 """
 from __future__ import annotations
@@ -96,6 +97,7 @@ class HubSpotServer:
         self.associations: dict[tuple[str, str], dict[str, list[str]]] = {}  # (from, to) -> id -> ids
         self.owners: list[dict[str, Any]] = []
         self.properties: dict[str, dict[str, dict[str, Any]]] = {"deals": {"hs_all_collaborator_owner_ids": _property("hs_all_collaborator_owner_ids", "enumeration", "checkbox")}}
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {}  # type -> name -> property group
         self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.pipelines: dict[str, str] = {"default": "Sales Pipeline"}  # deal pipelines: id -> label
         self.accepted_tokens: set[str] | None = None  # None: any bearer token works
@@ -380,7 +382,34 @@ class HubSpotServer:
         return Reply(201, existing[name])
 
     def _group_create(self, request: Request, object_type: str) -> Reply:
-        return Reply(201, {"name": request.body["name"], "label": request.body.get("label", ""), "displayOrder": request.body.get("displayOrder", -1), "archived": False})
+        existing = self.groups.setdefault(_type(object_type), {})
+        name = request.body["name"]
+        if name in existing:
+            return error_reply(409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists.")
+        existing[name] = {"name": name, "label": request.body.get("label", ""), "displayOrder": request.body.get("displayOrder", -1), "archived": False}
+        return Reply(201, existing[name])
+
+    def _groups_list(self, request: Request, object_type: str) -> Reply:
+        return Reply(200, {"results": list(self.groups.get(_type(object_type), {}).values())})
+
+    def _group_archive(self, request: Request, object_type: str, name: str) -> Reply:
+        if self.groups.get(_type(object_type), {}).pop(name, None) is None:
+            return error_reply(404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
+        return Reply(204)
+
+    def _property_archive(self, request: Request, object_type: str, name: str) -> Reply:
+        if self.properties.get(_type(object_type), {}).pop(name, None) is None:
+            return error_reply(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}")
+        return Reply(204)
+
+    def _search(self, request: Request, object_type: str) -> Reply:
+        """CRM search; only HAS_PROPERTY filters (OR across groups, AND within one)."""
+        def matches(props: Mapping[str, Any]) -> bool:
+            return any(all(props.get(f["propertyName"]) not in (None, "") for f in g.get("filters", []) if f["operator"] == "HAS_PROPERTY")
+                       for g in request.body.get("filterGroups", [])) or not request.body.get("filterGroups")  # fmt: skip
+        found = [(i, p) for i, p in self.objects.get(_type(object_type), {}).items() if matches(p)]
+        limit = int(request.body.get("limit") or 10)
+        return Reply(200, {"total": len(found), "results": [_record(i, {"hs_object_id": i}) for i, _ in found[:limit]]})
 
     def _token(self, request: Request) -> Reply:
         if request.body.get("grant_type") != "refresh_token" or not request.body.get("refresh_token"):
@@ -400,10 +429,14 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("POST", r"/crm/v3/objects/([^/]+)/batch/read", HubSpotServer._batch_read),
     ("POST", r"/crm/v3/objects/([^/]+)/batch/update", HubSpotServer._batch_update),
     ("POST", r"/crm/v3/objects/([^/]+)/batch/create", HubSpotServer._batch_create),
+    ("POST", r"/crm/v3/objects/([^/]+)/search", HubSpotServer._search),
     ("POST", r"/crm/v3/objects/([^/]+)", HubSpotServer._create_one),
     ("POST", r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", HubSpotServer._associations_read),
     ("GET", r"/crm/v3/owners/?", HubSpotServer._owners_page),
     ("GET", r"/crm/v3/pipelines/deals", HubSpotServer._pipelines),
+    ("GET", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._groups_list),
+    ("DELETE", r"/crm/v3/properties/([^/]+)/groups/([^/]+)", HubSpotServer._group_archive),
+    ("DELETE", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_archive),
     ("GET", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_get),
     ("GET", r"/crm/v3/properties/([^/]+)", HubSpotServer._properties_list),
     ("POST", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._group_create),
@@ -510,7 +543,7 @@ def _property(name: str, type_: str, field_type: str, extra: Mapping[str, Any] |
         "options": (extra or {}).get("options", []),
         "calculated": False,
         "externalOptions": False,
-        "hasUniqueValue": False,
+        "hasUniqueValue": bool((extra or {}).get("hasUniqueValue", False)),
         "hidden": False,
         "formField": False,
         "createdAt": TIMESTAMP,
