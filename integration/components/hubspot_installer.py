@@ -107,7 +107,7 @@ class HubSpotInstaller:
 
     def uninstall(self, steps: list[Step]) -> list[str]:
         """Archive properties before their groups (a group with properties cannot go)."""
-        done = []
+        done: list[str] = []
         for step in [s for s in steps if s.action == "remove"]:
             obj, kind, name = step.component.split(" ")
             api = "crm.properties.groups_api" if kind == "group" else "crm.properties.core_api"

@@ -134,15 +134,32 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     for n in manifest.sf_named_credentials:
         if n.name in chosen.get("NamedCredential", ()):
             files[f"namedCredentials/{n.name}.namedCredential"] = _named_credential(n.label, n.external_credential, n.url)
-    files[f"staticresources/{STAMP}.resource"] = json.dumps({t: sorted(names) for t, names in sorted(stamp.items()) if names}, indent=1)
-    files[f"staticresources/{STAMP}.resource-meta.xml"] = _doc("StaticResource", [_el("cacheControl", "Private"), _el("contentType", "application/json")])
+    files[f"staticresources/{STAMP}.resource"] = _stamp(stamp)
+    files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
     files["package.xml"] = package_xml({**{t: sorted(n) for t, n in chosen.items()}, "StaticResource": [STAMP]})
     return _zip(files)
 
 
-def destructive_package(selected: Mapping[str, Iterable[str]]) -> bytes:
-    """A zip that deletes `selected` (and the stamp): empty package.xml + destructiveChanges.xml."""
-    return _zip({"package.xml": package_xml({}), "destructiveChanges.xml": package_xml({**selected, "StaticResource": [STAMP]})})
+def destructive_package(selected: Mapping[str, Iterable[str]], remaining: Mapping[str, list[str]]) -> bytes:
+    """A zip that deletes `selected`; the stamp goes too, or is rewritten to list `remaining`."""
+    doomed = {t: sorted(n) for t, n in selected.items()}
+    files = {"package.xml": package_xml({})}
+    if any(remaining.values()):
+        files["package.xml"] = package_xml({"StaticResource": [STAMP]})
+        files[f"staticresources/{STAMP}.resource"] = _stamp(remaining)
+        files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
+    else:
+        doomed["StaticResource"] = [STAMP]
+    files["destructiveChanges.xml"] = package_xml(doomed)
+    return _zip(files)
+
+
+def _stamp(stamp: Mapping[str, Iterable[str]]) -> str:
+    return json.dumps({t: sorted(names) for t, names in sorted(stamp.items()) if names}, indent=1)
+
+
+def _stamp_meta() -> str:
+    return _doc("StaticResource", [_el("cacheControl", "Private"), _el("contentType", "application/json")])
 
 
 def _zip(files: Mapping[str, str]) -> bytes:
