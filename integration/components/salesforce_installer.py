@@ -82,7 +82,7 @@ class SalesforceInstaller:
     def verify(self) -> list[Check]:
         self.stamp = self._read_stamp()
         owned = {f"{t} {n}" for t, names in self.stamp.items() for n in names}
-        described = {f["name"]: f for f in self.sf.restful("sobjects/Task/describe")["fields"]}
+        described = {f["name"]: f for f in (self.sf.restful("sobjects/Task/describe") or {}).get("fields", [])}
         checks = [_field_check(f, described.get(f.name)) for f in self.manifest.sf_fields]
         wanted = source.members(self.manifest)
         present = {t: self._names(t, wanted.get(t, [])) for t in NAME_QUERIES}
