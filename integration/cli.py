@@ -9,6 +9,8 @@
   gamefilm worker [--once]             drain due events (when worker.mode = "none")
   gamefilm doctor [--tenant ID]        check CRM credentials, permissions and objects
   gamefilm store init                  create the DynamoDB table
+  gamefilm install|verify|uninstall --tenant ID   CRM components (see integration/install_cli.py)
+  gamefilm components build|check      files generated from the component manifest
 
 Every error is one line on stderr (file, key, what to do) and a non-zero exit, never a
 traceback; times are ISO-8601 UTC. Secrets come from the one resolver (`integration.secrets`):
@@ -28,7 +30,7 @@ from dataclasses import asdict
 from typing import Any, NoReturn, Sequence
 
 from integration import config as config_mod
-from integration import preflight
+from integration import install_cli, preflight
 from integration.cli_format import action_line, event_dict, json_default, ts, with_iso_times
 from integration.app import build_services, config_path
 from integration.events import DEAD, DONE, IGNORED, PENDING, PROCESSING
@@ -145,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("store", help="store administration")
     c.add_argument("action", choices=["init"])
     c.set_defaults(func=cmd_store)
+    install_cli.register(sub)
     return p
 
 
