@@ -142,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("doctor", help="check CRM connections")
     c.add_argument("--tenant")
+    c.add_argument("--components", action="store_true", help="also verify the installed CRM components (gamefilm verify)")
     c.set_defaults(func=cmd_doctor)
 
     c = sub.add_parser("store", help="store administration")
@@ -331,6 +332,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             continue
         if not findings:
             print("  (no CRM credentials in the environment: nothing to check)")
+        if args.components and findings and all(f.ok for f in findings):
+            findings += install_cli.component_findings(tenant)
         for f in findings:
             print(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.message}")
             failed += not f.ok

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from integration import config as config_mod
 from integration.app import config_path
 from integration.components.plan import DRIFT, MISSING, InstallError, Step
-from integration.gateway import CrmError
+from integration.gateway import CrmError, Finding
 
 
 def register(sub: Any) -> None:
@@ -66,6 +66,18 @@ def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None]) ->
     timeouts = Timeouts(connect=tenant.connect_timeout_seconds, read=max(tenant.read_timeout_seconds, 60.0))  # deploy requests carry the zip
     sandbox = tenant.domain == "test" or ".sandbox." in (tenant.instance_url or "")
     return SalesforceInstaller(connector(tenant, None, timeouts), apex_bodies(), integration_user=tenant.username, sandbox=sandbox, progress=progress)
+
+
+def component_findings(tenant: config_mod.Tenant) -> list[Finding]:
+    """For `doctor --components`: one finding per component that is missing or drifted."""
+    try:
+        checks = installer_for(tenant, lambda line: None).verify()
+    except (InstallError, CrmError) as exc:
+        return [Finding("components", False, f"Could not read the installed components ({exc}).")]
+    bad = [c for c in checks if c.status in (MISSING, DRIFT)]
+    if not bad:
+        return [Finding("components", True, f"All {len(checks)} Game Film components are installed as the manifest defines them.")]
+    return [Finding("components", False, f"{c.component} is {c.status.lower()}{': ' + '; '.join(c.details) if c.details else ''}; run gamefilm install --tenant {tenant.id}.") for c in bad]
 
 
 def cmd_crm_components(args: argparse.Namespace) -> int:

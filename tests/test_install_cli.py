@@ -54,3 +54,16 @@ def test_a_crm_refusal_is_one_line_naming_the_component(tmp_path, monkeypatch, c
     assert main(["--config", config(tmp_path, hubspot_server.url), "install", "--tenant", "acme", "--yes"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("acme: install failed: HubSpot refused to create calls group gamefilm") and err.count("\n") == 1
+
+
+def test_doctor_components_names_each_missing_piece(tmp_path, monkeypatch, capsys, hubspot_server):  # noqa: F811
+    monkeypatch.setenv("HS_TOKEN", "pat-na1-install")
+    monkeypatch.setenv("HS_SECRET", "x")
+    cfg = config(tmp_path, hubspot_server.url)
+    assert main(["--config", cfg, "doctor", "--components"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL components: calls property gamefilm_recording_id is missing; run gamefilm install --tenant acme." in out
+    assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["--config", cfg, "doctor", "--components"]) == 0
+    assert "ok   components: All 3 Game Film components are installed as the manifest defines them." in capsys.readouterr().out
