@@ -5,7 +5,8 @@ deploy succeeds, applied: package.xml adds, destructiveChanges.xml deletes) and
 `checkDeployStatus` (InProgress once, then Succeeded, or Failed with componentFailures and
 nothing applied when `fail_component` names a member); REST Task describe, SOQL on
 ApexClass / PermissionSet / NamedCredential / ExternalCredential / FieldPermissions /
-StaticResource / User / PermissionSetAssignment / COUNT() of Tasks, the static resource
+StaticResource / User / PermissionSetAssignment / COUNT() of Tasks (ExternalCredential
+through the Tooling API's query), the static resource
 Body, and PermissionSetAssignment create/delete.
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ class MetadataOrg:
         self._pending: dict[str, list[str]] = {}
         http.add_callback(responses.POST, re.compile(re.escape(METADATA) + r"(/.*)?"), callback=self._soap)
         http.add_callback(responses.GET, f"{DATA}/query/", callback=self._query)
+        http.add_callback(responses.GET, f"{DATA}/tooling/query/", callback=self._tooling_query)
         http.add_callback(responses.GET, f"{DATA}/sobjects/Task/describe", callback=self._describe)
         http.add_callback(responses.GET, re.compile(re.escape(f"{DATA}/sobjects/StaticResource/") + r"\w+/Body"), callback=self._stamp_body)
         http.add_callback(responses.POST, f"{DATA}/sobjects/PermissionSetAssignment", callback=self._assign)
@@ -123,8 +125,10 @@ class MetadataOrg:
                                "length": int(e["length"]) if e.get("length") else 255, "externalId": e.get("externalId") == "true", "unique": e.get("unique") == "true"})  # fmt: skip
         return 200, {}, json.dumps({"name": "Task", "fields": fields})
 
-    def _query(self, request: Any) -> tuple[int, dict, str]:
+    def _query(self, request: Any, tooling: bool = False) -> tuple[int, dict, str]:
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
+        if " FROM ExternalCredential " in soql and not tooling:
+            return 400, {}, json.dumps([{"errorCode": "INVALID_TYPE", "message": "sObject type 'ExternalCredential' is not supported."}])
         records: list[dict[str, Any]] = []
         if m := re.fullmatch(r"SELECT (\w+) FROM (\w+) WHERE \w+ IN \((.*)\)", soql):
             field, sobject, listed = m.groups()
@@ -145,6 +149,11 @@ class MetadataOrg:
         elif not soql.startswith("SELECT Id FROM User"):
             raise AssertionError(f"unexpected SOQL {soql}")
         return 200, {}, json.dumps({"totalSize": len(records), "done": True, "records": records})
+
+    def _tooling_query(self, request: Any) -> tuple[int, dict, str]:
+        soql = parse_qs(urlsplit(request.url).query)["q"][0]
+        assert " FROM ExternalCredential " in soql, f"only External Credentials are read through the Tooling API: {soql}"
+        return self._query(request, tooling=True)
 
     def _stamp_body(self, request: Any) -> tuple[int, dict, str]:
         return 200, {}, json.dumps(self.stamp)

@@ -1,7 +1,8 @@
 """Installing the manifest into a Salesforce org through the Metadata API (simple-salesforce).
 
-`verify` reads the org (Task describe, one query per component type, the field permissions
-of our permission sets, the install stamp): 7-9 REST calls. `install` deploys one Metadata
+`verify` reads the org (Task describe, one query per component type (External Credentials
+through the Tooling API), the field permissions of our permission sets, the install stamp):
+8-9 REST calls. `install` deploys one Metadata
 API package of what is missing (rollbackOnError: a failed deploy installs nothing) together
 with the stamp, a static resource listing every component Game Film installed, then assigns
 the permission set to the integration user. `uninstall` deletes only stamped components,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 DONE_STATES = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
 DESCRIBE_TYPES = {"Text": "string", "Url": "url", "Number": "double", "Checkbox": "boolean", "Date": "date", "DateTime": "datetime", "LongTextArea": "textarea"}
 # Metadata type -> (sObject, name field) to see whether a component exists.
+TOOLING_ONLY = frozenset({"ExternalCredential"})  # a Tooling API object, not in the data API
 NAME_QUERIES = {
     "ApexClass": ("ApexClass", "Name"),
     "PermissionSet": ("PermissionSet", "Name"),
@@ -70,7 +72,12 @@ class SalesforceInstaller:
             return set()
         sobject, name = NAME_QUERIES[mdtype]
         listed = ", ".join(f"'{w}'" for w in wanted)
-        return {r[name] for r in self.sf.query_all(f"SELECT {name} FROM {sobject} WHERE {name} IN ({listed})")["records"]}
+        soql = f"SELECT {name} FROM {sobject} WHERE {name} IN ({listed})"
+        if mdtype in TOOLING_ONLY:
+            from urllib.parse import quote
+
+            return {r[name] for r in (self.sf.toolingexecute(f"query/?q={quote(soql)}") or {}).get("records", [])}
+        return {r[name] for r in self.sf.query_all(soql)["records"]}
 
     def _read_stamp(self) -> dict[str, list[str]]:
         found = self.sf.query(f"SELECT Id FROM StaticResource WHERE Name = '{source.STAMP}'")["records"]
