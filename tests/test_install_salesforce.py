@@ -103,3 +103,12 @@ def test_uninstall_removes_only_stamped_components_and_keeps_fields_holding_data
     assert set(org.components) == {"CustomField Activity.GameFilm_Key__c", "CustomField Activity.GameFilm_Recording_Id__c"}
     assert org.stamp == {"CustomField": ["Activity.GameFilm_Recording_Id__c"]}  # still ours, still listed
     assert org.assignments == {}
+
+
+def test_a_deploy_that_does_not_finish_in_time_says_where_to_follow_it(org, installer, progress):
+    org.stuck = True
+    installer.max_polls = 3
+    with pytest.raises(InstallError, match=r"deploy 0Af000000000001AAA did not finish in 6 s; follow it in Setup > Deployment Status, then run verify"):
+        install(installer)
+    assert progress == ["deploying 9 component(s): InProgress (0/3 components)"] * 3
+    assert org.assignments == {}  # nothing assigned before the deploy is known to have landed
