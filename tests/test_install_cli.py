@@ -67,3 +67,23 @@ def test_doctor_components_names_each_missing_piece(tmp_path, monkeypatch, capsy
     capsys.readouterr()
     assert main(["--config", cfg, "doctor", "--components"]) == 0
     assert "ok   components: All 3 Game Film components are installed as the manifest defines them." in capsys.readouterr().out
+
+
+def test_salesforce_dry_run_lists_the_deploy_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    import responses
+
+    from tests.salesforce_metadata_org import INSTANCE, MetadataOrg
+
+    monkeypatch.setenv("SF_SESSION", "00D!session")
+    path = tmp_path / "sf.toml"
+    path.write_text(f'[store]\npath = "{tmp_path / "g.db"}"\n\n[[tenants]]\nid = "acme-sf"\ncrm = "salesforce"\norg_id = "00D5e0000001AbcEAA"\n'
+                    f'instance_url = "{INSTANCE}"\nauth = "session"\nsession_id_env = "SF_SESSION"\n')  # fmt: skip
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        org = MetadataOrg(http)
+        assert main(["--config", str(path), "install", "--tenant", "acme-sf", "--dry-run"]) == 0
+        assert main(["--config", str(path), "verify", "--tenant", "acme-sf"]) == 1
+    out = capsys.readouterr().out
+    assert "acme-sf (salesforce): install plan, 9 change(s)" in out
+    assert "  deploy  CustomField Activity.GameFilm_Recording_Id__c: missing" in out and "dry run: nothing changed" in out
+    assert "0 of 9 components in place" in out and "  MISSING NamedCredential GameFilm" in out
+    assert org.deploys == []
