@@ -355,7 +355,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             continue
         if not findings:
             print("  (no CRM credentials in the environment: nothing to check)")
-        if args.components and findings and all(f.ok for f in findings):
+        if args.components and findings and findings[0].ok:  # signed in: each component's own line
             findings += install_cli.component_findings(tenant)
         for f in findings:
             print(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.message}")

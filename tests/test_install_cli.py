@@ -1,8 +1,18 @@
 """`gamefilm install|verify|uninstall` as an admin runs them, on the loopback HubSpot portal."""
 from __future__ import annotations
 
+import pytest
+
 from integration.cli import main
 from tests.hubspot_server import hubspot_server  # noqa: F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _portal_before_install(hubspot_server):  # noqa: F811
+    """The fake portal carries the product's call property by default (the gateway tests'
+    installed portal); these tests start from a portal where nothing is installed yet."""
+    hubspot_server.properties.get("calls", {}).pop("gamefilm_recording_id", None)
+
 
 
 def config(tmp_path, url: str):
