@@ -2,9 +2,14 @@
 
 Three cases, interleaved round by round so drift hits them alike:
 - bare:    a Flask route that answers 200 and does nothing;
-- floor:   the least a correct endpoint must do: verify the HMAC, parse the JSON, commit the
-           100 raw events durably (the same group writer and background checkpointer as
-           the product, into a table with one time-ordered unique key);
+- floor:   the least a correct endpoint must do: verify the HMAC, parse the JSON, and commit
+           the 100 raw events durably, each as the product's ack stores it: the same row
+           (delivery key, tenant, source, raw JSON, status pending, three times) into the same
+           `events` table and indexes (unique key, due index), through the same group writer
+           (WAL, synchronous=FULL, one fsync per group commit) and background checkpointer.
+           Its keys are the product's delivery keys (HubSpot's eventId alone is not unique),
+           built the product's fastest way (orjson formats the id table in C); it validates
+           nothing and answers an empty 200;
 - product: the real endpoint (verify, validate, key, store each event raw through the SQLite
            writer; the worker normalises what it claims).
 Each runs in-process (a Flask test client per sender thread, no sockets) and over HTTP on the
@@ -90,13 +95,23 @@ def signed(uri: str) -> tuple[bytes, dict[str, str]]:
 
 # --- the reference app: bare route and floor -------------------------------------------------
 def floor_writer(db: Path, checkpoints: bool = False) -> GroupWriter:
-    """The floor's writer; with `checkpoints`, a background checkpointer like the product's."""
+    """The floor's writer into the product's schema; with `checkpoints`, a background
+    checkpointer like the product's."""
+    from integration.store.sqlite import _INSERT_COLUMNS, _SCHEMA
+
     if checkpoints:
         _keep.append(Checkpointer(connect(str(db))))
     conn = connect(str(db))
-    conn.execute("CREATE TABLE IF NOT EXISTS floor (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)")
+    conn.executescript(_SCHEMA)
     conn.close()
-    return GroupWriter(connect(str(db), autocheckpoint=False), "floor", ("key", "body"))
+    return GroupWriter(connect(str(db), autocheckpoint=False), "events", _INSERT_COLUMNS)
+
+
+def floor_rows(events: list[dict], now: float) -> list[tuple]:
+    """The product's rows for raw events, without any validation."""
+    ids = orjson.dumps([(e["portalId"], e["occurredAt"], e["eventId"], e["subscriptionId"], e["objectId"]) for e in events])
+    keys = ("hubspot#" + ids[2:-2].decode().replace(",", "#").replace("]#[", "\nhubspot#")).split("\n")
+    return [(key, "bench-hubspot", "hubspot", orjson.dumps(e).decode(), "pending", now, now, now) for key, e in zip(keys, events)]
 
 
 def reference_app(writer: GroupWriter) -> Flask:
@@ -115,16 +130,21 @@ def reference_app(writer: GroupWriter) -> Flask:
                               timestamp=request.headers.get("X-HubSpot-Request-Timestamp"), now=time.time())  # fmt: skip
         except SignatureError:
             return "bad signature", 401
-        rows = [(f"{e['portalId']}#{e['eventId']}", orjson.dumps(e).decode()) for e in orjson.loads(body)]
-        writer.insert(rows)
+        writer.insert(floor_rows(orjson.loads(body), time.time()))
         return "", 200
 
     return app
 
 
-def prefill_floor(writer: GroupWriter, count: int) -> None:
-    for start in range(0, count, 1000):
-        writer.insert([(f"{PORTAL}#{i}", orjson.dumps(e).decode()) for i, e in zip(range(start, start + 1000), batch() * 10)])
+def prefill_floor(db: Path, count: int) -> None:
+    """`count` done rows, as the product's prefill leaves its table."""
+    writer = floor_writer(db)
+    for _ in range(0, count, 1000):
+        writer.insert(floor_rows([e for _ in range(10) for e in batch()], time.time()))
+    writer.close()
+    conn = connect(str(db))
+    conn.execute("UPDATE events SET status = 'done'")
+    conn.close()
 
 
 def old_key(event: Any) -> Any:
@@ -177,7 +197,7 @@ def floor_wal_per_commit(db: Path, commits: int = 40) -> float:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     for _ in range(commits):
-        writer.insert([(f"{e['portalId']}#{e['eventId']}", orjson.dumps(e).decode()) for e in batch()])
+        writer.insert(floor_rows(batch(), time.time()))
     size = os.path.getsize(f"{db}-wal")
     writer.close()
     return size / commits / 1024
@@ -289,9 +309,7 @@ def main() -> None:
         prefill_product(tmp / "product.db", args.prefill)
         for name in ("inproc.db", "http-on.db", "http-off.db"):
             shutil.copy(tmp / "product.db", tmp / name)
-        floor_w = floor_writer(tmp / "floor.db")
-        prefill_floor(floor_w, args.prefill)
-        floor_w.close()
+        prefill_floor(tmp / "floor.db", args.prefill)
         for name in ("floor-inproc.db", "floor-http.db"):
             shutil.copy(tmp / "floor.db", tmp / name)
         print(f"prefilled {args.prefill} events per database in {time.perf_counter() - t0:.1f} s")

@@ -147,6 +147,8 @@ class SqliteStore(Store):
             for e in events
         ]
         fresh = self._group_writer().insert(rows)
+        if len(fresh) == len(events):  # all new (so no key twice): the usual batch
+            return [True] * len(events)
         inserted = []
         for event in events:
             inserted.append(event.key in fresh)
