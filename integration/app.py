@@ -7,6 +7,7 @@ and builds it with the garbage collector paused (see `_LazyApp`).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import random
 import threading
@@ -115,6 +116,11 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         from integration.background import BackgroundWorker
 
         background = BackgroundWorker(make_worker(), cfg.worker.poll_seconds)
+        notify = background.notify
+    elif mode == "process":  # `gamefilm serve`: the same worker, off the server's GIL
+        from integration.worker_process import WorkerProcess
+
+        background = WorkerProcess(os.path.abspath(cfg.source), logging.getLogger().getEffectiveLevel())
         notify = background.notify
     elif mode == "sqs":
         from integration.notify import SqsNotifier

@@ -204,7 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(level)  # JSON lines on stderr: one per request and per settled event
     try:
-        app = create_app({"config": cfg})
+        # The local worker runs beside the server in a child process (integration.worker_process).
+        app = create_app({"config": cfg, "worker_mode": "process" if cfg.worker.mode == "thread" else cfg.worker.mode})
     except (OSError, sqlite3.Error) as exc:
         raise _store_error(cfg, exc) from None
     services = app.extensions["gamefilm"]

@@ -188,4 +188,4 @@ class Server:
         if services.background is not None:
             services.background.stop()
         services.store.close()
-        log.info("stopped: worker thread joined, store closed")
+        log.info("stopped: worker stopped, store closed")

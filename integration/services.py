@@ -14,6 +14,7 @@ from integration.store import Store
 
 if TYPE_CHECKING:
     from integration.background import BackgroundWorker
+    from integration.worker_process import WorkerProcess
     from integration.worker import Worker
 
 
@@ -27,7 +28,7 @@ class Services:
     intake: Intake
     clock: Callable[[], float]
     environ: Mapping[str, str]
-    background: BackgroundWorker | None = None
+    background: BackgroundWorker | WorkerProcess | None = None
     _worker: Worker | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Collection, ContextManager, Sequence
+from typing import Collection, Iterator, Sequence
 
 from integration.events import PENDING, PROCESSING, Event, Received, StoredEvent
 from integration.store import (
@@ -23,6 +23,7 @@ from integration.store import (
     stored_body,
 )
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
+from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
 
@@ -87,12 +88,13 @@ class SqliteStore(Store):
             raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._file_lock = WriteLock(self.path)
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
         self._checkpointer: Checkpointer | None = None
         self._closed = False
         self._lock = threading.Lock()
-        with self._pool.connection() as conn:
+        with self._file_lock.held(), self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
             _add_source_column(conn)
 
@@ -104,10 +106,13 @@ class SqliteStore(Store):
     def _tx(self) -> Transaction:
         return Transaction(self._pool, self._write_turn())
 
-    def _write_turn(self) -> ContextManager[None]:
-        """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`)."""
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`),
+        then for writers in other processes (see `WriteLock`)."""
         writer = self._writer
-        return writer.turn() if writer is not None else nullcontext()
+        with writer.turn() if writer is not None else nullcontext(), self._file_lock.held():
+            yield
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
@@ -118,7 +123,9 @@ class SqliteStore(Store):
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
                     self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
-                    self._writer = GroupWriter(connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS)
+                    self._writer = GroupWriter(
+                        connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
+                    )
                 writer = self._writer
         return writer
 
@@ -133,6 +140,7 @@ class SqliteStore(Store):
         if checkpointer is not None:
             checkpointer.close()
         self._pool.close()
+        self._file_lock.close()
 
     # --- events -------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
