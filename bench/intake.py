@@ -11,10 +11,12 @@ Three cases, interleaved round by round so drift hits them alike:
            built the product's fastest way (orjson formats the id table in C); it validates
            nothing and answers an empty 200;
 - product: the real endpoint (verify, validate, key, store each event raw through the SQLite
-           writer; the worker normalises what it claims).
+           writer, which also takes the cross-process write lock the floor does without, and
+           answer the JSON counts; the request log line and hooks run; the worker normalises
+           what it claims).
 Each runs in-process (a Flask test client per sender thread, no sockets) and over HTTP on the
-real server (`gamefilm serve` as a subprocess, its in-process worker ON, processing what
-arrives with a dry-run rule; the bare and floor routes on the same waitress Server in another
+real server (`gamefilm serve` as a subprocess, its worker ON in a child process of its own,
+processing what arrives with a dry-run rule; the bare and floor routes on the same waitress Server in another
 process), at 1, 8 and 32 concurrent senders, every database holding >= 100k events first.
 Over HTTP at 1 sender, a second `gamefilm serve` with the worker OFF gives the worker's cost.
 Every request is a NEW signed batch of 100 events, signed before its clock starts.
@@ -319,7 +321,7 @@ def main() -> None:
         print("WAL written per 100-event commit on the prefilled table: "
               f"object-id-first key (before) {wal_per_commit(tmp / 'wal-old.db', old_key):.0f} KiB, "
               f"time-first key (now) {wal_per_commit(tmp / 'wal-new.db', lambda e: e):.0f} KiB, "
-              f"floor (raw events only) {floor_wal_per_commit(tmp / 'wal-floor.db'):.0f} KiB")  # fmt: skip
+              f"floor (the same rows) {floor_wal_per_commit(tmp / 'wal-floor.db'):.0f} KiB")  # fmt: skip
 
         env = {**os.environ, "BENCH_HS_SECRET": SECRET, "GAMEFILM_LOG_LEVEL": "WARNING"}
         ports = {}

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 if TYPE_CHECKING:
     from flask import Flask
 
+    from integration.background import BackgroundWorker
     from integration.config import Config, Tenant
     from integration.gateway import CrmGateway
     from integration.services import Services
     from integration.store import Store
     from integration.worker import Worker
+    from integration.worker_process import WorkerProcess
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
 
@@ -110,7 +112,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         return built[0]
 
     mode = o.get("worker_mode", cfg.worker.mode)
-    background = None
+    background: BackgroundWorker | WorkerProcess | None = None
     notify: Callable[[Sequence[str]], None]
     if mode == "thread":
         from integration.background import BackgroundWorker

@@ -12,23 +12,21 @@ child's lifeline: at end of file (the server closed it on a graceful stop, or di
 SIGKILL) the child stops claiming, lets the batches in flight settle, and exits. Events it
 never claimed stay pending; claimed ones come back when their lease ends.
 
-    python -m integration.worker_process CONFIG_FILE PIPE_FD LOG_LEVEL   (started by WorkerProcess)
+The child's side is `integration.worker_child` (it builds the app's services; this module
+must not, since the app imports it).
 """
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
-from typing import Any, Sequence
+from typing import Sequence
 
 log = logging.getLogger("integration.worker_process")  # also when run as __main__
 
 STOP_SECONDS = 10.0  # the child's batches in flight get this long to settle on a stop
-NICENESS = 5  # acks first when the cores are busy; not so low that it starves while holding the write lock
 
 
 class WorkerProcess:
@@ -47,7 +45,7 @@ class WorkerProcess:
         read, write = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "integration.worker_process", self.config_file, str(read), str(self.log_level)],
+                [sys.executable, "-m", "integration.worker_child", self.config_file, str(read), str(self.log_level)],
                 pass_fds=(read,),
                 stdin=subprocess.DEVNULL,
             )
@@ -89,44 +87,3 @@ class WorkerProcess:
             log.warning("the worker process did not stop in %.0f s: killed; its claimed events return after their lease", timeout)
             self._proc.kill()
             self._proc.wait()
-
-
-class _Stop(Exception):
-    pass
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    config_file, pipe, level = argv or sys.argv[1:]
-    # The terminal's Ctrl-C reaches the whole process group: the server decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    os.nice(NICENESS)
-    from integration import config as config_mod
-    from integration import logs
-    from integration.app import build_services
-
-    logs.configure(level)
-    services = build_services({"config": config_mod.load(config_file), "worker_mode": "thread"})
-    background = services.background
-    assert background is not None
-    background.start()
-    started = time.monotonic()
-    try:
-        while os.read(int(pipe), 4096):  # wake-ups; b"" (end of file): the server has gone
-            background.notify()
-    except _Stop:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        background.stop(STOP_SECONDS)
-        services.store.close()
-        log.info("worker process stopped after %.0f s", time.monotonic() - started)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -82,12 +82,14 @@ _INSERT_COLUMNS = ("key", "tenant", "source", "body", "status", "received_at", "
 
 
 class SqliteStore(Store):
-    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5):
+    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5, autocheckpoint: bool = True):
+        """`autocheckpoint=False`: a commit never runs a checkpoint (which would hold the write
+        lock for its copy and fsync); a background `Checkpointer` does, from the start."""
         self.path = str(path)
         if self.path == ":memory:":
             raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._pool = ConnectionPool(lambda: connect(self.path, autocheckpoint=autocheckpoint), pool_size)
         self._file_lock = WriteLock(self.path)
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
@@ -97,6 +99,8 @@ class SqliteStore(Store):
         with self._file_lock.held(), self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
             _add_source_column(conn)
+        if not autocheckpoint:
+            self._checkpointer = Checkpointer(connect(self.path), checkpoint_seconds)
 
     # --- connection handling ------------------------------------------------------------
     def _conn(self) -> PooledStatements:
@@ -122,7 +126,8 @@ class SqliteStore(Store):
                 if self._closed:
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
-                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    if self._checkpointer is None:
+                        self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
                     self._writer = GroupWriter(
                         connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
                     )
@@ -222,7 +227,7 @@ class SqliteStore(Store):
                     f" RETURNING {_EVENT_COLUMNS}",
                     (PROCESSING, lease_until, now, *chunk, PENDING, now, PROCESSING, now),
                 ).fetchall()
-                claimed.extend(event_from_row(r) for r in rows)
+                claimed.extend(event_from_row(r) for r in rows)  # a row that cannot be read rolls the claim back
         order = {k: i for i, k in enumerate(keys)}
         return sorted(claimed, key=lambda s: order[s.key])
 
@@ -253,15 +258,15 @@ class SqliteStore(Store):
         from BEGIN IMMEDIATE, so nobody inserts in between)."""
         if not actions:
             return []
-        keys = list(dict.fromkeys(a.key for a in actions))
-        fresh: dict[str, Action] = {}
+        planned: dict[str, Action] = {}
+        for a in actions:
+            planned.setdefault(a.key, a)
+        planned = {key: planned_row(a, now) for key, a in planned.items()}
+        rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
         with self._tx() as db:
-            stored = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", keys)}
-            for a in actions:
-                if a.key not in stored and a.key not in fresh:
-                    fresh[a.key] = planned_row(a, now)
-            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row_of(a) for a in fresh.values()])
-        stored.update(fresh)
+            existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
+            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row for key, row in rows.items() if key not in existing])
+        stored = {**planned, **existing}
         return [stored[a.key] for a in actions]
 
     def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
