@@ -15,7 +15,6 @@ from typing import Any, Sequence
 from integration.worker_process import STOP_SECONDS
 
 log = logging.getLogger("integration.worker_child")  # also when run as __main__
-NICENESS = 5  # acks first when the cores are busy; not so low that it starves while holding the write lock
 
 
 class _Stop(Exception):
@@ -31,7 +30,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The terminal's Ctrl-C reaches the whole process group: the server decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    os.nice(NICENESS)
     from integration import config as config_mod
     from integration import logs
     from integration.app import build_services

@@ -36,3 +36,23 @@ def test_values_orjson_refuses_still_round_trip(store):
     event = replace(make_event(), raw={"eventId": 2**70, "note": "beyond 64 bits"})
     store.add_events([event], T0)
     assert store.get_event(event.key).event == event
+
+
+def test_a_claim_with_an_unreadable_row_gives_every_event_back(tmp_path):
+    """Rows are decoded after the claim's commit (not under the write lock); if one cannot be
+    read, the claim is undone: every event is due again, as if never claimed."""
+    import sqlite3 as sqlite
+
+    store = SqliteStore(tmp_path / "g.db")
+    try:
+        events = [make_event(i) for i in range(3)]
+        store.add_events(events, T0)
+        with sqlite.connect(store.path) as db:
+            db.execute("UPDATE events SET body = '{broken' WHERE key = ?", (events[1].key,))
+        db.close()
+        with pytest.raises(ValueError):
+            store.claim_events([e.key for e in events], T0 + 1)
+        assert [store.get_event(e.key).status for e in (events[0], events[2])] == ["pending", "pending"]
+        assert [s.key for s in store.claim_events([events[0].key, events[2].key], T0 + 2)] == [events[0].key, events[2].key]
+    finally:
+        store.close()

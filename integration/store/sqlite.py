@@ -216,20 +216,37 @@ class SqliteStore(Store):
         if not keys:
             return []
         lease_until = now + lease_seconds
-        claimed: list[StoredEvent] = []
+        rows: list[tuple] = []
         with self._tx() as db:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                rows = db.execute(
+                rows += db.execute(
                     f"UPDATE events SET status = ?, lease_until = ?, updated_at = ? WHERE key IN ({marks}) AND"
                     " ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))"
                     f" RETURNING {_EVENT_COLUMNS}",
                     (PROCESSING, lease_until, now, *chunk, PENDING, now, PROCESSING, now),
                 ).fetchall()
-                claimed.extend(event_from_row(r) for r in rows)  # a row that cannot be read rolls the claim back
+        # Decoded after COMMIT: decoding 100 events inside held the write lock (and so the
+        # acks, in the server's process) ~5 ms. A row that cannot be read undoes the claim.
+        try:
+            claimed = [event_from_row(r) for r in rows]
+        except Exception:
+            self._unclaim([r[0] for r in rows], lease_until, now)
+            raise
         order = {k: i for i, k in enumerate(keys)}
         return sorted(claimed, key=lambda s: order[s.key])
+
+    def _unclaim(self, keys: list[str], lease_until: float, now: float) -> None:
+        """Give back what this claim took (still ours: our lease), due as before."""
+        with self._tx() as db:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                db.execute(
+                    f"UPDATE events SET status = ?, lease_until = 0, updated_at = ? WHERE key IN ({', '.join('?' * len(chunk))})"
+                    " AND status = ? AND lease_until = ?",
+                    (PENDING, now, *chunk, PROCESSING, lease_until),
+                )
 
     def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
         if not settlements and not actions:
