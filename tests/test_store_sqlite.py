@@ -75,3 +75,21 @@ def test_a_claim_finds_its_events_by_key_however_long_the_backlog(tmp_path):
         assert len(store.claim_events(keys, T0 + 1)) == 100
     finally:
         store.close()
+
+
+def test_only_the_claim_commits_without_its_own_fsync(tmp_path):
+    """The claim commits with synchronous=NORMAL (the outbox's durable commit covers it); the
+    connection goes back to the pool with FULL, so no other write loses its fsync."""
+    store = SqliteStore(tmp_path / "g.db", pool_size=1)
+    try:
+        store.add_events([make_event()], T0)
+        seen = []
+        with store._pool.connection() as conn:
+            conn.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("PRAGMA synchronous=") else None)
+        assert len(store.claim_events([make_event().key], T0 + 1)) == 1
+        with store._pool.connection() as conn:
+            assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+            conn.set_trace_callback(None)
+        assert seen == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    finally:
+        store.close()
