@@ -35,13 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from integration.app import build_services
 
     logs.configure(level)
-    config = config_mod.load(config_file)
-    overrides: dict[str, Any] = {"config": config, "worker_mode": "thread"}
-    if config.store.backend == "sqlite":  # no checkpoint inside a commit: it would hold the write lock
-        from integration.store.sqlite import SqliteStore
-
-        overrides["store"] = SqliteStore(config.store.path, autocheckpoint=False)
-    services = build_services(overrides)
+    services = build_services({"config": config_mod.load(config_file), "worker_mode": "thread"})
     background = services.background
     assert background is not None
     background.start()

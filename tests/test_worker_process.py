@@ -107,16 +107,3 @@ def test_a_sigkilled_server_takes_its_worker_down_and_nothing_acked_is_lost(tmp_
         restarted.stop()
     assert cli(config, "actions").stdout.count("AddNote on 9001 by rule note_on_change") == 1
 
-
-def test_the_worker_process_store_never_checkpoints_inside_a_commit(tmp_path):
-    """A checkpoint run by COMMIT would hold the cross-process write lock for its copy and fsync."""
-    store = SqliteStore(tmp_path / "g.db", autocheckpoint=False, checkpoint_seconds=0.05)
-    try:
-        with store._pool.connection() as conn:
-            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-        with store._tx() as db:
-            db.execute("CREATE TABLE filler (x)")
-            db.executemany("INSERT INTO filler VALUES (?)", [("x" * 4000,)] * 300)
-        wait_for(lambda: os.path.getsize(f"{tmp_path / 'g.db'}") > 1_000_000)  # copied back, off the commit
-    finally:
-        store.close()

@@ -88,14 +88,12 @@ _INSERT_COLUMNS = ("key", "tenant", "source", "body", "status", "received_at", "
 
 
 class SqliteStore(Store):
-    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5, autocheckpoint: bool = True):
-        """`autocheckpoint=False`: a commit never runs a checkpoint (which would hold the write
-        lock for its copy and fsync); a background `Checkpointer` does, from the start."""
+    def __init__(self, path: str | Path, *, pool_size: int = 4, checkpoint_seconds: float = 0.5):
         self.path = str(path)
         if self.path == ":memory:":
             raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._pool = ConnectionPool(lambda: connect(self.path, autocheckpoint=autocheckpoint), pool_size)
+        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
         self._file_lock = WriteLock(self.path)
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
@@ -105,8 +103,6 @@ class SqliteStore(Store):
         with self._file_lock.held(), self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
             _add_source_column(conn)
-        if not autocheckpoint:
-            self._checkpointer = Checkpointer(connect(self.path), checkpoint_seconds)
 
     # --- connection handling ------------------------------------------------------------
     def _conn(self) -> PooledStatements:
@@ -132,8 +128,7 @@ class SqliteStore(Store):
                 if self._closed:
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
-                    if self._checkpointer is None:
-                        self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
                     self._writer = GroupWriter(
                         connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
                     )
