@@ -22,7 +22,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# waitress, one process: one SQLite writer + the in-process worker; Ctrl-C/SIGTERM drain and stop.
+# waitress: one SQLite writer, the worker in a child process; Ctrl-C/SIGTERM drain and stop both.
 run: $(BIN)/.installed
 	$(BIN)/gamefilm serve --port $(PORT)
 

@@ -1,7 +1,7 @@
 """Soak: 20,000 signed webhook posts on a real `gamefilm serve`; open fds and RSS must stay flat.
 
-The server runs as a user starts it (the CLI, SQLite on disk, the in-process worker on,
-processing every event with a dry-run rule). Senders open a NEW connection per request, as
+The server runs as a user starts it (the CLI, SQLite on disk, the worker on in its child
+process, processing every event with a dry-run rule); both processes are measured. Senders open a NEW connection per request, as
 HubSpot does when it spreads deliveries: the pattern that used to leak a SQLite connection
 (~2 fds, ~0.8 MiB) per request. Prints the server's fds, RSS and threads at intervals.
 
@@ -61,6 +61,12 @@ def process_stats(pid: int) -> tuple[int, float, int]:
     return fds, int(status["VmRSS"].split()[0]) / 1024, int(status["Threads"])
 
 
+def worker_pid(server_pid: int) -> int | None:
+    """The worker process `gamefilm serve` started (its only child)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    return int(children[0]) if children else None
+
+
 def post(port: int, n: int) -> int:
     events = samples.hubspot_events(PORTAL, [str(100_000 + n % 5000)], str(1000 + n), occurred_at_ms=1_795_000_000_000 + n)
     events[0]["eventId"] = n
@@ -107,10 +113,13 @@ def main() -> None:
             def wal_mib() -> float:
                 return wal.stat().st_size / 2**20 if wal.exists() else 0.0
 
-            print(f"{'requests':>9} {'fds':>5} {'RSS MiB':>8} {'threads':>8} {'WAL MiB':>8} {'req/s':>7}")
+            print(f"{'requests':>9} {'fds':>5} {'RSS MiB':>8} {'threads':>8} {'WAL MiB':>8} {'req/s':>7} {'worker fds':>10} {'worker RSS':>10}")
             fds, rss, threads_n = process_stats(server.pid)
-            print(f"{0:9d} {fds:5d} {rss:8.1f} {threads_n:8d} {wal_mib():8.1f}")
+            child = worker_pid(server.pid)
+            wfds, wrss, _ = process_stats(child) if child else (0, 0.0, 0)
+            print(f"{0:9d} {fds:5d} {rss:8.1f} {threads_n:8d} {wal_mib():8.1f} {'':>7} {wfds:10d} {wrss:10.1f}")
             samples_seen: list[tuple[int, int, float]] = []
+            worker_seen: list[tuple[int, float]] = []
 
             def sender() -> None:
                 while True:
@@ -125,9 +134,11 @@ def main() -> None:
                             failures.append(status)
                         if done[0] % args.every == 0:
                             fds, rss, threads = process_stats(server.pid)
+                            wfds, wrss, _ = process_stats(child) if child else (0, 0.0, 0)
                             samples_seen.append((done[0], fds, rss))
+                            worker_seen.append((wfds, wrss))
                             rate = done[0] / (time.perf_counter() - started)
-                            print(f"{done[0]:9d} {fds:5d} {rss:8.1f} {threads:8d} {wal_mib():8.1f} {rate:7.0f}", flush=True)
+                            print(f"{done[0]:9d} {fds:5d} {rss:8.1f} {threads:8d} {wal_mib():8.1f} {rate:7.0f} {wfds:10d} {wrss:10.1f}", flush=True)
 
             threads = [threading.Thread(target=sender) for _ in range(args.senders)]
             for t in threads:
@@ -143,6 +154,9 @@ def main() -> None:
                 (n0, fds0, rss0), (n1, fds1, rss1) = samples_seen[0], samples_seen[-1]
                 print(f"from request {n0} to {n1}: fds {fds0} -> {fds1} ({fds1 - fds0:+d}), RSS {rss0:.1f} -> {rss1:.1f} MiB"
                       f" ({rss1 - rss0:+.1f}) -> {'FLAT' if fds1 - fds0 <= 3 and rss1 - rss0 < 20 else 'GROWING'}")  # fmt: skip
+                (wfds0, wrss0), (wfds1, wrss1) = worker_seen[0], worker_seen[-1]
+                print(f"worker process: fds {wfds0} -> {wfds1} ({wfds1 - wfds0:+d}), RSS {wrss0:.1f} -> {wrss1:.1f} MiB"
+                      f" ({wrss1 - wrss0:+.1f}) -> {'FLAT' if wfds1 - wfds0 <= 3 and wrss1 - wrss0 < 20 else 'GROWING'}")  # fmt: skip
         finally:
             server.terminate()
             print(f"server exit code after SIGTERM: {server.wait(30)}")

@@ -22,7 +22,7 @@ def healthz() -> Response | tuple[Response, int]:
         {
             "status": "ok",
             "store": s.config.store.backend,
-            "worker": s.config.worker.mode if s.background is None else "thread",
+            "worker": s.config.worker.mode if s.background is None else getattr(s.background, "kind", "thread"),
             "tenants": [{"id": t.id, "crm": t.crm, "dry_run": t.dry_run} for t in s.config.tenants],
         }
     )

@@ -7,6 +7,7 @@ and builds it with the garbage collector paused (see `_LazyApp`).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import random
 import threading
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 if TYPE_CHECKING:
     from flask import Flask
 
+    from integration.background import BackgroundWorker
     from integration.config import Config, Tenant
     from integration.gateway import CrmGateway
     from integration.ledger import ReviewLedger
     from integration.services import Services
     from integration.store import Store
     from integration.worker import Worker
+    from integration.worker_process import WorkerProcess
 
 DEFAULT_CONFIG = "config/gamefilm.example.toml"
 
@@ -111,13 +114,18 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         return built[0]
 
     mode = o.get("worker_mode", cfg.worker.mode)
-    background = None
+    background: BackgroundWorker | WorkerProcess | None = None
     notify: Callable[[Sequence[str]], None]
     if mode == "thread":
         from integration.background import BackgroundWorker
 
         worker = make_worker()
         background = BackgroundWorker(worker, cfg.worker.poll_seconds, ticks=worker.insert_ticks)
+        notify = background.notify
+    elif mode == "process":  # `gamefilm serve`: the same worker, off the server's GIL
+        from integration.worker_process import WorkerProcess
+
+        background = WorkerProcess(os.path.abspath(cfg.source), logging.getLogger().getEffectiveLevel())
         notify = background.notify
     elif mode == "sqs":
         from integration.notify import SqsNotifier

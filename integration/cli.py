@@ -1,7 +1,7 @@
 """`gamefilm`: the admin's tool. Config from --config or GAMEFILM_CONFIG.
 
   gamefilm check                       validate the config and the secrets the server will read
-  gamefilm serve [--port 8000]         local server: SQLite + in-process worker
+  gamefilm serve [--port 8000]         local server: SQLite + the worker (child process)
   gamefilm send-sample hubspot         post a correctly signed sample event to a server
   gamefilm events [--status dead]      list stored events;  gamefilm event KEY  shows one
   gamefilm actions                     the action log (what was done in which CRM, and why)
@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate the config file")
     c.set_defaults(func=cmd_check)
 
-    c = sub.add_parser("serve", help="run the local server with the in-process worker")
+    c = sub.add_parser("serve", help="run the local server, its worker in a child process")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=_port, help="default: $PORT or 8000")
     c.add_argument("--allow-missing-secrets", action="store_true",
@@ -216,7 +216,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(level)  # JSON lines on stderr: one per request and per settled event
     try:
-        app = create_app({"config": cfg})
+        # The local worker runs beside the server in a child process (integration.worker_process).
+        app = create_app({"config": cfg, "worker_mode": "process" if cfg.worker.mode == "thread" else cfg.worker.mode})
     except (OSError, sqlite3.Error) as exc:
         raise _store_error(cfg, exc) from None
     services = app.extensions["gamefilm"]

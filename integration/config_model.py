@@ -82,7 +82,7 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    mode: str = "thread"  # thread (local) | sqs (Lambda) | none (intake only; `gamefilm worker` drains)
+    mode: str = "thread"  # thread (local: `serve` runs it in a child process) | sqs (Lambda) | none (intake only; `gamefilm worker` drains)
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 900.0

@@ -1,17 +1,18 @@
-"""`gamefilm serve`: the app on waitress, one process, with a graceful stop.
+"""`gamefilm serve`: the app on waitress, one server process, with a graceful stop.
 
-Why waitress: the local product is one process by design (one SQLite writer, one in-process
+Why waitress: the local product is one process by design (one SQLite writer, one worker
 worker), and waitress serves it from a fixed thread pool behind one event loop; keep-alive
 connections cost no thread. At 32 senders gunicorn's gthread worker (1 process x 32 threads)
 measured the same within noise, 2 processes less (two writers and two workers contend), and
-gunicorn needs a master process plus fork hooks to run the worker thread.
+gunicorn needs a master process plus fork hooks to run the worker. The worker runs in a child
+process of its own (integration.worker_process), so its CPU does not share the GIL with acks.
 
 Hostile clients: what waitress refuses itself is answered in the app's JSON error shape (never
 text, never a 5xx); it buffers at most twice the body limit; a connection silent for
 `idle_seconds` is closed; and only as many connections are accepted as file descriptors allow.
 
 Stop (SIGTERM or SIGINT): close the listening socket, let requests already received finish
-and their responses flush (up to `grace_seconds`), then stop the worker thread and close the
+and their responses flush (up to `grace_seconds`), then stop the worker process and close the
 store, whose writer commits whatever it still holds.
 """
 from __future__ import annotations
@@ -188,4 +189,4 @@ class Server:
         if services.background is not None:
             services.background.stop()
         services.store.close()
-        log.info("stopped: worker thread joined, store closed")
+        log.info("stopped: worker stopped, store closed")

@@ -15,6 +15,7 @@ from integration.store import Store
 if TYPE_CHECKING:
     from integration.background import BackgroundWorker
     from integration.ledger import ReviewLedger
+    from integration.worker_process import WorkerProcess
     from integration.worker import Worker
 
 
@@ -28,7 +29,7 @@ class Services:
     intake: Intake
     clock: Callable[[], float]
     environ: Mapping[str, str]
-    background: BackgroundWorker | None = None
+    background: BackgroundWorker | WorkerProcess | None = None
     ledger: ReviewLedger | None = None  # the review loop's state (`Store.ledger()`), None if the store has none
     _worker: Worker | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)

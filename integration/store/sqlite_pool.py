@@ -92,14 +92,17 @@ class Transaction:
     """BEGIN IMMEDIATE … COMMIT on a pooled connection, in this writer's turn, so concurrent
     writers queue instead of failing mid-way; the connection goes back to the pool after."""
 
-    def __init__(self, pool: ConnectionPool, turn: ContextManager[None]):
+    def __init__(self, pool: ConnectionPool, turn: ContextManager[None], *, durable: bool = True):
         self._lease = pool.connection()
         self._turn = turn
+        self._durable = durable
 
     def __enter__(self) -> sqlite3.Connection:
         self._turn.__enter__()
         try:
             self.conn = self._lease.__enter__()
+            if not self._durable:  # COMMIT without its own fsync (see SqliteStore.claim_events)
+                self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._turn.__exit__(None, None, None)
@@ -108,7 +111,11 @@ class Transaction:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                if not self._durable:
+                    self.conn.execute("PRAGMA synchronous=FULL")
         finally:
             try:
                 self._lease.__exit__(exc_type, exc, tb)

@@ -12,9 +12,9 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, ContextManager, Iterator, Sequence
 
 import orjson
 
@@ -51,7 +51,15 @@ class GroupWriter:
     short worker transaction.
     """
 
-    def __init__(self, conn: sqlite3.Connection, table: str, columns: Sequence[str], *, max_group_rows: int = 20_000):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        columns: Sequence[str],
+        *,
+        max_group_rows: int = 20_000,
+        lock: Callable[[], ContextManager[None]] = nullcontext,
+    ):
         if columns[0] != "key":
             raise ValueError("the first column must be the unique `key`")
         self._conn = conn
@@ -60,6 +68,7 @@ class GroupWriter:
         self._row_marks = "(" + ", ".join("?" * len(columns)) + ")"
         self._sql_cache: dict[int, str] = {}
         self._max_group_rows = max_group_rows
+        self._lock = lock  # held around each group's transaction: writers in other processes wait
         self._pending: deque[_Request] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -153,22 +162,10 @@ class GroupWriter:
         # interval: no RETURNING (one step per returned row) and no savepoint per request
         # unless a write fails. The new keys come back in one row (rowids above the maximum
         # read first: we hold the write lock) and are matched to the rows in insert order.
-        conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                new_keys = self._write(group, isolate=False)
-            except sqlite3.Error:  # find the request(s) at fault; the others still commit
-                conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                new_keys = self._write(group, isolate=True)
-            conn.execute("COMMIT")
+            with self._lock():
+                new_keys = self._transaction(group)
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, then we go on
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback after a failed group commit failed")
             for request in group:
                 request.error = request.error or exc
                 request.done.set()
@@ -187,6 +184,26 @@ class GroupWriter:
                         at += 1
                 request.inserted = inserted
             request.done.set()
+
+    def _transaction(self, group: list[_Request]) -> list[str]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                new_keys = self._write(group, isolate=False)
+            except sqlite3.Error:  # find the request(s) at fault; the others still commit
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                new_keys = self._write(group, isolate=True)
+            conn.execute("COMMIT")
+            return new_keys
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback after a failed group commit failed")
+            raise
 
     def _write(self, group: list[_Request], *, isolate: bool) -> list[str]:
         """Insert the group's rows in the open transaction; answer the new keys in insert order."""
