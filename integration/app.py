@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from integration.config import Config, Tenant
     from integration.gateway import CrmGateway
+    from integration.ledger import ReviewLedger
     from integration.services import Services
     from integration.store import Store
     from integration.worker import Worker
@@ -88,7 +89,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
-    ledger = o["ledger"] if "ledger" in o else store.ledger()
+    ledger = o["ledger"] if "ledger" in o else _ledger_of(store)
     gateways: dict[str, CrmGateway] = {}
     make_gateway = o.get("gateway_for") or (lambda tenant: real_gateway(tenant, environ))
     lock = threading.Lock()
@@ -180,3 +181,12 @@ class _LazyApp:
 
 
 app = _LazyApp()
+
+
+def _ledger_of(store: Store) -> ReviewLedger | None:
+    """The store's review ledger; None for a store without one (rules that need it then fail
+    their events saying so, never the app)."""
+    try:
+        return store.ledger()
+    except NotImplementedError:
+        return None

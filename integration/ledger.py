@@ -47,6 +47,14 @@ class RecordingEntry:
     # unmatched one can be matched again on a later day and tasks can be rebuilt.
     recording: Mapping[str, Any] = field(default_factory=dict)
 
+    def due_at(self) -> float | None:
+        """When the loop must look at it again (`recordings_due`): None when nothing is due."""
+        if self.status == REC_UNMATCHED and self.next_match_at > 0:
+            return self.next_match_at
+        if self.status == REC_ATTACHED and self.peers_due_at > 0:
+            return self.peers_due_at
+        return None
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -75,6 +83,7 @@ class ReviewerStats:
     week_count: int = 0
     reviewed_calls: int = 0  # own calls that received a completed peer review ("took a turn in the barrel")
     overdue_since: float | None = None  # oldest open overdue task, when any
+    assigned_total: int = 0  # peer reviews assigned ever: the rotation's fairness counter
 
 
 # `choose(stats of every candidate) -> reviewer ids` runs inside the ledger's atomic step.
@@ -100,12 +109,13 @@ class ReviewLedger(ABC):
     @abstractmethod
     def assign(
         self, tenant: str, external_id: str, kind: str, candidates: Sequence[str], choose: Chooser,
-        make: Callable[[str], Assignment], now: float, week: str, *, rotation: bool = True,
+        make: Callable[[str], Assignment], now: float, week: str,
     ) -> list[Assignment]:  # fmt: skip
         """Atomically: if (external_id, kind) has assignments, answer them unchanged; else read
         the candidates' stats, call `choose`, store `make(reviewer)` for each chosen reviewer
-        and bump their stats (last_assigned_at = now; week_count for `week`). `rotation`
-        False (the rep's self-assessment: not a turn in the rotation) leaves the stats alone."""
+        and, for PEER assignments, bump their stats (last_assigned_at = now; week_count for
+        `week`; assigned_total): a rep's self-assessment is no turn in the peer rotation and uses no slot of
+        the weekly cap. Answers the assignments in the order `choose` named the reviewers."""
 
     @abstractmethod
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]: ...

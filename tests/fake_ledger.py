@@ -44,7 +44,7 @@ class FakeLedger(ReviewLedger):
 
     def assign(
         self, tenant: str, external_id: str, kind: str, candidates: Sequence[str], choose: Chooser,
-        make: Callable[[str], Assignment], now: float, week: str, *, rotation: bool = True,
+        make: Callable[[str], Assignment], now: float, week: str,
     ) -> list[Assignment]:  # fmt: skip
         with self._lock:
             self.assign_calls += 1
@@ -59,11 +59,13 @@ class FakeLedger(ReviewLedger):
                 a = make(reviewer)
                 self.assignments[(tenant, external_id, kind, reviewer)] = a
                 made.append(a)
-                if not rotation:
+                if kind != PEER:  # a self-assessment is no turn in the rotation
                     continue
                 s = self.stats.get((tenant, reviewer)) or ReviewerStats(reviewer)
                 count = s.week_count if s.week == week else 0
-                self.stats[(tenant, reviewer)] = replace(s, last_assigned_at=now, week=week, week_count=count + 1)
+                self.stats[(tenant, reviewer)] = replace(
+                    s, last_assigned_at=now, week=week, week_count=count + 1, assigned_total=s.assigned_total + 1
+                )
             return made
 
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]:

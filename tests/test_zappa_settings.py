@@ -102,7 +102,7 @@ def test_the_queue_stack_fits_the_function():
 def test_the_policy_grants_what_the_code_calls_on_the_named_resources_only():
     assert PRODUCTION["attach_policy"] == "infra/lambda_policy.json"
     by_sid = {s["Sid"]: s for s in POLICY["Statement"]}
-    assert set(by_sid["StateTable"]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+    assert set(by_sid["StateTable"]["Action"]) == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     assert any(r.endswith("/index/*") for r in by_sid["StateTable"]["Resource"])
     assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(by_sid["WorkQueue"]["Action"])
     assert by_sid["WorkQueue"]["Resource"].endswith(":" + QUEUE_STACK["Parameters"]["QueueName"]["Default"])

@@ -264,7 +264,7 @@ class Run:
             key = tasks.self_key(tenant, ext) if kind == SELF else tasks.peer_key(tenant, ext, reviewer)
             return Assignment(tenant, ext, reviewer, kind, key, due_at, assigned_at=self.now)
 
-        return self.ledger.assign(tenant, ext, kind, candidates, chooser, make, self.now, iso_week(self.now), rotation=kind == PEER)
+        return self.ledger.assign(tenant, ext, kind, candidates, chooser, make, self.now, iso_week(self.now))
 
     def peers(self, key: str, entry: RecordingEntry) -> None:
         """Assign the recording's peers by rotation (atomic, idempotent) and plan their tasks.

@@ -171,11 +171,9 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections (tests and CLI)."""
 
-    def ledger(self) -> ReviewLedger | None:
-        """The review ledger kept beside this store's events (same SQLite file / DynamoDB
-        table); None while this backend has none (rules that need one then fail their events
-        with a message saying so). Backends override it."""
-        return None
+    def ledger(self) -> ReviewLedger:
+        """The review ledger kept beside this store's events (same file / same table)."""
+        raise NotImplementedError(f"the {type(self).__name__} backend has no review ledger")
 
     # --- shared status logic --------------------------------------------------------------
     def claim_event(self, key: str, now: float, lease_seconds: float = 300.0) -> StoredEvent | None:

@@ -6,6 +6,8 @@ Items (hash key `pk` only; every item carries `expires_at`, the table's TTL attr
                        stores it, and `source` its format (normalised on read); items without
                        `source` hold a normalised event (`event_to_json`), as written before
   ACTION#<action key>  one CRM command and its outcome (the effect ledger)
+  REC#, ASG#, ASGSET#, REVIEWER#, ROTATION#  the review ledger (`ledger()`): its items and access
+                       patterns are written at the top of integration/store/dynamodb_ledger.py
 
 Access patterns -> how they are served (no path Scans the table):
   add event once              PutItem, condition attribute_not_exists(pk)
@@ -37,7 +39,7 @@ times in its life, so the ceiling is a few hundred events/s, far above CRM webho
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 from integration.config import StoreConfig
 from integration.events import PENDING, PROCESSING, STATUSES, Event, Received, StoredEvent
@@ -62,6 +64,9 @@ from integration.store.dynamodb_table import (  # noqa: F401 - _table_definition
     _table_definition,
 )
 
+if TYPE_CHECKING:
+    from integration.store.dynamodb_ledger import DynamoLedger
+
 _EVENT = "EVENT#"
 _ACTION = "ACTION#"
 _DUE = "DUE"
@@ -73,6 +78,12 @@ class DynamoStore(DynamoTable, Store):
     @classmethod
     def from_config(cls, config: StoreConfig) -> DynamoStore:
         return cls(config.table, region=config.region, endpoint_url=config.endpoint_url, ttl_days=config.ttl_days)
+
+    def ledger(self) -> DynamoLedger:
+        """The review ledger's items in this table (layout: integration/store/dynamodb_ledger.py)."""
+        from integration.store.dynamodb_ledger import DynamoLedger  # lazily: intake never needs it
+
+        return DynamoLedger(self)
 
     # --- events ---------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:

@@ -22,6 +22,7 @@ from integration.store import (
     Store,
     stored_body,
 )
+from integration.store.sqlite_ledger import LEDGER_SCHEMA, SqliteLedger
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
@@ -94,6 +95,7 @@ class SqliteStore(Store):
         self._lock = threading.Lock()
         with self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
+            conn.executescript(LEDGER_SCHEMA)
             _add_source_column(conn)
 
     # --- connection handling ------------------------------------------------------------
@@ -133,6 +135,10 @@ class SqliteStore(Store):
         if checkpointer is not None:
             checkpointer.close()
         self._pool.close()
+
+    def ledger(self) -> SqliteLedger:
+        """The review ledger in the same file, on the same pool and writer turns."""
+        return SqliteLedger(self._tx, self._conn)
 
     # --- events -------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event | Received], now: float) -> list[bool]:
