@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
-from integration.ledger import OPEN, Assignment, Chooser, RecordingEntry, ReviewerStats, ReviewLedger
+from integration.ledger import OPEN, PEER, Assignment, Chooser, RecordingEntry, ReviewerStats, ReviewLedger
 
 
 class FakeLedger(ReviewLedger):
