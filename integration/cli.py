@@ -234,7 +234,7 @@ def cmd_send_sample(args: argparse.Namespace) -> int:
         takes = [t for t in cfg.tenants if getattr(t, key)]
         tenant = next((t for t in takes if t.id == args.tenant), None) if args.tenant else next(iter(takes), None)
         if tenant is None:
-            print(f"no tenant {args.tenant or ''} with {key} in {cfg.source}", file=sys.stderr)
+            print(f"no tenant{' ' + args.tenant if args.tenant else ''} with {key} in {cfg.source}", file=sys.stderr)
             return 2
     else:
         crm = "hubspot" if args.kind == "hubspot" else "salesforce"
