@@ -12,7 +12,7 @@ export GAMEFILM_DEMO_RECORDER_SECRET ?= demo-recorder-secret
 export GAMEFILM_DEMO_ZOOM_SECRET_TOKEN ?= demo-zoom-secret-token
 export PORT
 
-.PHONY: run test sample bench soak mutation package clean
+.PHONY: run test sample bench soak mutation package clean components
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ node_modules/.installed: package.json package-lock.json
 run: $(BIN)/.installed
 	$(BIN)/gamefilm serve --port $(PORT)
 
+# The Salesforce CLI (a dev dependency) converts crm_components/salesforce offline in the tests.
+test: export SF_DISABLE_TELEMETRY = true
+test: export SF_AUTOUPDATE_DISABLE = true
+test: export SF_SKIP_NEW_VERSION_CHECK = true
 test: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python -m pytest
+
+# Files generated from integration/components/manifest.py (the test suite fails when they drift).
+components: $(BIN)/.installed
+	$(BIN)/gamefilm components build
 
 # The one-line demo: a signed sample event to the running `make run`, then the action log.
 sample: $(BIN)/.installed

@@ -11,6 +11,8 @@
   gamefilm worker [--once]             drain due events (when worker.mode = "none")
   gamefilm doctor [--tenant ID]        check CRM credentials, permissions and objects
   gamefilm store init                  create the DynamoDB table
+  gamefilm install|verify|uninstall --tenant ID   CRM components (see integration/install_cli.py)
+  gamefilm components build|check      files generated from the component manifest
 
 Every error is one line on stderr (file, key, what to do) and a non-zero exit, never a
 traceback; times are ISO-8601 UTC. Secrets come from the one resolver (`integration.secrets`):
@@ -30,7 +32,7 @@ from dataclasses import asdict
 from typing import Any, NoReturn, Sequence
 
 from integration import config as config_mod
-from integration import preflight
+from integration import install_cli, preflight
 from integration.cli_format import action_line, event_dict, json_default, ts, with_iso_times
 from integration.app import build_services, config_path
 from integration.events import DEAD, DONE, IGNORED, PENDING, PROCESSING
@@ -149,11 +151,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("doctor", help="check CRM connections")
     c.add_argument("--tenant")
+    c.add_argument("--components", action="store_true", help="also verify the installed CRM components (gamefilm verify)")
     c.set_defaults(func=cmd_doctor)
 
     c = sub.add_parser("store", help="store administration")
     c.add_argument("action", choices=["init"])
     c.set_defaults(func=cmd_store)
+    install_cli.register(sub)
     return p
 
 
@@ -360,6 +364,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             continue
         if not findings:
             print("  (no CRM credentials in the environment: nothing to check)")
+        if args.components and findings and all(f.ok for f in findings):
+            findings += install_cli.component_findings(tenant)
         for f in findings:
             print(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.message}")
             failed += not f.ok

@@ -18,8 +18,9 @@ API (all state is public and may be mutated by a test):
   in order, one per matching request. `route(method, path, handler)`: `handler(request)`
   answers every matching request and may delegate to `server.default(request)`.
 - Portal data: `add_deal`, `add_contact`, `add_object`, `associate`, `add_owner`;
-  `objects`, `associations`, `owners`, `properties`, `scopes`, `association_labels`
-  ((from, to) -> the labels API's definitions; a pair without any has no association type).
+  `objects`, `associations`, `owners`, `properties`, `groups` (property groups), `scopes`,
+  `association_labels` ((from, to) -> the labels API's definitions; a pair without any has no
+  association type).
 - Faults: `fault(method, path, kind, times=1)` with kind in `FAULTS`: applied-then-500,
   applied-then-drop, refused-500, 429, hang (> `hang_seconds`); served before canned replies.
 - History: every write adds a version per property (`history`, stamped by `clock`);
@@ -35,11 +36,12 @@ Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_N
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
 `objectWriteTraceId` and stores the associations; batch upsert (on a property with unique
 values: updates the record holding the value, else creates it; `new` says which; 400 for
-duplicate ids in one batch); search (EQ / IN filters, ANDed in a group, groups ORed; 200 per
-page with `after`); associations v4 batch read and batch create (207 for records that do not
-exist or a type the pair does not define; an existing association is kept once), association
-labels; owners (paged), properties (calls carry `gamefilm_recording_id`, unique) and groups
-(409 for an existing name), OAuth token refresh and token metadata; unknown paths answer 404.
+duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY filters, ANDed in a group, groups
+ORed; 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
+records that do not exist or a type the pair does not define; an existing association is kept
+once), association labels; owners (paged), properties (calls carry `gamefilm_recording_id`,
+unique) and groups (list, create with 409 for an existing name, archive with 204), OAuth token
+refresh and token metadata; unknown paths answer 404.
 """
 from __future__ import annotations
 
@@ -113,6 +115,7 @@ class HubSpotServer:
         self.association_labels: dict[tuple[str, str], list[dict[str, Any]]] = {
             pair: [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}] for pair, type_id in DEFAULT_LABELS.items()
         }
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {}  # type -> name -> property group
         self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.pipelines: dict[str, str] = {"default": "Sales Pipeline"}  # deal pipelines: id -> label
         self.accepted_tokens: set[str] | None = None  # None: any bearer token works
@@ -464,7 +467,25 @@ class HubSpotServer:
         return Reply(201, existing[name])
 
     def _group_create(self, request: Request, object_type: str) -> Reply:
-        return Reply(201, {"name": request.body["name"], "label": request.body.get("label", ""), "displayOrder": request.body.get("displayOrder", -1), "archived": False})
+        existing = self.groups.setdefault(_type(object_type), {})
+        name = request.body["name"]
+        if name in existing:
+            return error_reply(409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists.")
+        existing[name] = {"name": name, "label": request.body.get("label", ""), "displayOrder": request.body.get("displayOrder", -1), "archived": False}
+        return Reply(201, existing[name])
+
+    def _groups_list(self, request: Request, object_type: str) -> Reply:
+        return Reply(200, {"results": list(self.groups.get(_type(object_type), {}).values())})
+
+    def _group_archive(self, request: Request, object_type: str, name: str) -> Reply:
+        if self.groups.get(_type(object_type), {}).pop(name, None) is None:
+            return error_reply(404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
+        return Reply(204)
+
+    def _property_archive(self, request: Request, object_type: str, name: str) -> Reply:
+        if self.properties.get(_type(object_type), {}).pop(name, None) is None:
+            return error_reply(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {object_type}")
+        return Reply(204)
 
     def _token(self, request: Request) -> Reply:
         if request.body.get("grant_type") != "refresh_token" or not request.body.get("refresh_token"):
@@ -492,6 +513,9 @@ _DEFAULTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("GET", r"/crm/v4/associations/([^/]+)/([^/]+)/labels", HubSpotServer._labels),
     ("GET", r"/crm/v3/owners/?", HubSpotServer._owners_page),
     ("GET", r"/crm/v3/pipelines/deals", HubSpotServer._pipelines),
+    ("GET", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._groups_list),
+    ("DELETE", r"/crm/v3/properties/([^/]+)/groups/([^/]+)", HubSpotServer._group_archive),
+    ("DELETE", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_archive),
     ("GET", r"/crm/v3/properties/([^/]+)/([^/]+)", HubSpotServer._property_get),
     ("GET", r"/crm/v3/properties/([^/]+)", HubSpotServer._properties_list),
     ("POST", r"/crm/v3/properties/([^/]+)/groups", HubSpotServer._group_create),
@@ -561,7 +585,9 @@ def _find(store: Mapping[str, Mapping[str, str]], key: str, id_property: str | N
 
 
 def _matches(properties: Mapping[str, Any], f: Mapping[str, Any]) -> bool:
-    """EQ and IN on string values, compared lower-cased."""
+    """EQ and IN on string values, compared lower-cased; HAS_PROPERTY: any non-empty value."""
+    if f["operator"] == "HAS_PROPERTY":
+        return properties.get(f["propertyName"]) not in (None, "")
     value = str(properties.get(f["propertyName"]) or "").lower()
     if f["operator"] == "EQ":
         return value == str(f.get("value", "")).lower()

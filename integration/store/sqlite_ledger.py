@@ -234,7 +234,9 @@ def _assignment_set(db: sqlite3.Connection, tenant: str, external_id: str, kind:
 
 
 def _recording(row: tuple) -> RecordingEntry:
-    return RecordingEntry(*row[:12], recording=json.loads(row[12] or "{}"))
+    tenant, external_id, status, rep, deal, url, title, started, attempts, next_match, peers_due, updated, recording = row
+    return RecordingEntry(tenant, external_id, status, rep, deal, url, title, started, attempts, next_match, peers_due, updated,
+                          recording=json.loads(recording or "{}"))  # fmt: skip
 
 
 def _assignment(row: tuple) -> Assignment:

@@ -1,0 +1,244 @@
+"""Installing the manifest into a Salesforce org through the Metadata API (simple-salesforce).
+
+`verify` reads the org (Task describe, one query per component type (External Credentials
+through the Tooling API), the field permissions of our permission sets, the install stamp):
+8-9 REST calls. `install` deploys one Metadata
+API package of what is missing (rollbackOnError: a failed deploy installs nothing) together
+with the stamp, a static resource listing every component Game Film installed, then assigns
+the permission set to the integration user. `uninstall` deletes only stamped components,
+and keeps a field that any Task holds a value in.
+"""
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from integration.components import salesforce_source as source
+from integration.components.manifest import MANIFEST, Manifest, SfField
+from integration.components.plan import DRIFT, MISSING, OK, Check, InstallError, Progress, Step, drift_lines
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
+DONE_STATES = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
+DESCRIBE_TYPES = {"Text": "string", "Url": "url", "Number": "double", "Checkbox": "boolean", "Date": "date", "DateTime": "datetime", "LongTextArea": "textarea"}
+# Metadata type -> (sObject, name field) to see whether a component exists.
+TOOLING_ONLY = frozenset({"ExternalCredential"})  # a Tooling API object, not in the data API
+NAME_QUERIES = {
+    "ApexClass": ("ApexClass", "Name"),
+    "PermissionSet": ("PermissionSet", "Name"),
+    "NamedCredential": ("NamedCredential", "DeveloperName"),
+    "ExternalCredential": ("ExternalCredential", "DeveloperName"),
+}
+
+
+class SalesforceInstaller:
+    def __init__(
+        self,
+        connect: Callable[[], Salesforce],
+        apex: Mapping[str, str],
+        *,
+        manifest: Manifest = MANIFEST,
+        integration_user: str | None = None,
+        sandbox: bool = False,
+        progress: Progress = lambda line: None,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = 2.0,
+        max_polls: int = 450,
+    ) -> None:
+        self._connect = connect
+        self._sf: Salesforce | None = None
+        self.apex = apex
+        self.manifest = manifest
+        self.integration_user = integration_user
+        self.sandbox = sandbox
+        self.progress = progress
+        self.sleep = sleep
+        self.poll_seconds = poll_seconds
+        self.max_polls = max_polls
+        self.stamp: dict[str, list[str]] = {}
+
+    @property
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._sf = self._connect()
+        return self._sf
+
+    # ---- reading the org ---------------------------------------------------------------
+
+    def _names(self, mdtype: str, wanted: list[str]) -> set[str]:
+        if not wanted:
+            return set()
+        sobject, name = NAME_QUERIES[mdtype]
+        listed = ", ".join(f"'{w}'" for w in wanted)
+        soql = f"SELECT {name} FROM {sobject} WHERE {name} IN ({listed})"
+        if mdtype in TOOLING_ONLY:
+            from urllib.parse import quote
+
+            return {r[name] for r in (self.sf.toolingexecute(f"query/?q={quote(soql)}") or {}).get("records", [])}
+        return {r[name] for r in self.sf.query_all(soql)["records"]}
+
+    def _read_stamp(self) -> dict[str, list[str]]:
+        found = self.sf.query(f"SELECT Id FROM StaticResource WHERE Name = '{source.STAMP}'")["records"]
+        if not found:
+            return {}
+        body = self.sf.restful(f"sobjects/StaticResource/{found[0]['Id']}/Body")
+        return {t: list(names) for t, names in (body or {}).items()}
+
+    def verify(self) -> list[Check]:
+        self.stamp = self._read_stamp()
+        owned = {f"{t} {n}" for t, names in self.stamp.items() for n in names}
+        described = {f["name"]: f for f in (self.sf.restful("sobjects/Task/describe") or {}).get("fields", [])}
+        checks = [_field_check(f, described.get(f.name)) for f in self.manifest.sf_fields]
+        wanted = source.members(self.manifest)
+        present = {t: self._names(t, wanted.get(t, [])) for t in NAME_QUERIES}
+        granted = self._field_permissions([p.name for p in self.manifest.sf_permission_sets if p.fields])
+        for mdtype, names in wanted.items():
+            if mdtype == "CustomField":
+                continue
+            for name in names:
+                details: tuple[str, ...] = ()
+                if name in present[mdtype] and mdtype == "PermissionSet" and name in granted:
+                    details = tuple(f"{f.sobject}.{f.name}: read and edit expected" for f in self.manifest.sf_fields if f"{f.sobject}.{f.name}" not in granted[name])
+                status = MISSING if name not in present[mdtype] else DRIFT if details else OK
+                checks.append(Check(f"{mdtype} {name}", status, details))
+        return [Check(c.component, c.status, c.details, owned=c.component in owned) for c in checks]
+
+    def _field_permissions(self, permission_sets: list[str]) -> dict[str, set[str]]:
+        if not permission_sets:
+            return {}
+        listed = ", ".join(f"'{p}'" for p in permission_sets)
+        soql = f"SELECT Parent.Name, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions WHERE Parent.Name IN ({listed})"
+        granted: dict[str, set[str]] = {p: set() for p in permission_sets}
+        for r in self.sf.query_all(soql)["records"]:
+            if r["PermissionsRead"] and r["PermissionsEdit"]:
+                granted.setdefault(r["Parent"]["Name"], set()).add(r["Field"])
+        return granted
+
+    def _user_id(self) -> str | None:
+        if not self.integration_user:
+            return None
+        users = self.sf.query(f"SELECT Id FROM User WHERE Username = '{_quoted(self.integration_user)}'")["records"]
+        if not users:
+            raise InstallError(f"no Salesforce user {self.integration_user!r}: check the tenant's username (the integration user)")
+        return str(users[0]["Id"])
+
+    # ---- install -------------------------------------------------------------------------
+
+    def plan(self, checks: list[Check]) -> list[Step]:
+        steps = [Step("deploy", c.component, "missing") for c in checks if c.status == MISSING]
+        for c in checks:
+            if c.status == DRIFT and c.owned and c.component.startswith("PermissionSet "):
+                steps.append(Step("deploy", c.component, "installed by Game Film and drifted: " + "; ".join(c.details)))
+            elif c.status == DRIFT:
+                steps.append(Step("keep", c.component, "differs from the manifest (" + "; ".join(c.details) + "); not redefined: fix it in Setup"))
+        user_id = self._user_id()
+        for p in self.manifest.sf_permission_sets:
+            if p.assign_to_integration_user and user_id and not self._assigned(user_id, p.name):
+                steps.append(Step("assign", f"PermissionSet {p.name}", f"to the integration user {self.integration_user}"))
+        return steps
+
+    def _assigned(self, user_id: str, permission_set: str) -> bool:
+        soql = f"SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '{user_id}' AND PermissionSet.Name = '{permission_set}'"
+        return bool(self.sf.query(soql)["records"])
+
+    def install(self, steps: list[Step]) -> list[str]:
+        selected: dict[str, list[str]] = {}
+        for s in steps:
+            if s.action == "deploy":
+                mdtype, name = s.component.split(" ", 1)
+                selected.setdefault(mdtype, []).append(name)
+        done: list[str] = []
+        if selected:
+            stamp = {t: sorted(set(self.stamp.get(t, [])) | set(selected.get(t, []))) for t in set(self.stamp) | set(selected)}
+            zipped = source.package(self.manifest, self.apex, selected, stamp)
+            tests = sorted(c for c in selected.get("ApexClass", []) if c.endswith("Test"))
+            self._deploy(zipped, tests, what=f"{sum(map(len, selected.values()))} component(s)")
+            self.stamp = stamp
+            done += [s.component for s in steps if s.action == "deploy"]
+        for s in steps:
+            if s.action == "assign":
+                user_id = self._user_id()
+                permission_set = s.component.split(" ", 1)[1]
+                ps = self.sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{permission_set}'")["records"][0]["Id"]
+                self.progress(f"assigning {permission_set} to {self.integration_user}")
+                self.sf.restful("sobjects/PermissionSetAssignment", method="POST", json={"AssigneeId": user_id, "PermissionSetId": ps})
+                done.append(f"assigned {permission_set}")
+        return done
+
+    def _deploy(self, zipped: bytes, tests: list[str], what: str) -> None:
+        options: dict[str, Any] = {"rollbackOnError": True}
+        if tests and not self.sandbox:  # production deploys of Apex must run its tests (75% coverage)
+            options.update(testLevel="RunSpecifiedTests", tests=tests)
+        started = self.sf.deploy(io.BytesIO(zipped), self.sandbox, **options)
+        async_id = str(started["asyncId"])
+        for _ in range(self.max_polls):
+            status = self.sf.checkDeployStatus(async_id)
+            detail: Mapping[str, Any] = status.get("deployment_detail") or {}  # type: ignore[assignment]
+            self.progress(f"deploying {what}: {status['state']} ({detail.get('deployed_count') or 0}/{detail.get('total_count') or '?'} components)")
+            if status["state"] in DONE_STATES:
+                break
+            self.sleep(self.poll_seconds)
+        else:
+            raise InstallError(f"deploy {async_id} did not finish in {self.max_polls * self.poll_seconds:.0f} s; follow it in Setup > Deployment Status, then run verify")
+        if status["state"] != "Succeeded":
+            errors = [f"{e.get('type')} {e.get('file')}: {e.get('message')}" for e in detail.get("errors") or []]
+            errors += [f"test {e.get('class')}.{e.get('method')}: {e.get('message')}" for e in (status.get("unit_test_detail") or {}).get("errors") or []]  # type: ignore[union-attr]
+            raise InstallError(f"Salesforce rejected deploy {async_id} ({status['state']}); rolled back, nothing was installed: {'; '.join(errors) or 'no details'}")
+
+    # ---- uninstall -----------------------------------------------------------------------
+
+    def uninstall_plan(self) -> list[Step]:
+        checks = {c.component: c for c in self.verify()}
+        steps = []
+        for mdtype, names in sorted(self.stamp.items()):
+            for name in names:
+                component = f"{mdtype} {name}"
+                if checks.get(component) is not None and checks[component].status == MISSING:
+                    continue
+                holding = self._tasks_holding(name) if mdtype == "CustomField" else 0
+                if holding:
+                    steps.append(Step("keep", component, f"{holding} Task(s) hold a value in it (uninstall never removes data)"))
+                else:
+                    steps.append(Step("remove", component, "installed by Game Film"))
+        return steps
+
+    def _tasks_holding(self, full_name: str) -> int:
+        field = full_name.split(".", 1)[1]
+        return int(self.sf.query(f"SELECT COUNT() FROM Task WHERE {field} != null")["totalSize"])
+
+    def uninstall(self, steps: list[Step]) -> list[str]:
+        doomed: dict[str, list[str]] = {}
+        for s in steps:
+            if s.action == "remove":
+                mdtype, name = s.component.split(" ", 1)
+                doomed.setdefault(mdtype, []).append(name)
+        if not doomed:
+            return []
+        user_id = self._user_id()
+        for name in doomed.get("PermissionSet", []):  # the assignment install made blocks the delete
+            soql = f"SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '{user_id}' AND PermissionSet.Name = '{name}'"
+            for r in self.sf.query(soql)["records"] if user_id else []:
+                self.sf.restful(f"sobjects/PermissionSetAssignment/{r['Id']}", method="DELETE")
+        remaining = {t: [n for n in names if n not in doomed.get(t, [])] for t, names in self.stamp.items()}
+        self._deploy(source.destructive_package(doomed, remaining), [], what=f"removal of {sum(map(len, doomed.values()))} component(s)")
+        self.stamp = {t: n for t, n in remaining.items() if n}
+        return [s.component for s in steps if s.action == "remove"]
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _field_check(f: SfField, found: Mapping[str, Any] | None) -> Check:
+    component = f"CustomField {f.full_name}"
+    if found is None:
+        return Check(component, MISSING)
+    expected: dict[str, object] = {"type": DESCRIBE_TYPES[f.type], "externalId": f.external_id, "label": f.label}
+    actual: dict[str, object] = {k: found.get(k) for k in expected}
+    if f.type == "Text":
+        expected.update(length=f.length, unique=f.unique)
+        actual.update(length=found.get("length"), unique=found.get("unique"))
+    details = drift_lines(expected, actual)
+    return Check(component, DRIFT if details else OK, details)

@@ -1,0 +1,114 @@
+"""`gamefilm install|verify|uninstall` on Salesforce: real simple-salesforce, Metadata API deploy
+and checkDeployStatus SOAP plus REST describe/SOQL on `responses` (tests/salesforce_metadata_org.py)."""
+from __future__ import annotations
+
+import pytest
+import responses
+
+from integration.components.build import apex_bodies
+from integration.components.plan import DRIFT, MISSING, OK, InstallError
+from integration.components.salesforce_installer import SalesforceInstaller
+from integration.components.salesforce_source import members, package_xml
+from integration.components.manifest import MANIFEST
+from tests.salesforce_metadata_org import INSTANCE, USER_ID, MetadataOrg
+
+EVERYTHING = [f"{t} {n}" for t, names in members(MANIFEST).items() for n in names]
+
+
+@pytest.fixture
+def org():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        yield MetadataOrg(http)
+
+
+@pytest.fixture
+def progress() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def installer(org, progress) -> SalesforceInstaller:
+    def connect():
+        from simple_salesforce import Salesforce
+
+        return Salesforce(instance_url=INSTANCE, session_id="session")
+
+    return SalesforceInstaller(connect, apex_bodies(), integration_user="gamefilm@acme.example", progress=progress.append, sleep=lambda s: None)
+
+
+def install(installer: SalesforceInstaller) -> list[str]:
+    return installer.install(installer.plan(installer.verify()))
+
+
+def test_first_install_deploys_the_whole_manifest_with_its_stamp_then_assigns_the_permission_set(org, installer, progress):
+    assert {c.status for c in installer.verify()} == {MISSING}
+    done = install(installer)
+    assert sorted(done) == sorted(EVERYTHING + ["assigned GameFilm_Integration"])
+    [deploy] = org.deploys
+    assert deploy["files"]["package.xml"] == package_xml({**members(MANIFEST), "StaticResource": ["GameFilm_Install"]})
+    assert deploy["options"]["rollbackOnError"] == "True" and deploy["options"]["testLevel"] == "RunSpecifiedTests"
+    assert "GameFilmCalloutTest" in deploy["files"]["classes/GameFilmCalloutTest.cls"]
+    assert org.stamp == members(MANIFEST)
+    assert list(org.assignments.values()) == [(USER_ID, "GameFilm_Integration")]
+    assert progress[:2] == ["deploying 9 component(s): InProgress (0/3 components)", "deploying 9 component(s): Succeeded (3/3 components)"]
+    assert {c.status for c in installer.verify()} == {OK}
+    assert all(c.owned for c in installer.verify())
+
+
+def test_rerun_changes_nothing(org, installer):
+    install(installer)
+    assert install(installer) == []
+    assert len(org.deploys) == 1 and len(org.assignments) == 1
+
+
+def test_partially_existing_deploys_only_the_rest_and_reports_drift_field_by_field(org, installer):
+    org.add_field("Activity.GameFilm_Key__c", type="Text", label="Game Film Key", length="80", externalId="true", unique="false")
+    org.components["ApexClass GameFilmCallout"] = {}
+    checks = {c.component: c for c in installer.verify()}
+    key = checks["CustomField Activity.GameFilm_Key__c"]
+    assert key.status == DRIFT and key.details == ("length: 100 expected, 80 found", "unique: True expected, False found")
+    assert checks["ApexClass GameFilmCallout"].status == OK
+    install(installer)
+    deployed = org.deploys[0]["files"]["package.xml"]
+    assert "GameFilm_Key__c" not in deployed and "<members>GameFilmCallout</members>" not in deployed
+    assert "Activity.GameFilm_Recording_Id__c" in deployed
+    assert "Activity.GameFilm_Key__c" not in org.stamp["CustomField"] and "GameFilmCallout" not in org.stamp["ApexClass"]
+
+
+def test_one_failing_component_rolls_back_and_claims_nothing(org, installer):
+    org.fail_component = "Activity.GameFilm_Recording_Id__c"
+    with pytest.raises(InstallError) as caught:
+        install(installer)
+    message = str(caught.value)
+    assert "rolled back, nothing was installed" in message
+    assert "CustomField objects/Activity.object: Cannot create a unique field" in message
+    assert org.stamp is None and org.components == {} and org.assignments == {}
+    org.fail_component = None
+    install(installer)  # fixed: the re-run installs everything
+    assert {c.status for c in installer.verify()} == {OK}
+
+
+def test_uninstall_removes_only_stamped_components_and_keeps_fields_holding_data(org, installer):
+    org.add_field("Activity.GameFilm_Key__c", type="Text", label="Game Film Key", length="100", externalId="true", unique="true")
+    install(installer)
+    org.task_values["GameFilm_Recording_Id__c"] = 12
+    steps = installer.uninstall_plan()
+    actions = {s.component: s.action for s in steps}
+    assert "CustomField Activity.GameFilm_Key__c" not in actions  # the admin made it
+    assert actions["CustomField Activity.GameFilm_Recording_Id__c"] == "keep"
+    installer.uninstall(steps)
+    destructive = org.deploys[-1]["files"]["destructiveChanges.xml"]
+    assert "GameFilm_Key__c" not in destructive and "GameFilm_Recording_Id__c" not in destructive
+    assert "<members>GameFilm_Integration</members>" in destructive
+    assert set(org.components) == {"CustomField Activity.GameFilm_Key__c", "CustomField Activity.GameFilm_Recording_Id__c"}
+    assert org.stamp == {"CustomField": ["Activity.GameFilm_Recording_Id__c"]}  # still ours, still listed
+    assert org.assignments == {}
+
+
+def test_a_deploy_that_does_not_finish_in_time_says_where_to_follow_it(org, installer, progress):
+    org.stuck = True
+    installer.max_polls = 3
+    with pytest.raises(InstallError, match=r"deploy 0Af000000000001AAA did not finish in 6 s; follow it in Setup > Deployment Status, then run verify"):
+        install(installer)
+    assert progress == ["deploying 9 component(s): InProgress (0/3 components)"] * 3
+    assert org.assignments == {}  # nothing assigned before the deploy is known to have landed
