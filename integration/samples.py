@@ -113,14 +113,14 @@ def build(kind: str, tenant: Tenant, base_url: str, *, deal_id: str, amount: str
     """(path, headers, body) for one sample event to `tenant`, signed with its secret from the environment."""
     now = time.time()
     if kind == "recording":
-        secret = _first_secret(tenant.recorder_secret_envs, tenant, "recorder_secret_envs")
+        signing = _first_secret(tenant.recorder_secret_envs, tenant, "recorder_secret_envs")
         body = json.dumps(recording(deal_id or None, now)).encode()
-        return "/hooks/recordings", {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(secret, body, int(now))}, body
+        return "/hooks/recordings", {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(signing, body, int(now))}, body
     if kind == "zoom":
-        secret = _first_secret([tenant.zoom_secret_token_env] if tenant.zoom_secret_token_env else [], tenant, "zoom_secret_token_env")
+        token = _first_secret([tenant.zoom_secret_token_env] if tenant.zoom_secret_token_env else [], tenant, "zoom_secret_token_env")
         body = json.dumps(zoom_recording_completed(tenant.zoom_account_id or "sampleAccount", now)).encode()
         ts = str(int(now))
-        return "/hooks/zoom", {"Content-Type": "application/json", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(secret, ts, body)}, body
+        return "/hooks/zoom", {"Content-Type": "application/json", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(token, ts, body)}, body
     if kind == "hubspot":
         secret = tenant.secret(tenant.client_secret_env)  # the resolver the server reads: env + SSM
         if not secret:
