@@ -13,6 +13,12 @@ from tests.hubspot_server import HubSpotServer, error_reply, hubspot_server  # n
 PROPERTY = "/crm/v3/properties/calls"
 
 
+@pytest.fixture(autouse=True)
+def fresh_portal(hubspot_server: HubSpotServer) -> None:  # noqa: F811
+    """A portal Game Film was never installed in (the fake portal seeds our call property)."""
+    hubspot_server.properties.pop("calls", None)
+
+
 @pytest.fixture
 def installer(hubspot_server: HubSpotServer):
     gateway = HubSpotGateway("t", host=hubspot_server.url, sleep=lambda s: None)
