@@ -111,3 +111,29 @@ def test_zoom_failing_holds_only_that_recording_until_it_answers(store, clock):
     report = services.worker.run_due()
     assert report.done == [f"zoom#{TENANT}#{UUID}"]
     assert [(c.external_id, c.record_id) for c in _upserts(crm)] == [("zoom:other==", "d3"), (f"zoom:{UUID}", "d1")]
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_meeting_zoom_keeps_no_participants_of_is_the_host_only(store, clock, status):
+    """Zoom keeps no participant list for one-person meetings or accounts below Pro."""
+    client, services, crm = _app(store, clock)
+    responses.add(responses.POST, "https://zoom.us/oauth/token", json={"access_token": "tok-1", "expires_in": 3600})
+    responses.add(responses.GET, PARTICIPANTS, status=status, json={"code": 3001, "message": "Meeting does not exist"})
+    _post(client, clock)
+    report = services.worker.run_due()
+
+    assert report.done == [f"zoom#{TENANT}#{UUID}"] and _upserts(crm) == []
+    assert services.ledger.get_recordings(TENANT, [f"zoom:{UUID}"])[f"zoom:{UUID}"].status == REC_UNMATCHED
+
+
+@responses.activate
+def test_refused_zoom_credentials_hold_the_recording(store, clock):
+    client, services, crm = _app(store, clock)
+    responses.add(responses.POST, "https://zoom.us/oauth/token", status=401, json={"reason": "Invalid client_id or client_secret"})
+    _post(client, clock)
+    report = services.worker.run_due()
+
+    assert report.retrying == [f"zoom#{TENANT}#{UUID}"] and _upserts(crm) == []
+    error = store.get_event(f"zoom#{TENANT}#{UUID}").last_error
+    assert "Zoom" in error and "client-secret" not in error

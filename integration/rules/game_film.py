@@ -25,12 +25,19 @@ _OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
 
 def zoom_participant_emails(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
     """The Zoom meeting's participant emails (Zoom's past-meeting participants API), or None
-    when the tenant has no Zoom server-to-server credentials: then the host is all we know."""
+    when the tenant has no Zoom server-to-server credentials: then the host is all we know.
+    Zoom answers 400/404 for meetings it keeps no participant list of (one participant; plans
+    below Pro): host only too, rather than holding the recording. Other failures raise: retried."""
     from integration import zoom
 
     if not zoom.has_credentials(tenant):
         return None
-    return zoom.participant_emails(tenant, recording.external_id.removeprefix("zoom:"))
+    try:
+        return zoom.participant_emails(tenant, recording.external_id.removeprefix("zoom:"))
+    except zoom.ZoomError as exc:
+        if exc.status in (400, 404):
+            return None
+        raise
 
 
 class GameFilmRule(Rule):
