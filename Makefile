@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 export GAMEFILM_CONFIG ?= config/gamefilm.example.toml
 export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
 export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
+export GAMEFILM_DEMO_RECORDER_SECRET ?= demo-recorder-secret
+export GAMEFILM_DEMO_ZOOM_SECRET_TOKEN ?= demo-zoom-secret-token
 export PORT
 
 .PHONY: run test sample bench soak mutation package clean components

@@ -3,6 +3,7 @@
   gamefilm check                       validate the config and the secrets the server will read
   gamefilm serve [--port 8000]         local server: SQLite + the worker (child process)
   gamefilm send-sample hubspot         post a correctly signed sample event to a server
+                                       (also salesforce-outbound|salesforce-json|recording|zoom)
   gamefilm events [--status dead]      list stored events;  gamefilm event KEY  shows one
   gamefilm actions                     the action log (what was done in which CRM, and why)
   gamefilm recordings [--status unmatched] [--tenant ID]   recorded calls and where they stand
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send-sample", help="post a correctly signed sample event to a running server")
-    c.add_argument("kind", choices=["hubspot", "salesforce-outbound", "salesforce-json"])
+    c.add_argument("kind", choices=["hubspot", "salesforce-outbound", "salesforce-json", "recording", "zoom"])
     c.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
     c.add_argument("--tenant", help="tenant id (default: the first of that CRM)")
     c.add_argument("--deal", default="9001", help="deal/opportunity id")
@@ -233,11 +234,19 @@ def cmd_send_sample(args: argparse.Namespace) -> int:
     from integration import samples
 
     cfg = config_mod.load(config_path(args.config))
-    crm = "hubspot" if args.kind == "hubspot" else "salesforce"
-    tenant = cfg.tenant(args.tenant) if args.tenant else next((t for t in cfg.tenants if t.crm == crm), None)
-    if tenant is None or tenant.crm != crm:
-        print(f"no {crm} tenant {args.tenant or ''} in {cfg.source}", file=sys.stderr)
-        return 2
+    if args.kind in ("recording", "zoom"):  # recordings go to a tenant of either CRM that takes them
+        key = "recorder_secret_envs" if args.kind == "recording" else "zoom_secret_token_env"
+        takes = [t for t in cfg.tenants if getattr(t, key)]
+        tenant = next((t for t in takes if t.id == args.tenant), None) if args.tenant else next(iter(takes), None)
+        if tenant is None:
+            print(f"no tenant{' ' + args.tenant if args.tenant else ''} with {key} in {cfg.source}", file=sys.stderr)
+            return 2
+    else:
+        crm = "hubspot" if args.kind == "hubspot" else "salesforce"
+        tenant = cfg.tenant(args.tenant) if args.tenant else next((t for t in cfg.tenants if t.crm == crm), None)
+        if tenant is None or tenant.crm != crm:
+            print(f"no {crm} tenant {args.tenant or ''} in {cfg.source}", file=sys.stderr)
+            return 2
     try:
         path, headers, body = samples.build(args.kind, tenant, args.url, deal_id=args.deal, amount=args.amount)
     except samples.SampleError as exc:

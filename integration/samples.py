@@ -1,4 +1,4 @@
-"""Correctly signed sample requests, as HubSpot and Salesforce send them.
+"""Correctly signed sample requests, as HubSpot, Salesforce, a recorder and Zoom send them.
 
 Used by `gamefilm send-sample` (a newcomer's one-line demo), the tests and the benchmarks.
 """
@@ -10,7 +10,7 @@ import uuid
 from typing import Mapping
 
 from integration.config import Tenant
-from integration.signature import gamefilm_header, hubspot_v3_signature
+from integration.signature import gamefilm_header, hubspot_v3_signature, zoom_signature
 
 
 class SampleError(Exception):
@@ -76,8 +76,51 @@ def salesforce_json(org_id: str, events: list[dict]) -> bytes:
     return json.dumps({"organizationId": org_id, "events": events}, separators=(",", ":")).encode()
 
 
+def recording(deal_id: str | None, now: float) -> dict:
+    """One recorded call as a dialer posts it to /hooks/recordings (a new id each time)."""
+    body = {
+        "id": f"sample-{uuid.uuid4().hex[:12]}", "recording_url": "https://recorder.example.com/r/sample.mp3",
+        "title": "Discovery call (sample)", "started_at": _iso(now - 3600), "duration_seconds": 1800,
+        "rep_email": "rep@example.com", "participants": ["buyer@client.example"], "consent": True,
+    }  # fmt: skip
+    return body | ({"deal_id": deal_id} if deal_id else {})
+
+
+def zoom_recording_completed(account_id: str, now: float) -> dict:
+    """Zoom's `recording.completed` (abridged to the fields the product reads; a new meeting each time)."""
+    meeting = {
+        "uuid": uuid.uuid4().hex[:22] + "==", "id": 85_000_000_000, "account_id": account_id, "host_id": "sampleHost",
+        "host_email": "rep@example.com", "topic": "Client demo (sample)", "type": 2, "start_time": _iso(now - 3600),
+        "duration": 30, "share_url": "https://example.zoom.us/rec/share/sample",
+        "recording_files": [{"file_type": "MP4", "play_url": "https://example.zoom.us/rec/play/sample",
+                             "recording_type": "shared_screen_with_speaker_view", "status": "completed"}],
+    }  # fmt: skip
+    return {"event": "recording.completed", "event_ts": int(now * 1000), "payload": {"account_id": account_id, "object": meeting}}
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def _first_secret(names: tuple[str, ...] | list[str], tenant: Tenant, key: str) -> str:
+    secret = next((v for v in (tenant.secret(n) for n in names) if v), None)
+    if not secret:
+        raise SampleError(f"tenants[{tenant.id}].{key}: set {' or '.join(names) or key} to sign the sample")
+    return secret
+
+
 def build(kind: str, tenant: Tenant, base_url: str, *, deal_id: str, amount: str) -> tuple[str, dict[str, str], bytes]:
     """(path, headers, body) for one sample event to `tenant`, signed with its secret from the environment."""
+    now = time.time()
+    if kind == "recording":
+        signing = _first_secret(tenant.recorder_secret_envs, tenant, "recorder_secret_envs")
+        body = json.dumps(recording(deal_id or None, now)).encode()
+        return "/hooks/recordings", {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(signing, body, int(now))}, body
+    if kind == "zoom":
+        token = _first_secret([tenant.zoom_secret_token_env] if tenant.zoom_secret_token_env else [], tenant, "zoom_secret_token_env")
+        body = json.dumps(zoom_recording_completed(tenant.zoom_account_id or "sampleAccount", now)).encode()
+        ts = str(int(now))
+        return "/hooks/zoom", {"Content-Type": "application/json", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(token, ts, body)}, body
     if kind == "hubspot":
         secret = tenant.secret(tenant.client_secret_env)  # the resolver the server reads: env + SSM
         if not secret:

@@ -21,7 +21,8 @@ from tests.test_server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "gamefilm.example.toml"
-DEMO = {"GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "demo-hs", "GAMEFILM_DEMO_SF_SECRET": "demo-sf"}
+DEMO = {"GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "demo-hs", "GAMEFILM_DEMO_SF_SECRET": "demo-sf",
+        "GAMEFILM_DEMO_RECORDER_SECRET": "demo-rec", "GAMEFILM_DEMO_ZOOM_SECRET_TOKEN": "demo-zoom"}  # fmt: skip
 SSM_PATH = "/gamefilm/test"
 
 
@@ -80,7 +81,8 @@ def test_an_unknown_event_status_exits_2_with_the_valid_choices(tmp_path):
 
 def test_serve_refuses_an_unset_signing_secret_and_starts_with_allow_missing_secrets(tmp_path):
     config = example_copy(tmp_path)
-    env = {"GAMEFILM_DEMO_SF_SECRET": "demo-sf", "GAMEFILM_LOG_LEVEL": "WARNING"}
+    env = {**DEMO, "GAMEFILM_LOG_LEVEL": "WARNING"}
+    del env["GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET"]
     refused = run("--config", str(config), "serve", env=env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert refused.stderr == (f"{config}: tenants[demo-hubspot].client_secret_env: GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET is not set, "
@@ -135,8 +137,8 @@ def test_a_relative_store_path_resolves_against_the_config_file_not_the_working_
 
 
 def test_check_fails_for_sqs_without_a_queue_url(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET", "x")
-    monkeypatch.setenv("GAMEFILM_DEMO_SF_SECRET", "y")
+    for name in DEMO:
+        monkeypatch.setenv(name, "x")
     monkeypatch.delenv("GAMEFILM_QUEUE_URL", raising=False)
     config = example_copy(tmp_path, lambda t: t.replace('mode = "thread"', 'mode = "sqs"'))
     assert main(["--config", str(config), "check"]) == 1
@@ -149,7 +151,7 @@ def test_check_fails_for_sqs_without_a_queue_url(tmp_path, monkeypatch, capsys):
 
 def test_check_with_ssm_reads_secrets_as_the_server_does(tmp_path, monkeypatch, capsys):
     """Signing secrets only in SSM: `check` says OK, and the app built the same way sees them."""
-    ssm = FakeSsm({f"{SSM_PATH}/GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "from-ssm-hs", f"{SSM_PATH}/GAMEFILM_DEMO_SF_SECRET": "from-ssm-sf"})
+    ssm = FakeSsm({f"{SSM_PATH}/{name}": f"from-ssm-{value}" for name, value in DEMO.items()})
     from integration import aws
 
     monkeypatch.setattr(aws, "client", lambda service, **_: ssm if service == "ssm" else pytest.fail(service))
@@ -165,8 +167,8 @@ def test_check_with_ssm_reads_secrets_as_the_server_does(tmp_path, monkeypatch, 
     assert "from-ssm" not in out
     services = build_services({"config_path": str(config), "worker_mode": "none"})
     hubspot = services.config.tenant("demo-hubspot")
-    assert services.secret(hubspot.client_secret_env) == "from-ssm-hs"
-    assert hubspot.secret(hubspot.client_secret_env) == "from-ssm-hs"  # the gateways' path
+    assert services.secret(hubspot.client_secret_env) == "from-ssm-demo-hs"
+    assert hubspot.secret(hubspot.client_secret_env) == "from-ssm-demo-hs"  # the gateways' path
     services.store.close()
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 
 from integration.cli import main
-from tests.hubspot_server import hubspot_server  # noqa: F401  (fixture)
+from tests.hubspot_server import HubSpotServer, hubspot_server  # noqa: F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def fresh_portal(hubspot_server: HubSpotServer) -> None:  # noqa: F811
+    """A portal Game Film was never installed in (the fake portal seeds our call property)."""
+    hubspot_server.properties.pop("calls", None)
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +78,8 @@ def test_doctor_components_names_each_missing_piece(tmp_path, monkeypatch, capsy
     cfg = config(tmp_path, hubspot_server.url)
     assert main(["--config", cfg, "doctor", "--components"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL components: calls property gamefilm_recording_id is missing; run gamefilm install --tenant acme." in out
+    # the connection's own check names the missing call property first (the components check runs once it passes)
+    assert "FAIL recording property: Create the call property gamefilm_recording_id" in out
     assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
     capsys.readouterr()
     assert main(["--config", cfg, "doctor", "--components"]) == 0

@@ -21,6 +21,12 @@ def _portal_before_install(hubspot_server):  # noqa: F811
 PROPERTY = "/crm/v3/properties/calls"
 
 
+@pytest.fixture(autouse=True)
+def fresh_portal(hubspot_server: HubSpotServer) -> None:  # noqa: F811
+    """A portal Game Film was never installed in (the fake portal seeds our call property)."""
+    hubspot_server.properties.pop("calls", None)
+
+
 @pytest.fixture
 def installer(hubspot_server: HubSpotServer):
     gateway = HubSpotGateway("t", host=hubspot_server.url, sleep=lambda s: None)

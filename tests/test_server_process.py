@@ -18,6 +18,8 @@ ENV = {
     **os.environ,
     "GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": "demo-hubspot-client-secret",
     "GAMEFILM_DEMO_SF_SECRET": "demo-salesforce-shared-secret",
+    "GAMEFILM_DEMO_RECORDER_SECRET": "demo-recorder-secret",
+    "GAMEFILM_DEMO_ZOOM_SECRET_TOKEN": "demo-zoom-secret-token",
     "GAMEFILM_LOG_LEVEL": "WARNING",
 }
 
@@ -67,9 +69,10 @@ class Server:
 
 
 def events(config: Path) -> list[dict]:
+    """The webhook events (the hourly ticks the running worker adds left out)."""
     result = cli(config, "events", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return [e for e in json.loads(result.stdout) if e["event"]["object_type"] != "tick"]
 
 
 def wait_for(predicate, timeout=15.0):
@@ -100,6 +103,30 @@ def test_sample_events_from_the_cli_are_processed_by_the_running_server(tmp_path
     assert "done        AddCollaborators on 9001 by rule threshold:enterprise [dry run]: Amount 250,000.00 USD" in actions
     assert "done        AddNote on 9001 by rule threshold:enterprise [dry run]" in actions
     assert actions.count("AddCollaborators on 006000000009001 by rule threshold:enterprise") == 1
+
+
+def test_sample_recordings_from_the_cli_are_kept_and_listed(tmp_path):
+    """The recording path on the embedded default: a signed recording (naming the deal the
+    HubSpot sample changed) and a signed Zoom recording.completed; `gamefilm recordings` lists both."""
+    config = write_config(tmp_path, "rec.toml", "thread")
+    server = Server(config)
+    try:
+        assert "-> 200" in cli(config, "send-sample", "hubspot", "--url", server.url).stdout
+        wait_for(lambda: [e["status"] for e in events(config)] == ["done"])
+        for kind in ("recording", "zoom"):
+            sent = cli(config, "send-sample", kind, "--url", server.url)
+            assert sent.returncode == 0 and '"accepted":1' in sent.stdout, sent.stdout + sent.stderr
+        wait_for(lambda: [e["status"] for e in events(config)] == ["done"] * 3)
+    finally:
+        server.stop()
+    listed = cli(config, "recordings").stdout.splitlines()
+    assert len(listed) == 2, listed
+    [recorded] = [line for line in listed if "rec:sample-" in line]
+    [zoomed] = [line for line in listed if "zoom:" in line]
+    assert "attached" in recorded and "deal 9001" in recorded  # the dry run knows deal 9001 from the HubSpot sample
+    assert "unmatched" in zoomed and "next match" in zoomed  # the host only (no Zoom credentials): no deal yet
+    actions = cli(config, "actions").stdout
+    assert "UpsertCall on 9001 by rule game_film:attach [dry run]: Recording attached: The call named its deal." in actions
 
 
 def test_sigkill_after_ack_loses_nothing_and_the_restarted_worker_processes_it(tmp_path):
@@ -189,7 +216,7 @@ def test_file_descriptors_stay_flat_over_500_requests_under_a_256_fd_limit(tmp_p
     import sqlite3
 
     with sqlite3.connect(tmp_path / "gamefilm.db") as db:
-        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 500
+        assert db.execute("SELECT count(*) FROM events WHERE key NOT LIKE 'tick#%'").fetchone()[0] == 500
 
 
 def test_sigterm_finishes_in_flight_requests_and_every_ack_is_stored(tmp_path):
@@ -222,6 +249,6 @@ def test_sigterm_finishes_in_flight_requests_and_every_ack_is_stored(tmp_path):
         t.join(30)
     server.proc.stdout.close()
     with sqlite3.connect(tmp_path / "gamefilm.db") as db:
-        stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.objectId') FROM events")}
+        stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.objectId') FROM events WHERE key NOT LIKE 'tick#%'")}
     assert set(acked) <= stored  # an ack always means stored
     assert refused, "the senders should have seen the server stop"

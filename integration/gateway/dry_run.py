@@ -2,15 +2,19 @@
 
 With a `reader` (a real adapter for a connection with credentials) reads hit the CRM, so a
 dry run decides on real records. Without one, it keeps the latest field values seen in the
-tenant's events as the record state: enough to show on a fresh machine what would happen.
+tenant's events as the record state: enough to show on a fresh machine what would happen;
+the batched reads of the review loop then answer nothing found (never "not supported"), so
+recordings stay unmatched and hourly ticks settle instead of failing.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Sequence
 
 from integration.commands import Command, Contact, Deal, Outcome, User
 from integration.events import Event
 from integration.gateway import CommandHandler, CrmGateway
+from integration.recordings import CallActivity, TaskState
 
 
 class DryRunGateway(CrmGateway):
@@ -46,6 +50,24 @@ class DryRunGateway(CrmGateway):
 
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         return self.reader.open_deals_for_contacts(contact_ids) if self.reader else {}
+
+    def find_users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
+        return self.reader.find_users_by_email(emails) if self.reader else {}
+
+    def find_accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
+        return self.reader.find_accounts_by_domain(domains) if self.reader else {}
+
+    def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self.reader.deals_for_contacts(contact_ids, closed_since) if self.reader else {}
+
+    def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        return self.reader.deals_for_accounts(account_ids, closed_since) if self.reader else {}
+
+    def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
+        return self.reader.read_calls(ids) if self.reader else {}
+
+    def read_tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
+        return self.reader.read_tasks(ids) if self.reader else {}
 
     # --- writes: nothing leaves the building -----------------------------------------------
     def handler_for(self, kind: type[Command]) -> CommandHandler[Any]:

@@ -23,8 +23,21 @@ if TYPE_CHECKING:
 _OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
 
 
-def _no_zoom(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
-    return None
+def zoom_participant_emails(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
+    """The Zoom meeting's participant emails (Zoom's past-meeting participants API), or None
+    when the tenant has no Zoom server-to-server credentials: then the host is all we know.
+    Zoom answers 400/404 for meetings it keeps no participant list of (one participant; plans
+    below Pro): host only too, rather than holding the recording. Other failures raise: retried."""
+    from integration import zoom
+
+    if not zoom.has_credentials(tenant):
+        return None
+    try:
+        return zoom.participant_emails(tenant, recording.external_id.removeprefix("zoom:"))
+    except zoom.ZoomError as exc:
+        if exc.status in (400, 404):
+            return None
+        raise
 
 
 class GameFilmRule(Rule):
@@ -35,8 +48,9 @@ class GameFilmRule(Rule):
 
     def __init__(self, zoom_participants: ZoomParticipants | None = None):
         """`zoom_participants(tenant, recording)`: the meeting's participant emails, or None
-        when the tenant has no Zoom credentials (then the host's recording has no guests)."""
-        self.zoom_participants = zoom_participants or _no_zoom
+        when the tenant has no Zoom credentials (then the host's recording has no guests).
+        Asked once per Zoom recording in `prepare`; a failure holds only that recording."""
+        self.zoom_participants = zoom_participants or zoom_participant_emails
 
     def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> GameFilmSettings:
         return GameFilmSchema().load(raw if isinstance(raw, Mapping) else {})  # type: ignore[no-any-return]
