@@ -13,14 +13,6 @@ def fresh_portal(hubspot_server: HubSpotServer) -> None:  # noqa: F811
     hubspot_server.properties.pop("calls", None)
 
 
-@pytest.fixture(autouse=True)
-def _portal_before_install(hubspot_server):  # noqa: F811
-    """The fake portal carries the product's call property by default (the gateway tests'
-    installed portal); these tests start from a portal where nothing is installed yet."""
-    hubspot_server.properties.get("calls", {}).pop("gamefilm_recording_id", None)
-
-
-
 def config(tmp_path, url: str):
     path = tmp_path / "gamefilm.toml"
     path.write_text(f'[store]\npath = "{tmp_path / "g.db"}"\n\n[[tenants]]\nid = "acme"\ncrm = "hubspot"\nportal_id = "62515"\n'
@@ -78,8 +70,8 @@ def test_doctor_components_names_each_missing_piece(tmp_path, monkeypatch, capsy
     cfg = config(tmp_path, hubspot_server.url)
     assert main(["--config", cfg, "doctor", "--components"]) == 1
     out = capsys.readouterr().out
-    # the connection's own check names the missing call property first (the components check runs once it passes)
-    assert "FAIL recording property: Create the call property gamefilm_recording_id" in out
+    assert "FAIL recording property: Create the call property gamefilm_recording_id" in out  # the gateway's own check
+    assert "FAIL components: calls property gamefilm_recording_id is missing; run gamefilm install --tenant acme." in out
     assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
     capsys.readouterr()
     assert main(["--config", cfg, "doctor", "--components"]) == 0

@@ -11,13 +11,6 @@ from integration.gateway.hubspot import HubSpotGateway
 from tests.hubspot_server import HubSpotServer, error_reply, hubspot_server  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def _portal_before_install(hubspot_server):  # noqa: F811
-    """The fake portal carries the product's call property by default (the gateway tests'
-    installed portal); these tests start from a portal where nothing is installed yet."""
-    hubspot_server.properties.get("calls", {}).pop("gamefilm_recording_id", None)
-
-
 PROPERTY = "/crm/v3/properties/calls"
 
 
