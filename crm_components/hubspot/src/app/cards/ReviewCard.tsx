@@ -15,6 +15,7 @@ import {
   Text,
   TextArea,
   hubspot,
+  logger,
 } from '@hubspot/ui-extensions';
 import type { CrmContext } from '@hubspot/ui-extensions';
 import { useAssociations } from '@hubspot/ui-extensions/crm';
@@ -52,8 +53,10 @@ export async function lookUp(taskId: string): Promise<Lookup> {
       const errors = json && typeof json === 'object' ? (json as { errors?: Record<string, string> }).errors : undefined;
       return { state: 'none', reason: Object.values(errors ?? {}).join(' ') };
     }
+    logger.warn(`Game Film review form: HTTP ${response.status} for task ${taskId}`);
     return { state: 'failed' };
-  } catch {
+  } catch (error) {
+    logger.warn(`Game Film review form for task ${taskId}: ${error instanceof Error ? error.message : 'request failed'}`);
     return { state: 'failed' };
   }
 }
@@ -150,7 +153,8 @@ const ReviewFormView = ({ form }: { form: ReviewForm }) => {
       } else {
         setErrors(placeErrors(form, json));
       }
-    } catch {
+    } catch (error) {
+      logger.warn(`Game Film review submit for task ${form.task.taskId}: ${error instanceof Error ? error.message : 'request failed'}`);
       setErrors({ [GENERAL]: 'Game Film could not be reached; nothing was saved. Please try again.' });
     } finally {
       setSubmitting(false);
@@ -160,7 +164,7 @@ const ReviewFormView = ({ form }: { form: ReviewForm }) => {
   if (score !== null) {
     return (
       <Alert title="Review saved" variant="success" testId="saved">
-        {`Thank you. ${score ? `Weighted score: ${score}. ` : ''}The review task is completed for you.`}
+        {`Thank you. ${score ? `Weighted score: ${score}. ` : ''}Game Film marks your review task completed.`}
       </Alert>
     );
   }

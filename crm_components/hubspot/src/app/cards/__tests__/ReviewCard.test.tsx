@@ -242,6 +242,28 @@ describe('the card on a deal record', () => {
     expect(renderer.maybeFindByTestId(Select, 'choose-review')).toBeNull();
   });
 
+  it('lets the reviewer pick when two reviews on the deal are open for them, and posts the one picked', async () => {
+    const second = { status: 200, body: { task: { taskId: '702', kind: 'peer', title: 'Pricing call' }, fields: PEER } };
+    const fake = backend({ '701': { ...peerForm, body: { ...peerForm.body, task: { taskId: '701', kind: 'peer', title: 'Discovery call' } } }, '702': second }, [
+      { status: 200, body: { weighted_score: '5.00' } },
+    ]);
+    const renderer = createRenderer('crm.record.tab');
+    renderer.mocks.useAssociations.willCall(() => associated([task(701, 'NOT_STARTED', 'a'), task(702, 'IN_PROGRESS', 'b')]));
+    renderer.render(<ReviewCard context={context('0-3', 79)} />);
+
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Select, 'choose-review')).not.toBeNull());
+    expect(renderer.findByTestId(Select, 'choose-review').props.options.map((o) => o.label)).toEqual(['Discovery call', 'Pricing call']);
+    change(renderer.findByTestId(Select, 'choose-review'), '1');
+    await renderer.waitFor(() => expect(renderer.find(Text, (t) => t.text === 'Pricing call')).toBeDefined());
+    change(renderer.findByTestId(TextArea, 'strengths'), 'Named the price early.');
+    CRITERIA.forEach((key) => change(renderer.findByTestId(Select, `scores.${key}`), '5'));
+    renderer.findByTestId(Button, 'submit').trigger('onClick');
+
+    await renderer.waitFor(() => expect(renderer.maybeFindByTestId(Alert, 'saved')).not.toBeNull());
+    const posted = calls(fake).find(([url]) => url === SUBMIT_URL)!;
+    expect(posted[1]!.body).toMatchObject({ taskId: '702', strengths: 'Named the price early.' });
+  });
+
   it('explains that no review is open when none of the open tasks is this user’s', async () => {
     backend({ '601': { status: 403, body: { errors: { reviewer: 'only the reviewer the task is assigned to can submit this review' } } } });
     const renderer = createRenderer('crm.record.tab');
