@@ -23,8 +23,14 @@ if TYPE_CHECKING:
 _OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
 
 
-def _no_zoom(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
-    return None
+def zoom_api(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
+    """The meeting's participant emails from Zoom's past-meeting participants API when the
+    tenant has Zoom server-to-server credentials; None otherwise (the host only)."""
+    from integration import zoom
+
+    if not zoom.has_credentials(tenant):
+        return None
+    return zoom.participant_emails(tenant, recording.external_id.removeprefix("zoom:"))
 
 
 class GameFilmRule(Rule):
@@ -35,8 +41,9 @@ class GameFilmRule(Rule):
 
     def __init__(self, zoom_participants: ZoomParticipants | None = None):
         """`zoom_participants(tenant, recording)`: the meeting's participant emails, or None
-        when the tenant has no Zoom credentials (then the host's recording has no guests)."""
-        self.zoom_participants = zoom_participants or _no_zoom
+        when the tenant has no Zoom credentials (then the host's recording has no guests);
+        by default Zoom's API through the tenant's credentials (`zoom_api`)."""
+        self.zoom_participants = zoom_participants or zoom_api
 
     def load_settings(self, raw: Mapping[str, Any], tenant: Tenant) -> GameFilmSettings:
         return GameFilmSchema().load(raw if isinstance(raw, Mapping) else {})  # type: ignore[no-any-return]
