@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import requests
 
-from integration.config import Tenant
+from integration.config_model import Tenant
 from integration.recordings import Recording
 
 TOKEN_URL = "https://zoom.us/oauth/token"

@@ -187,7 +187,7 @@ def make_portal(server: HubSpotServer, store: Any, clock: Any, *, zoom: bool = F
     gateways: list[HubSpotGateway] = []
 
     def gateway_for(t: Any) -> HubSpotGateway:
-        gateways.append(HubSpotGateway.from_tenant(t, environ, sleep=lambda s: None))
+        gateways.append(HubSpotGateway.from_tenant(t, environ, sleep=lambda s: None, clock=clock))  # caches age in test time
         return gateways[-1]
 
     app = create_app({"config": cfg, "store": store, "clock": clock, "environ": environ, "worker_mode": "none",
