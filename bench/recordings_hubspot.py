@@ -94,6 +94,7 @@ class Run:
     peers: dict[str, int] = field(default_factory=dict)  # requests by endpoint of the peer-task tick
     peer_tasks: int = 0
     ticks: int = 0
+    misses: list[str] = field(default_factory=list)
     correct: int = 0
     total: int = 0
 
@@ -149,6 +150,8 @@ def run(org: Org, cases: Sequence[Case], together: int, passes: int) -> Run:
                 entry = attached.get(case.recording.external_id)
                 got = ids.back.get(entry.deal_id or "") if entry and entry.status == "attached" else None
                 out.correct += got == case.expected
+                if got != case.expected:
+                    out.misses.append(f"  {case.kind} {case.recording.external_id}: expected {case.expected}, got {got} ({entry.status if entry else 'no entry'})")
                 out.total += 1
             clock.advance(49 * 3600)  # past the grace: peers for every attached recording, 100 due a tick
             before = len(server.requests)
@@ -184,6 +187,8 @@ def report(org: Org, cases: Sequence[Case]) -> None:
     print(f"at 100 together, match + attach + self-assessment: {later:.3f} requests per recording (target <= {TARGET}): {verdict}")
     print(f"peer tasks of {at_100.total} recordings ({at_100.ticks} hourly ticks, 100 due recordings each): {sum(at_100.peers.values())} requests"
           f" for {at_100.peer_tasks} tasks (and the daily re-match of the unmatched)")  # fmt: skip
+    for line in at_100.misses[:5]:
+        print(line)
     print("\nrequests by endpoint, 100 together: first pass | a later pass | the peer ticks")
     endpoints = sorted(set(at_100.passes[0]) | set(at_100.passes[-1]) | set(at_100.peers))
     for e in endpoints:
