@@ -20,8 +20,7 @@ import statistics
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -100,8 +99,9 @@ class Run:
 
 
 def _endpoint(method: str, path: str) -> str:
+    """`POST deals batch/read`, `POST associations calls->deals batch/create`, `GET owners`."""
     parts = path.strip("/").split("/")
-    if parts[:2] == ["crm", "v3"] and parts[2] == "objects" and len(parts) > 4 and parts[-1].isdigit() is False:
+    if parts[:3] == ["crm", "v3", "objects"] and len(parts) > 4:
         return f"{method} {parts[3]} {'/'.join(parts[4:])}"
     if parts[:3] == ["crm", "v4", "associations"]:
         return f"{method} associations {parts[3]}->{parts[4]} {'/'.join(parts[5:])}"
@@ -124,8 +124,6 @@ def run(org: Org, cases: Sequence[Case], together: int, passes: int) -> Run:
         gateways: list[HubSpotGateway] = []
 
         def gateway_for(tenant: Any) -> HubSpotGateway:
-            from dataclasses import replace
-
             gateways.append(HubSpotGateway.from_tenant(replace(tenant, api_base_url=server.url), environ, sleep=lambda s: None, clock=clock))  # caches age in app time
             return gateways[-1]
 
