@@ -7,8 +7,9 @@
   recording when recordings arrive alone and 100 together (one read per kind per batch);
 - time of the pure `match` per recording (median, p99).
 
-The CRM requests each read costs on HubSpot and Salesforce, and the attach and review-task
-writes, are measured over the real SDKs elsewhere (to be added here).
+- HubSpot requests per recording for match + attach + review tasks, 1 and 100 arriving
+  together, through the real app, worker, adapter and SDK on the loopback fake HubSpot seeded
+  with this org (bench/recordings_hubspot.py; target at 100: <= 0.1), by endpoint.
 Run: `.venv/bin/python bench/recordings.py [--seed N] [--recordings N]`.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.org import KINDS, Case, Org, generate_cases, generate_org  # noqa: E402
 from bench.org_crm import OrgCrm  # noqa: E402
+from bench.recordings_hubspot import report as hubspot_requests  # noqa: E402
 from integration.match_reads import read_facts  # noqa: E402
 from integration.matching import OrgFacts, match  # noqa: E402
 
@@ -102,6 +104,7 @@ def main() -> None:
     accuracy(org, cases)
     reads(org, cases)
     timing(org, cases)
+    hubspot_requests(org, cases)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Reading what matching needs for a batch of recordings: one batched CRM read per kind
 (users by email, contacts by email, deals by contact, accounts by domain, deals by account,
-explicit deals), never one per recording; a kind with nothing to ask is not read at all.
+explicit deals: asked together, `CrmGateway.deals_for_matching`), never one per recording;
+a kind with nothing to ask is not read at all.
 The matching itself is pure (`integration.matching`)."""
 from __future__ import annotations
 
@@ -23,11 +24,9 @@ def read_facts(gateway: CrmGateway, recordings: Sequence[Recording]) -> OrgFacts
     external = [e for e in query.emails if e not in users]
     contacts = {k.lower(): v for k, v in gateway.find_contacts(external).items()} if external else {}
     contact_ids = sorted({c.id for c in contacts.values()} | set(query.contact_ids))
-    deals_by_contact = gateway.deals_for_contacts(contact_ids, since) if contact_ids else {}
     internal = {domain_of(e) for e in users}  # the seller's own domains are never an account's
     domains = [d for d in query.domains if d not in internal]
     accounts_by_domain = gateway.find_accounts_by_domain(domains) if domains else {}
     account_ids = sorted({c.account_id for c in contacts.values() if c.account_id} | {a for ids in accounts_by_domain.values() for a in ids})
-    deals_by_account = gateway.deals_for_accounts(account_ids, since) if account_ids else {}
-    deals = gateway.read_deals(list(query.deal_ids)) if query.deal_ids else {}
+    deals_by_contact, deals_by_account, deals = gateway.deals_for_matching(contact_ids, account_ids, list(query.deal_ids), since)
     return OrgFacts(users, contacts, deals_by_contact, deals_by_account, accounts_by_domain, deals)

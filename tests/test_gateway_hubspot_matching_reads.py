@@ -163,6 +163,29 @@ def test_one_unreadable_deal_does_not_fail_matching_for_the_batch(gateway: HubSp
     assert [(d.id, d.amount) for d in deals["51"]] == [("101", None), ("103", None)]
 
 
+def test_deals_for_matching_read_contacts_companies_and_explicit_deals_in_one_deals_read(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _match_portal(hubspot_server)
+    hubspot_server.add_deal("104", dealname="Named by the sender", hs_is_closed="true", closedate="2026-01-01T00:00:00Z")
+    hubspot_server.add_deal("105", dealname="The company's only", hs_is_closed="false")
+    hubspot_server.associate("companies", "302", "deals", "105")
+
+    by_contact, by_account, explicit = gateway.deals_for_matching(["51"], ["301", "302"], ["104", "101", "999"], SINCE)
+
+    assert [d.id for d in by_contact["51"]] == ["101", "102"] and by_contact["51"][0].account_id is None
+    assert [(d.id, d.account_id) for d in by_account["301"]] == [("101", "301"), ("102", "301")]
+    assert [(d.id, d.account_id) for d in by_account["302"]] == [("105", "302")]
+    assert sorted(explicit) == ["101", "104"] and explicit["104"].closed  # named: kept whatever its state; 999 does not exist
+    assert [r.path for r in hubspot_server.requests] == [
+        "/crm/v4/associations/contacts/deals/batch/read", "/crm/v4/associations/companies/deals/batch/read", "/crm/v3/objects/deals/batch/read"]
+    read = hubspot_server.requests[-1].body
+    assert read["inputs"] == [{"id": i} for i in ("101", "102", "103", "105", "104", "999")] and read["properties"] == list(MATCH_DEAL_PROPERTIES)
+
+
+def test_deals_for_matching_with_nothing_to_ask_sends_nothing(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    assert gateway.deals_for_matching([], [], [], SINCE) == ({}, {}, {})
+    assert hubspot_server.requests == []
+
+
 @pytest.mark.parametrize(("contacts", "requests"), [(1, 2), (100, 2), (101, 4)])
 def test_deals_for_contacts_batch_100_per_request(gateway: HubSpotGateway, hubspot_server: HubSpotServer, contacts: int, requests: int) -> None:
     for n in range(contacts):

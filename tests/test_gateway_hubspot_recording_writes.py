@@ -195,13 +195,38 @@ def test_a_review_task_is_associated_with_its_call_when_the_portal_defines_the_t
     [outcome] = gateway.execute([_review()])
 
     assert outcome.ok
-    [lookup] = hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read")
-    assert (lookup.body["idProperty"], lookup.body["inputs"]) == ("gamefilm_recording_id", [{"id": "zoom:meeting-1"}])
+    assert hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read") == []  # the id the upsert answered
     [create] = hubspot_server.requests_to("POST", TASKS_CREATE)
     links = {(a["to"]["id"], a["types"][0]["associationTypeId"]) for a in create.body["inputs"][0]["associations"]}
     assert links == {("101", 216), ("9001", 1214)}
     assert hubspot_server.associations[("tasks", "calls")] == {outcome.crm_id: ["9001"]}
     assert "Recording zoom:meeting-1" not in create.body["inputs"][0]["properties"]["hs_task_body"]
+
+
+def test_a_call_this_gateway_did_not_just_upsert_is_looked_up_by_its_recording_id(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "9001", hs_call_title="Call", gamefilm_recording_id="zoom:meeting-1")  # attached by another process
+    hubspot_server.association_labels[("tasks", "calls")] = [{"category": "HUBSPOT_DEFINED", "typeId": 1214, "label": None}]
+
+    [outcome] = gateway.execute([_review()])
+
+    [lookup] = hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read")
+    assert (lookup.body["idProperty"], lookup.body["inputs"]) == ("gamefilm_recording_id", [{"id": "zoom:meeting-1"}])
+    assert outcome.ok and hubspot_server.associations[("tasks", "calls")] == {outcome.crm_id: ["9001"]}
+
+
+def test_remembered_call_ids_expire():
+    from integration.gateway.hubspot.known_calls import KnownCalls
+
+    now = [0.0]
+    known = KnownCalls(lambda: now[0], max_age=600, max_entries=2)
+    known.remember([("rec:1", "9001"), ("rec:2", "9002")])
+    assert known.known(["rec:1", "rec:2", "rec:3"]) == {"rec:1": "9001", "rec:2": "9002"}
+    known.remember([("rec:3", "9003")])  # over the bound: the oldest goes
+    now[0] = 600.0
+    assert known.known(["rec:1", "rec:2", "rec:3"]) == {"rec:2": "9002", "rec:3": "9003"}
+    now[0] = 600.1
+    assert known.known(["rec:2", "rec:3"]) == {}
 
 
 def test_without_a_task_to_call_type_the_task_body_names_the_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:

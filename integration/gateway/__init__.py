@@ -118,6 +118,16 @@ class CrmGateway(ABC):
         """Deals of each account/company, open or closed on/after `closed_since`."""
         raise CrmError(f"{self.crm}: reading deals of accounts is not supported")
 
+    def deals_for_matching(
+        self, contact_ids: Sequence[str], account_ids: Sequence[str], deal_ids: Sequence[str], closed_since: datetime
+    ) -> tuple[dict[str, list[Deal]], dict[str, list[Deal]], dict[str, Deal]]:
+        """Every deal matching a batch of recordings may look at, asked at once: by contact and by
+        account (as the two reads above) and the explicit ids (as `read_deals`). Adapters that can
+        read them together override it (HubSpot: one deals read for all three)."""
+        by_contact = self.deals_for_contacts(contact_ids, closed_since) if contact_ids else {}
+        by_account = self.deals_for_accounts(account_ids, closed_since) if account_ids else {}
+        return by_contact, by_account, (self.read_deals(deal_ids) if deal_ids else {})
+
     def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
         """Call activities by id (HubSpot calls / Salesforce call Tasks), with associations."""
         raise CrmError(f"{self.crm}: reading calls is not supported")

@@ -22,6 +22,7 @@ from integration.gateway.hubspot import doctor
 from integration.gateway.hubspot.association_types import AssociationTypes
 from integration.gateway.hubspot.collaborators import Collaborators, Ledger
 from integration.gateway.hubspot.mapping import COLLABORATORS, DEAL_PROPERTIES, deal_from_properties, unique, user_from_owner
+from integration.gateway.hubspot.known_calls import KnownCalls
 from integration.gateway.hubspot.matching_reads import MatchingReads, owners
 from integration.gateway.hubspot.recording_writes import RecordingWrites
 from integration.gateway.hubspot.records import Records
@@ -63,8 +64,9 @@ class HubSpotGateway(CrmGateway):
         self.transport = Transport(Session(access_token, host=host, oauth=oauth), self.limiter, retry=retry, timeouts=timeouts, sleep=sleep, rng=rng)
         self.records = Records(self.transport, SlidingWindowLimiter(SEARCH_RATE_PER_SECOND, 1.0, clock=clock, sleep=sleep))
         self.association_types = AssociationTypes(self.transport)
-        self.writes = Writes(self.records, wall_clock, self.association_types)
-        self.recording_writes = RecordingWrites(self.records, self.association_types)
+        self.known_calls = KnownCalls(clock)
+        self.writes = Writes(self.records, wall_clock, self.association_types, self.known_calls)
+        self.recording_writes = RecordingWrites(self.records, self.association_types, self.known_calls)
         self.matching_reads = MatchingReads(self.records, clock)
         self.collaborators = Collaborators(self.records, Ledger(), max_state_age=max_state_age, clock=clock, wall_clock=wall_clock)
 
@@ -158,6 +160,11 @@ class HubSpotGateway(CrmGateway):
 
     def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
         return self.matching_reads.deals_for("companies", account_ids, closed_since)
+
+    def deals_for_matching(
+        self, contact_ids: Sequence[str], account_ids: Sequence[str], deal_ids: Sequence[str], closed_since: datetime
+    ) -> tuple[dict[str, list[Deal]], dict[str, list[Deal]], dict[str, Deal]]:
+        return self.matching_reads.deals_for_matching(contact_ids, account_ids, deal_ids, closed_since)
 
     def read_calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
         return self.matching_reads.calls(ids)

@@ -3,7 +3,8 @@
 Requests (never one per record): owners by email: the owners list once per gateway and hour
 (500 per page, archived then active); companies by domain: one search per 100 domains, paced by the
 search limiter; deals of contacts/companies: associations v4 (100 ids per request) then one
-deals batch read per 100 deals; calls: one batch read + one associations read to deals and
+deals batch read per 100 deals (for matching, one read for the contacts', companies' and
+explicit deals together); calls: one batch read + one associations read to deals and
 one to contacts per 100 calls; tasks: one batch read per 100 tasks.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from integration.commands import Deal, User
 from integration.gateway.hubspot.mapping import CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
@@ -61,14 +62,23 @@ class MatchingReads:
         """Deals associated with each contact/company: open, or closed on/after `closed_since`.
         Deals listed under a company carry it as `account_id`."""
         deal_ids = self.records.associated_ids(from_type, "deals", unique(ids))
-        records = self.records.read("deals", unique(d for ds in deal_ids.values() for d in ds), MATCH_DEAL_PROPERTIES)
-        properties = {str(r.id): r.properties or {} for r in records}
-        since = closed_since if closed_since.tzinfo else closed_since.replace(tzinfo=timezone.utc)
-        out: dict[str, list[Deal]] = {}
-        for owner_id, linked in deal_ids.items():
-            deals = [match_deal(d, properties[d], owner_id if from_type == "companies" else None) for d in linked if d in properties]
-            out[owner_id] = [d for d in deals if d is not None and (not d.closed or (d.closed_at is not None and d.closed_at >= since))]
-        return out
+        properties = self._deals(d for ds in deal_ids.values() for d in ds)
+        return _kept(from_type, deal_ids, properties, closed_since)
+
+    def deals_for_matching(
+        self, contact_ids: Sequence[str], account_ids: Sequence[str], deal_ids: Sequence[str], closed_since: datetime
+    ) -> tuple[dict[str, list[Deal]], dict[str, list[Deal]], dict[str, Deal]]:
+        """`deals_for` contacts and companies and the explicit deals, with ONE deals batch read
+        (100 per request) for all of them: a contact's deals are mostly its company's too."""
+        by_contact = self.records.associated_ids("contacts", "deals", unique(contact_ids)) if contact_ids else {}
+        by_account = self.records.associated_ids("companies", "deals", unique(account_ids)) if account_ids else {}
+        properties = self._deals([*(d for ds in by_contact.values() for d in ds), *(d for ds in by_account.values() for d in ds), *deal_ids])
+        explicit = {d: match_deal(d, properties[d]) or Deal(d) for d in unique(deal_ids) if d in properties}
+        return _kept("contacts", by_contact, properties, closed_since), _kept("companies", by_account, properties, closed_since), explicit
+
+    def _deals(self, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+        wanted = unique(ids)
+        return {str(r.id): r.properties or {} for r in self.records.read("deals", wanted, MATCH_DEAL_PROPERTIES)} if wanted else {}
 
     def calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
         wanted = unique(ids)
@@ -80,6 +90,16 @@ class MatchingReads:
 
     def tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
         return {str(r.id): task_from_record(r) for r in self.records.read("tasks", unique(ids), TASK_PROPERTIES)}
+
+
+def _kept(from_type: str, deal_ids: Mapping[str, Sequence[str]], properties: Mapping[str, Mapping[str, Any]], closed_since: datetime) -> dict[str, list[Deal]]:
+    """Each contact's/company's deals that are open, or closed on/after `closed_since`."""
+    since = closed_since if closed_since.tzinfo else closed_since.replace(tzinfo=timezone.utc)
+    out: dict[str, list[Deal]] = {}
+    for owner_id, linked in deal_ids.items():
+        deals = [match_deal(d, properties[d], owner_id if from_type == "companies" else None) for d in linked if d in properties]
+        out[owner_id] = [d for d in deals if d is not None and (not d.closed or (d.closed_at is not None and d.closed_at >= since))]
+    return out
 
 
 def owners(records: Records, archived: bool) -> Iterator[Any]:

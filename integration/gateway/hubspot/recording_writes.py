@@ -6,6 +6,7 @@ outcome just upserts again), or, for calls that already exist in HubSpot (`call_
 batch update stamping the recording id. Then one associations v4 batch create per 100 pairs
 for call -> deal and call -> contacts, with type ids from the labels API (`AssociationTypes`).
 Creating an association that exists changes nothing, so the whole command can be resent.
+The call ids are remembered (`KnownCalls`) for the review tasks created next about them.
 
 RemindTask: one batch read of the tasks (body, reminder, status), then one batch update of
 those that change: `hs_task_reminders` (epoch ms) and the note appended to the body with the
@@ -19,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from integration.commands import Outcome, RemindTask, UpsertCall
 from integration.gateway.hubspot.association_types import AssociationTypes
+from integration.gateway.hubspot.known_calls import KnownCalls
 from integration.gateway.hubspot.mapping import MARKER_PREFIX, RECORDING_ID, errors_by_key, outcome, timestamp, unique
 from integration.gateway.hubspot.records import Records
 from integration.gateway.hubspot.writes import in_chunks
@@ -27,9 +29,10 @@ REMINDER = "hs_task_reminders"
 
 
 class RecordingWrites:
-    def __init__(self, records: Records, types: AssociationTypes) -> None:
+    def __init__(self, records: Records, types: AssociationTypes, known: KnownCalls | None = None) -> None:
         self.records = records
         self.types = types
+        self.known = known or KnownCalls()
 
     def upsert_calls(self, commands: Sequence[UpsertCall]) -> list[Outcome]:
         return in_chunks(commands, self._upsert_chunk)
@@ -60,6 +63,7 @@ class RecordingWrites:
                         errors[c.key] = error
                     else:
                         call_ids[c.key] = c.call_id
+        self.known.remember((c.external_id, call_ids[c.key]) for c in commands if c.key in call_ids)
         linked = self._associate([c for c in commands if c.key in call_ids], call_ids)
         outcomes = []
         for c in commands:

@@ -9,8 +9,9 @@ Exactly once, per command type:
   commands' deals (associations v4, one request per 100 deals, every page) and reads their
   bodies (one request per 100 records). HubSpot's batch upsert would need a unique-value
   property installed on each engagement type; the marker works on every portal as it is.
-- A review task about a call (`call_external_id`): the call is found by its recording id (one
-  batch read per 100 tasks, idProperty `gamefilm_recording_id`) and the task is associated
+- A review task about a call (`call_external_id`): the call is the one this gateway just
+  upserted (`KnownCalls`), else found by its recording id (one batch read per 100 tasks,
+  idProperty `gamefilm_recording_id`), and the task is associated
   with it when the portal defines a task -> call association type (labels API); otherwise,
   or while the call is not attached yet, the task body names the call instead.
 """
@@ -22,6 +23,7 @@ from typing import Any, Callable, Sequence
 from integration.commands import AddNote, Command, CreateTask, LogCall, Outcome, UpdateFields
 from integration.gateway import CrmError
 from integration.gateway.hubspot.association_types import AssociationTypes
+from integration.gateway.hubspot.known_calls import KnownCalls
 from integration.gateway.hubspot.mapping import (
     BATCH_SIZE,
     OBJECT_TYPES,
@@ -59,10 +61,11 @@ def in_chunks(commands: Sequence[Any], run: Callable[[Sequence[Any]], list[Outco
 
 
 class Writes:
-    def __init__(self, records: Records, wall_clock: Callable[[], float], types: AssociationTypes | None = None) -> None:
+    def __init__(self, records: Records, wall_clock: Callable[[], float], types: AssociationTypes | None = None, known: KnownCalls | None = None) -> None:
         self.records = records
         self._wall_clock = wall_clock
         self.types = types or AssociationTypes(records.transport)
+        self.known = known or KnownCalls()
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
         return in_chunks(commands, self._update_fields_chunk)
@@ -103,9 +106,13 @@ class Writes:
         return self._create_chunk("tasks", commands, inputs)
 
     def call_ids(self, recording_ids: Sequence[str]) -> dict[str, str]:
-        """Recording id -> HubSpot call id, one batch read per 100 (idProperty)."""
-        records = self.records.read("calls", recording_ids, (RECORDING_ID,), id_property=RECORDING_ID)
-        return {str((r.properties or {}).get(RECORDING_ID)): str(r.id) for r in records if (r.properties or {}).get(RECORDING_ID)}
+        """Recording id -> HubSpot call id: those this gateway just upserted, the others by one
+        batch read per 100 (idProperty)."""
+        found = self.known.known(recording_ids)
+        missing = [r for r in recording_ids if r not in found]
+        records = self.records.read("calls", missing, (RECORDING_ID,), id_property=RECORDING_ID) if missing else []
+        found.update({str((r.properties or {}).get(RECORDING_ID)): str(r.id) for r in records if (r.properties or {}).get(RECORDING_ID)})
+        return found
 
     def log_calls(self, commands: Sequence[LogCall]) -> list[Outcome]:
         def inputs(command: LogCall) -> tuple[dict[str, str], list[Link]]:
