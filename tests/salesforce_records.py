@@ -35,7 +35,8 @@ USERINFO = f"{INSTANCE}/services/oauth2/userinfo"
 INTEGRATION_USER = "005000000000009AAA"
 PREFIXES = {"Task": "00T", "User": "005", "Contact": "003", "Account": "001", "Opportunity": "006",
             "OpportunityContactRole": "00K", "OpportunityTeamMember": "00q"}  # fmt: skip
-CHILDREN = {"OpportunityTeamMembers": ("OpportunityTeamMember", "OpportunityId")}  # relationship -> (sObject, its lookup)
+CHILDREN = {"OpportunityTeamMembers": ("OpportunityTeamMember", "OpportunityId"),
+            "OpportunityContactRoles": ("OpportunityContactRole", "OpportunityId")}  # relationship -> (sObject, its lookup)
 CREATE_ONLY = {"Task": ("TaskSubtype",)}  # createable, not updateable (Task object reference)
 
 
@@ -95,15 +96,25 @@ class SeededOrg:
     def _query(self, request: Any) -> Any:
         url = urlsplit(request.url)
         soql = parse_qs(url.query)["q"][0]
+        self.requests.append((f"query {_parts(soql)[1]}", soql))
+        select, matches = self._select(soql)
+        rows = [self._row(r, select) for r in matches]
+        return 200, {}, json.dumps({"totalSize": len(rows), "done": True, "records": rows})
+
+    def _select(self, soql: str) -> tuple[list[str], list[dict[str, Any]]]:
         select, sobject, where, order = _parts(soql)
-        self.requests.append((f"query {sobject}", soql))
-        test = _Where(where, self._value).parse() if where else (lambda r: True)
+        test = _Where(where, self._value, self._semi_join).parse() if where else (lambda r: True)
         matches = [r for r in self.of_type(sobject) if test(r)]
         if order:
             field, _, direction = order.partition(" ")
             matches.sort(key=lambda r: str(self._value(r, field) or ""), reverse=direction.strip().upper() == "DESC")
-        rows = [self._row(r, select) for r in matches]
-        return 200, {}, json.dumps({"totalSize": len(rows), "done": True, "records": rows})
+        return select, matches
+
+    def _semi_join(self, soql: str) -> set[Any]:
+        """The values of a semi-join's one selected field (`Id IN (SELECT OpportunityId FROM ...)`)."""
+        select, matches = self._select(soql)
+        assert len(select) == 1, "a semi-join selects one field"
+        return {self._value(r, select[0]) for r in matches}
 
     def _row(self, record: dict[str, Any], select: list[str]) -> dict[str, Any]:
         sobject = record["attributes"]["type"]
@@ -239,9 +250,10 @@ _TOKEN = re.compile(r"\s*(?:(\()|(\))|('(?:[^'\\]|\\.)*')|(>=|<=|!=|=|<|>)|(,)|(
 class _Where:
     """A WHERE clause as a predicate over records (recursive descent: OR of ANDs of atoms)."""
 
-    def __init__(self, text: str, value: Callable[[dict[str, Any], str], Any]):
+    def __init__(self, text: str, value: Callable[[dict[str, Any], str], Any], semi_join: Callable[[str], set[Any]]):
         self.tokens = [m.group(0).strip() for m in _TOKEN.finditer(text) if m.group(0).strip()]
         self.value = value
+        self.semi_join = semi_join
         self.i = 0
 
     def parse(self) -> Callable[[dict[str, Any]], bool]:
@@ -279,6 +291,16 @@ class _Where:
         field, op = token, self._next().upper()
         if op == "IN":
             assert self._next() == "("
+            if (self._peek() or "").upper() == "SELECT":
+                depth, inner = 1, []
+                while True:
+                    item = self._next()
+                    depth += {"(": 1, ")": -1}.get(item, 0)
+                    if depth == 0:
+                        break
+                    inner.append(item)
+                found = self.semi_join(" ".join(inner))
+                return lambda r: self.value(r, field) in found
             values = []
             while (item := self._next()) != ")":
                 if item != ",":
