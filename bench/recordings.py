@@ -7,8 +7,10 @@
   recording when recordings arrive alone and 100 together (one read per kind per batch);
 - time of the pure `match` per recording (median, p99).
 
-The CRM requests each read costs on HubSpot and Salesforce, and the attach and review-task
-writes, are measured over the real SDKs elsewhere (to be added here).
+- Salesforce HTTP requests per recording (match + attach + review tasks) for 1 and 100
+  recordings posted together, through the real app, worker and simple-salesforce against a
+  `responses` org seeded from the same generated org (bench/recordings_salesforce.py; target
+  at 100: <= 0.1), printed by kind.
 Run: `.venv/bin/python bench/recordings.py [--seed N] [--recordings N]`.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.org import KINDS, Case, Org, generate_cases, generate_org  # noqa: E402
 from bench.org_crm import OrgCrm  # noqa: E402
+from bench.recordings_salesforce import run as salesforce_requests  # noqa: E402
 from integration.match_reads import read_facts  # noqa: E402
 from integration.matching import OrgFacts, match  # noqa: E402
 
@@ -102,6 +105,7 @@ def main() -> None:
     accuracy(org, cases)
     reads(org, cases)
     timing(org, cases)
+    salesforce_requests(org, cases)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ long as in a real org).
 For 1 and 100 recordings posted together to `/hooks/recordings` (one signed post): the
 requests of the worker's pass over them (matching reads, call Task upserts, self-assessment
 Tasks), then those of the tick after the grace period that assigns and creates the peer review
-Tasks. Printed by kind (`query <sObject>`, `upsert Task.<field>`, ...). Target at 100:
+Tasks, run by a new process (a cold Lambda: the adapter remembers nothing). Each call Task is
+also checked against the opportunity bench/org.py says is the one right answer. Printed by kind (`query <sObject>`, `upsert Task.<field>`, ...). Target at 100:
 <= 0.1 requests per recording.
 Run: `.venv/bin/python bench/recordings_salesforce.py` (also run by bench/recordings.py).
 """
@@ -73,7 +74,8 @@ def payload(case: Case, i: int) -> dict[str, Any]:
 
 
 def measure(generated: Org, cases: list[Case], count: int, pool: list[str]) -> tuple[Counter[str], Counter[str], int]:
-    """(requests of the arrival pass, requests of the peers' tick, call Tasks made) for `count` recordings posted together."""
+    """(requests of the arrival pass, requests of the peers' tick, call Tasks on the expected
+    opportunity) for `count` recordings posted together."""
     from simple_salesforce import Salesforce
 
     from integration.gateway.salesforce import SalesforceGateway
@@ -88,9 +90,13 @@ def measure(generated: Org, cases: list[Case], count: int, pool: list[str]) -> t
             "rules": {"game_film": {"pool": pool, "seed_reviewers": pool, "weekly_cap": 100, "grace_hours": 48}},
         }]})  # fmt: skip
         store = SqliteStore(Path(tmp) / "bench.db")
-        app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {"SF_REC": SECRET, "SF_SESSION": "s"}, "worker_mode": "none",
-                          "gateway_for": lambda t: SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="s"), sleep=lambda s: None,
-                                                                     now=lambda: datetime.fromtimestamp(clock(), tz=timezone.utc))})  # fmt: skip
+
+        def make_app() -> Any:
+            return create_app({"config": cfg, "store": store, "clock": clock, "environ": {"SF_REC": SECRET, "SF_SESSION": "s"}, "worker_mode": "none",
+                               "gateway_for": lambda t: SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="s"), sleep=lambda s: None,
+                                                                          now=lambda: datetime.fromtimestamp(clock(), tz=timezone.utc))})  # fmt: skip
+
+        app = make_app()
         services = app.extensions["gamefilm"]
         body = json.dumps({"recordings": [payload(c, i) for i, c in enumerate(cases[:count])]}).encode()
         headers = {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(SECRET, body, int(clock()))}
@@ -99,15 +105,17 @@ def measure(generated: Org, cases: list[Case], count: int, pool: list[str]) -> t
         report = services.worker.run_due()
         assert not report.failed and len(report.done) == count, report
         arrival = Counter(org.kinds())
+        expected = {f"rec:bench-{i}": sf_id(c.expected or "") for i, c in enumerate(cases[:count])}
+        right = sum(1 for t in org.of_type("Task", TaskSubtype="Call") if expected.get(t["GameFilm_Recording_Id__c"]) == t["WhatId"])
         org.requests.clear()
         clock.advance(49 * 3600)
+        services = make_app().extensions["gamefilm"]  # the tick runs in a new process (a cold Lambda): nothing remembered
         services.worker.insert_ticks()
         report = services.worker.run_due()
         assert not report.failed, report
         peers = Counter(org.kinds())
-        calls = len(org.of_type("Task", TaskSubtype="Call"))
         store.close()
-    return arrival, peers, calls
+    return arrival, peers, right
 
 
 def run(generated: Org, cases: list[Case]) -> None:
@@ -115,12 +123,12 @@ def run(generated: Org, cases: list[Case]) -> None:
     reps = sorted({sf_id(u.id) for u in generated.users.values() if u.active})
     print(f"\nSalesforce HTTP requests per recording (real app + worker + simple-salesforce; {len(generated.accounts)} accounts, "
           f"{len(generated.contacts)} contacts, {len(generated.deals)} opportunities in the org)")  # fmt: skip
-    print(f"{'recordings together':<20} {'call Tasks':>10} {'arrival':>8} {'per rec':>8} {'peers tick':>11} {'per rec':>8} {'all/rec':>8}")
+    print(f"{'recordings together':<20} {'on the right opp':>16} {'arrival':>8} {'per rec':>8} {'peers tick':>11} {'per rec':>8} {'all/rec':>8}")
     for count in (1, 100):
-        arrival, peers, calls = measure(generated, matchable, count, reps)
+        arrival, peers, right = measure(generated, matchable, count, reps)
         a, p = sum(arrival.values()), sum(peers.values())
         verdict = f"   target <= {TARGET}: {'met' if (a + p) / count <= TARGET else 'MISSED'}" if count == 100 else ""
-        print(f"{count:<20} {calls:>10} {a:>8} {a / count:>8.3f} {p:>11} {p / count:>8.3f} {(a + p) / count:>8.3f}{verdict}")
+        print(f"{count:<20} {f'{right}/{count}':>16} {a:>8} {a / count:>8.3f} {p:>11} {p / count:>8.3f} {(a + p) / count:>8.3f}{verdict}")
         print("  arrival (match + attach + self-assessment): " + ", ".join(f"{k} {n}" for k, n in sorted(arrival.items())))
         print("  peers tick (rotation + peer tasks):         " + ", ".join(f"{k} {n}" for k, n in sorted(peers.items())))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import responses
 
@@ -70,6 +70,12 @@ class SfLoop:
     org: SeededOrg
     clock: Any
     store: Any
+    make_app: Callable[[], Any]
+
+    def restart(self) -> None:
+        """A new process (a cold Lambda): the same store and org, a new app, worker and adapter."""
+        app = self.make_app()
+        self.client, self.services = app.test_client(), app.extensions["gamefilm"]
 
     # --- deliveries, each as the sender makes it --------------------------------------------
     def post_recording(self, rec_id: str, *participants: str, times: int = 3, **fields: Any) -> None:
@@ -160,6 +166,9 @@ def make_sf_loop(tmp_path, store, clock, http: responses.RequestsMock, **setting
         return SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="00D!session"), sleep=lambda s: None,
                                  now=lambda: datetime.fromtimestamp(clock(), tz=timezone.utc))  # fmt: skip
 
-    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "SF_SESSION": "sess"}, "worker_mode": "none", "gateway_for": gateway_for,
-                      "rng": lambda: 0.5})  # fmt: skip
-    return SfLoop(app.test_client(), app.extensions["gamefilm"], org, clock, store)
+    def make_app() -> Any:
+        return create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "SF_SESSION": "sess"}, "worker_mode": "none",
+                           "gateway_for": gateway_for, "rng": lambda: 0.5})  # fmt: skip
+
+    app = make_app()
+    return SfLoop(app.test_client(), app.extensions["gamefilm"], org, clock, store, make_app)

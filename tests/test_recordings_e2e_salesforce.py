@@ -162,12 +162,20 @@ def test_peers_come_when_the_self_assessment_task_is_completed(loop):
     assert len(loop.review_tasks("peer")) == 2 and len(loop.review_tasks()) == 3
 
 
-def test_peers_come_after_the_grace_period(loop):
+def test_peers_come_after_the_grace_period_from_a_new_process(loop):
     loop.post_recording("call-1", "buyer@globex.com")
     loop.tick(hours=47)
     assert loop.review_tasks("peer") == []
+    loop.restart()  # the tick runs in a new process: its adapter has seen no call upserted
+    loop.org.requests.clear()
     loop.tick(hours=1.5)
     assert loop.peer_owners("rec:call-1") == [ANA, BEN]
+    [call] = loop.calls()
+    [sent] = loop.org.bodies(UPSERT_TASKS)
+    ana = next(r for r in sent["records"] if r["OwnerId"] == ANA)
+    assert ana["Description"].endswith(f"\n\nCall: {INSTANCE}/lightning/r/Task/{call['Id']}/view")  # its id came from the outbox
+    assert (ana["WhatId"], ana["ActivityDate"], ana["Status"]) == (OPP1, "2026-11-30", "Not Started")
+    assert sorted(loop.org.kinds()) == ["query User", "query User", UPSERT_TASKS]  # pool emails -> ids, who is inactive; the tasks: no Task lookup
     loop.tick(hours=1)
     assert len(loop.review_tasks("peer")) == 2
 

@@ -8,9 +8,9 @@ Exactly once, per command type (all idempotent, so an unknown outcome is simply 
 - RemindTask: a Salesforce task reminder (IsReminderSet, ReminderDateTime) with the note
   appended to Description unless the note is there already (read in the same batch).
 - CreateTask with `call_external_id`: the review task's Description links the call Task.
-  Calls this gateway upserted are remembered (recording id -> Task id, URL), so the
-  self-assessment planned with its call costs no read; the others are found by recording
-  id (one query per 200). The create itself stays with the existing handler (upsert on
+  Its Task id comes with the command (`call_id`, once the call was attached) or from the
+  calls this gateway upserted (remembered: the self-assessment planned with its call costs
+  no read); the others are found by recording id (one query per 200). The create itself stays with the existing handler (upsert on
   GameFilm_Key__c, or marker).
 """
 from __future__ import annotations
@@ -100,6 +100,9 @@ class RecordingCommands:
         if not wanted:
             return
         calls = {w: self._upserted[w] for w in wanted if w in self._upserted}
+        for command in commands:  # the call's Task id came with the command: its link needs no read
+            if command.call_external_id and command.call_id and command.call_external_id not in calls:
+                calls[command.call_external_id] = (command.call_id, None)
         rest = [w for w in wanted if w not in calls]
         if rest:
             try:
