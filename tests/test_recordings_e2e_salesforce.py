@@ -5,6 +5,7 @@ sent three times; the org ends with one call Task and one set of review Tasks.""
 from __future__ import annotations
 
 import threading
+
 import pytest
 import responses
 
