@@ -6,7 +6,7 @@ seeded records (User, Contact, Account, Opportunity, OpportunityContactRole,
 OpportunityTeamMember, Task) and evaluates the queries themselves: `SELECT` lists with
 parent fields (`Opportunity.Name`) and child subqueries (`(SELECT UserId FROM
 OpportunityTeamMembers)`, null when there are no children, as Salesforce answers), `WHERE`
-with AND/OR/parentheses, `IN`, `=`, `>=`, `LIKE` (case-insensitive, `\\%`/`\\_` literal), and
+with AND/OR/parentheses, `IN` (a list, or a semi-join `IN (SELECT <field> FROM ...)`), `=`, `>=`, `LIKE` (case-insensitive, `\\%`/`\\_` literal), and
 `ORDER BY <field> [ASC|DESC]`. Writes as the REST API documents them: sObject Collections
 create (POST) and update (PATCH) with `allOrNone`, upsert on an External ID field
 (`PATCH composite/sobjects/Task/<field>`, `created` per result; a create-only field such as
