@@ -83,11 +83,11 @@ class SfLoop:
         payload = {"id": rec_id, "recording_url": f"https://rec.example.com/{rec_id}.mp3", "title": "Discovery with Globex",
                    "started_at": (MONDAY - timedelta(hours=1)).isoformat(), "duration_seconds": 1800, "rep_email": "rep@acme.io",
                    "participants": list(participants), "consent": True, **fields}  # fmt: skip
-        for _ in range(times):
+        for n in range(times):
             body = json.dumps(payload).encode()
             headers = {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(SF_REC_SECRET, body, int(self.clock()))}
             r = self.client.post("/hooks/recordings", data=body, headers=headers)
-            assert r.status_code == 200, r.get_json()
+            assert (r.status_code, r.get_json()["accepted"], r.get_json()["duplicates"]) == (200, int(n == 0), int(n > 0)), r.get_json()
             self.run()
 
     def json_event(self, task_id: str, fields: dict[str, Any], times: int = 3) -> None:
