@@ -10,6 +10,10 @@
 - HubSpot requests per recording for match + attach + review tasks, 1 and 100 arriving
   together, through the real app, worker, adapter and SDK on the loopback fake HubSpot seeded
   with this org (bench/recordings_hubspot.py; target at 100: <= 0.1), by endpoint.
+- Salesforce HTTP requests per recording (match + attach + review tasks) for 1 and 100
+  recordings posted together, through the real app, worker and simple-salesforce against a
+  `responses` org seeded from the same generated org (bench/recordings_salesforce.py; target
+  at 100: <= 0.1), printed by kind.
 Run: `.venv/bin/python bench/recordings.py [--seed N] [--recordings N]`.
 """
 from __future__ import annotations
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.org import KINDS, Case, Org, generate_cases, generate_org  # noqa: E402
 from bench.org_crm import OrgCrm  # noqa: E402
 from bench.recordings_hubspot import report as hubspot_requests  # noqa: E402
+from bench.recordings_salesforce import run as salesforce_requests  # noqa: E402
 from integration.match_reads import read_facts  # noqa: E402
 from integration.matching import OrgFacts, match  # noqa: E402
 
@@ -105,6 +110,7 @@ def main() -> None:
     reads(org, cases)
     timing(org, cases)
     hubspot_requests(org, cases)
+    salesforce_requests(org, cases)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,8 @@ class CreateTask(Command):
     # The Game Film recording id of a call this task is about (review tasks): the gateway
     # associates the task with that call (HubSpot) / links it in the body (Salesforce).
     call_external_id: str | None = None
+    # The call's CRM id when already known (its attach command's outcome): no lookup by call_external_id.
+    call_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -217,6 +217,32 @@ def test_review_tasks_are_created_without_links_in_an_org_without_the_recording_
     assert "GameFilm_Recording_Id__c" in caplog.text and "zoom:meeting-1" not in caplog.text
 
 
+def test_review_tasks_link_a_call_they_name_or_the_adapter_upserted_without_a_lookup(http, gateway):
+    http.patch(UPSERT_CALLS, json=[{"id": CALL, "success": True, "errors": [], "created": True}])
+    http.patch(UPSERT_TASKS, json=created(sf_id("00T", 21), sf_id("00T", 22)))
+    known = sf_id("00T", 9)
+
+    gateway.execute([upsert_call()])
+    gateway.execute([task(1, call_external_id="zoom:meeting-1"), task(2, call_external_id="zoom:meeting-9", call_id=known)])
+
+    assert [urlsplit(c.request.url).path.rsplit("/", 1)[-1] for c in http.calls] == ["GameFilm_Recording_Id__c", "GameFilm_Key__c"]
+    upserted, named = body(http.calls[1])["records"]
+    assert upserted["Description"] == f"Rubric: ...\n\nCall: {INSTANCE}/lightning/r/Task/{CALL}/view\nRecording: https://rec.example/r/1"
+    assert named["Description"] == f"Rubric: ...\n\nCall: {INSTANCE}/lightning/r/Task/{known}/view"
+
+
+def test_a_failed_call_upsert_is_not_remembered_for_links(http, gateway):
+    http.patch(UPSERT_CALLS, json=[failed("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Subject is required")])
+    http.get(QUERY, json=page([]))
+    http.patch(UPSERT_TASKS, json=created(sf_id("00T", 21)))
+
+    gateway.execute([upsert_call()])
+    gateway.execute([task(1, call_external_id="zoom:meeting-1")])
+
+    assert "GameFilm_Recording_Id__c IN ('zoom:meeting-1')" in soql(http.calls[1])  # looked up: nothing remembered
+    assert body(http.calls[2])["records"][0]["Description"] == "Rubric: ..."
+
+
 def test_review_tasks_without_a_call_cost_no_lookup(http, gateway):
     http.patch(UPSERT_TASKS, json=created(sf_id("00T", 21)))
 

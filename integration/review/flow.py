@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
 from integration.commands import Command
 from integration.config_model import Tenant
@@ -45,6 +45,9 @@ from integration.review import tasks
 from integration.review.settings import MATCH_RETRY_DAYS, GameFilmSettings
 from integration.rotation import choose, iso_week
 
+if TYPE_CHECKING:
+    from integration.store import Action
+
 DAY = 86400.0
 
 # Zoom: the meeting's participant emails (past-meeting participants API) when the tenant has
@@ -72,6 +75,7 @@ class ReviewTask:
     entry: RecordingEntry
     assignment: Assignment
     skipped: Mapping[str, str] = field(default_factory=dict)
+    call_id: str | None = None  # the call's CRM id when its attach was sent already
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,8 @@ def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmS
             if d.self_assignment is not None:
                 out.append(tasks.self_task(tenant, d.entry, d.self_assignment, settings))
         elif isinstance(d, ReviewTask):
-            build = tasks.self_task(tenant, d.entry, d.assignment, settings) if d.assignment.kind == SELF else None
-            out.append(build or tasks.peer_task(tenant, d.entry, d.assignment, settings, d.skipped))
+            build = tasks.self_task(tenant, d.entry, d.assignment, settings, d.call_id) if d.assignment.kind == SELF else None
+            out.append(build or tasks.peer_task(tenant, d.entry, d.assignment, settings, d.skipped, d.call_id))
         else:
             out.append(tasks.reminder(tenant, d.entry, d.assignment, d.now))
     return out
@@ -106,7 +110,8 @@ class Run:
     """One prepare pass for one tenant: its reads are batched, its decisions collected."""
 
     def __init__(self, tenant: Tenant, gateway: CrmGateway, ledger: ReviewLedger, settings: GameFilmSettings, now: float,
-                 fail: Callable[[str, str, bool], None], zoom: ZoomParticipants | None = None):  # fmt: skip
+                 fail: Callable[[str, str, bool], None], zoom: ZoomParticipants | None = None,
+                 action: Callable[[str], Action | None] | None = None):  # fmt: skip
         self.tenant = tenant
         self.gateway = gateway
         self.ledger = ledger
@@ -114,6 +119,7 @@ class Run:
         self.now = now
         self.fail = fail
         self.zoom = zoom
+        self.action = action  # the outbox row of a command key (the attach's outcome: the call's CRM id)
         self.decisions: dict[str, list[Decision]] = defaultdict(list)
         self.entries: dict[str, RecordingEntry] = {}  # to write, by external id
         self._people: dict[str, str] | None = None
@@ -285,7 +291,13 @@ class Run:
         chosen = self._assign(entry, PEER, pool, chooser, due)
         self.entries[entry.external_id] = replace(entry, peers_due_at=0.0 if chosen else self.now + DAY, updated_at=self.now)
         for assignment in chosen:
-            self.decisions[key].append(ReviewTask(entry, assignment, skipped))
+            self.decisions[key].append(ReviewTask(entry, assignment, skipped, self.call_id(entry)))
+
+    def call_id(self, entry: RecordingEntry) -> str | None:
+        """The CRM id of the recording's call, from its attach command's outbox row (None
+        until it was sent): review tasks then link the call without looking it up."""
+        row = self.action(tasks.call_key(self.tenant.id, entry.external_id)) if self.action else None
+        return str(row.crm_id) if row is not None and row.crm_id else None
 
     def write(self) -> None:
         if self.entries:

@@ -81,7 +81,7 @@ def _rubric(settings: GameFilmSettings) -> str:
     return f"Score the call from 1 to 5 on each rubric criterion:\n{lines}\n{how}"
 
 
-def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings) -> CreateTask:
+def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, call_id: str | None = None) -> CreateTask:
     body = (
         f"Listen back to your call \"{entry.title}\": {entry.recording_url}\n"
         f"{_rubric(settings)}\n"
@@ -98,11 +98,13 @@ def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settin
         body=body,
         due=utc_day(assignment.due_at - 1),
         call_external_id=entry.external_id,
+        call_id=call_id,
     )
 
 
 def peer_task(
-    tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, skipped: Mapping[str, str]
+    tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, skipped: Mapping[str, str],
+    call_id: str | None = None,
 ) -> CreateTask:
     body = (
         f"Listen to the call \"{entry.title}\": {entry.recording_url}\n"
@@ -125,6 +127,7 @@ def peer_task(
         body=body,
         due=utc_day(assignment.due_at - 1),
         call_external_id=entry.external_id,
+        call_id=call_id,
     )
 
 

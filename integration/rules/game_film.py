@@ -84,7 +84,7 @@ class GameFilmRule(Rule):
 
         if batch.ledger is None:
             raise RuntimeError("the review loop needs a review ledger and this store provides none (Store.ledger)")
-        run = flow.Run(batch.tenant, batch.gateway, batch.ledger, settings, batch.now, batch.fail, self.zoom_participants)
+        run = flow.Run(batch.tenant, batch.gateway, batch.ledger, settings, batch.now, batch.fail, self.zoom_participants, batch.action)
         found = run.recordings_from_events(batch.events)
         ticks = [e.key for e in batch.events if e.object_type == TICK_OBJECT]
         due = batch.ledger.recordings_due(batch.tenant.id, batch.now) if ticks else []

@@ -4,10 +4,10 @@ One SOQL query per 200 values (fewer when the values are long: the query travels
 URL), never one per recording:
 - users by Email; accounts by Website (LIKE, then the exact host compared here: LIKE
   '%acme.com%' also finds notacme.com and acme.com.au);
-- opportunities through OpportunityContactRole (then their team members in one more query
-  per 200 opportunities: a child subquery cannot be reached through the parent of a
-  junction row) or through Opportunity.AccountId (team members as a subquery); open, or
-  closed on/after `closed_since`; the team parts are dropped for good in orgs without teams;
+- opportunities whose Id is in a semi-join on OpportunityContactRole (their roles and team
+  members as subqueries, so one query answers contact -> opportunity -> team) or through
+  Opportunity.AccountId (team members as a subquery); open, or closed on/after
+  `closed_since`; the team parts are dropped for good in orgs without teams;
 - call Tasks and review Tasks by id.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from integration.gateway.salesforce.org import OrgShape
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
 from integration.recordings import CallActivity, TaskState
 
+ROLES_RELATIONSHIP = "OpportunityContactRoles"  # Opportunity -> OpportunityContactRole
 MATCH_FIELDS = ("AccountId", "CloseDate")  # besides the adapter's deal fields: what matching needs
 LIKE_CLAUSE_CHARS = len("Website LIKE '%%' OR ") + 2  # per domain, besides the domain itself
 WEBSITE_CHUNK = 200  # clauses per query; the URL budget usually cuts sooner
@@ -71,24 +72,33 @@ class RecordingReads:
         return found
 
     def deals_for_contacts(self, contact_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
+        """Opportunities where the contacts have a role, with their teams and roles as
+        subqueries: one query per 200 contacts. The closed window is applied here: a
+        semi-join may not stand next to an OR (`IsClosed = false OR CloseDate >= ...`)."""
+        wanted = set(contact_ids)
         since = _soql_date(closed_since)
-        roles: list[tuple[str, dict[str, Any]]] = []
+        found: dict[str, list[Deal]] = {}
         for chunk in in_chunks(contact_ids):
 
             def build(chunk: list[str] = chunk) -> str:
-                select = ["ContactId", *self._match_fields("Opportunity.")]
+                select = [*self._match_fields(""), f"(SELECT ContactId FROM {ROLES_RELATIONSHIP})"]
+                if TEAM_RELATIONSHIP not in self._org.absent:
+                    select.append(f"(SELECT UserId FROM {TEAM_RELATIONSHIP})")
                 return (
-                    f"SELECT {', '.join(select)} FROM OpportunityContactRole WHERE ContactId IN {quoted(chunk)} "
-                    f"AND (Opportunity.IsClosed = false OR Opportunity.CloseDate >= {since})"
+                    f"SELECT {', '.join(select)} FROM Opportunity "
+                    f"WHERE Id IN (SELECT OpportunityId FROM OpportunityContactRole WHERE ContactId IN {quoted(chunk)})"
                 )
 
-            roles.extend((r["ContactId"], r["Opportunity"]) for r in self._query_adaptive(build) if r.get("Opportunity"))
-        teams = self._teams({opportunity["Id"] for _, opportunity in roles})
-        found: dict[str, dict[str, Deal]] = {}
-        for contact, opportunity in roles:
-            deal = deal_from_record(opportunity, teams.get(opportunity["Id"], frozenset()))
-            found.setdefault(contact, {})[deal.id] = deal
-        return {contact: list(deals.values()) for contact, deals in found.items()}
+            for record in self._query_adaptive(build):
+                if record.get("IsClosed") and str(record.get("CloseDate") or "") < since:
+                    continue
+                team = frozenset(m["UserId"] for m in self._transport.all_records(record.get(TEAM_RELATIONSHIP)))
+                deal = deal_from_record({k: v for k, v in record.items() if k != ROLES_RELATIONSHIP}, team)
+                contacts = {r["ContactId"] for r in self._transport.all_records(record.get(ROLES_RELATIONSHIP))}
+                for contact in sorted(contacts & wanted):
+                    if all(d.id != deal.id for d in found.get(contact, [])):
+                        found.setdefault(contact, []).append(deal)
+        return found
 
     def deals_for_accounts(self, account_ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
         since = _soql_date(closed_since)
@@ -135,23 +145,6 @@ class RecordingReads:
 
     def _match_fields(self, prefix: str) -> list[str]:
         return [*self._deal_fields(prefix), *(prefix + f for f in MATCH_FIELDS)]
-
-    def _teams(self, opportunity_ids: set[str]) -> dict[str, frozenset[str]]:
-        """Team members of many opportunities, one query per 200; empty in orgs without teams."""
-        members: dict[str, set[str]] = {}
-        for chunk in in_chunks(sorted(opportunity_ids)):
-            if TEAM_RELATIONSHIP in self._org.absent:
-                return {}
-            try:
-                rows = self._transport.query(f"SELECT OpportunityId, UserId FROM OpportunityTeamMember WHERE OpportunityId IN {quoted(chunk)}")
-            except SalesforceCallFailed as exc:
-                if exc.code != "INVALID_TYPE":
-                    raise
-                self._org.absent.add(TEAM_RELATIONSHIP)
-                return {}
-            for row in rows:
-                members.setdefault(row["OpportunityId"], set()).add(row["UserId"])
-        return {opp: frozenset(users) for opp, users in members.items()}
 
 
 def missing_task_field(exc: SalesforceCallFailed, url_field: str, *, upsert: bool = False) -> CrmError | None:

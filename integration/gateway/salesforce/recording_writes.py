@@ -7,12 +7,15 @@ Exactly once, per command type (all idempotent, so an unknown outcome is simply 
   updated by id.
 - RemindTask: a Salesforce task reminder (IsReminderSet, ReminderDateTime) with the note
   appended to Description unless the note is there already (read in the same batch).
-- CreateTask with `call_external_id`: the call Tasks are found by recording id (one query
-  per 200) and the review task's Description links them; the create itself stays with
-  the existing handler (upsert on GameFilm_Key__c, or marker).
+- CreateTask with `call_external_id`: the review task's Description links the call Task.
+  Its Task id comes with the command (`call_id`, once the call was attached) or from the
+  calls this gateway upserted (remembered: the self-assessment planned with its call costs
+  no read); the others are found by recording id (one query per 200). The create itself stays with the existing handler (upsert on
+  GameFilm_Key__c, or marker).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime, timezone
 from typing import Any, Sequence
@@ -21,6 +24,7 @@ from integration.commands import CreateTask, Outcome, RemindTask, UpsertCall
 from integration.gateway import CrmError
 from integration.gateway.salesforce.calls import (
     RECORDING_ID_FIELD,
+    URL_FIELD_CHARS,
     call_link,
     reminded_description,
     stamp_call_record,
@@ -35,12 +39,14 @@ from integration.gateway.salesforce.transport import SalesforceCallFailed, Sales
 log = logging.getLogger(__name__)
 
 UPSERT_CALLS = f"composite/sobjects/Task/{RECORDING_ID_FIELD}"
+REMEMBERED_CALLS = 10_000  # upserted calls kept for linking; the oldest are forgotten first
 
 
 class RecordingCommands:
     def __init__(self, transport: SalesforceTransport, reads: RecordingReads):
         self._transport = transport
         self._reads = reads
+        self._upserted: dict[str, tuple[str, str | None]] = {}  # recording id -> (call Task id, recording URL)
 
     def upsert_calls(self, commands: Sequence[UpsertCall]) -> list[Outcome]:
         url_field = self._reads.recording_url_field
@@ -52,7 +58,18 @@ class RecordingCommands:
         if known:
             records = [stamp_call_record(commands[i]) for i in known]
             saved.update(zip(known, self._save("PATCH", records, path="composite/sobjects")))
-        return [outcome(c.key, saved[i], default_id=c.call_id) for i, c in enumerate(commands)]
+        outcomes = [outcome(c.key, saved[i], default_id=c.call_id) for i, c in enumerate(commands)]
+        self._remember(commands, outcomes)
+        return outcomes
+
+    def _remember(self, commands: Sequence[UpsertCall], outcomes: Sequence[Outcome]) -> None:
+        for command, done in zip(commands, outcomes):
+            if done.ok and done.crm_id:
+                in_url_field = len(command.recording_url) <= URL_FIELD_CHARS  # a longer link is in Description only
+                self._upserted.pop(command.external_id, None)
+                self._upserted[command.external_id] = (str(done.crm_id), command.recording_url if in_url_field else None)
+        for stale in list(itertools.islice(self._upserted, max(0, len(self._upserted) - REMEMBERED_CALLS))):
+            del self._upserted[stale]
 
     def remind_tasks(self, commands: Sequence[RemindTask]) -> list[Outcome]:
         """A task reminder rather than a Chatter @mention: setting the same reminder again is
@@ -82,13 +99,18 @@ class RecordingCommands:
         wanted = [c.call_external_id for c in commands if c.call_external_id]
         if not wanted:
             return
-        try:
-            calls = self._calls_by_recording_id(wanted)
-        except CrmError as exc:
-            if exc.retryable:
-                raise
-            log.warning("review tasks created without links to their calls: %s", exc)
-            return
+        calls = {w: self._upserted[w] for w in wanted if w in self._upserted}
+        for command in commands:  # the call's Task id came with the command: its link needs no read
+            if command.call_external_id and command.call_id and command.call_external_id not in calls:
+                calls[command.call_external_id] = (command.call_id, None)
+        rest = [w for w in wanted if w not in calls]
+        if rest:
+            try:
+                calls.update(self._calls_by_recording_id(rest))
+            except CrmError as exc:
+                if exc.retryable:
+                    raise
+                log.warning("review tasks created without links to their calls: %s", exc)
         if not calls:
             return
         instance = "https://" + self._transport.call("instance", lambda sf: str(sf.sf_instance), guard=False)
