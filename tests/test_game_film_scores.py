@@ -14,7 +14,11 @@ from tests.review_events import deliver, scores, submitted, updates
 def _reviewed_call(tmp_path, store, clock, **settings):
     loop = make_loop(tmp_path, store, clock, **settings)
     loop.deliver(recording("rec:1", "buyer@globex.com"), times=1)
-    loop.task_completed(loop.task_id(f"review#{TENANT}#rec:1#self"))
+    if settings.get("salesforce"):  # the rep's self-assessment, entered on a Call_Review__c record
+        deliver(loop, submitted(loop, "rec:1", REP, scores(4), self_assessment=True, crm_review_id="a0X000000000000"), crm="salesforce")
+        loop.crm.written.clear()
+    else:
+        loop.task_completed(loop.task_id(f"review#{TENANT}#rec:1#self"))
     return loop
 
 
@@ -119,3 +123,64 @@ def test_a_self_assessment_starts_the_peers_and_counts_toward_nothing(tmp_path, 
     deliver(loop, submitted(loop, "rec:1", REP, scores(5), self_assessment=True), times=2)
     assert len(loop.ledger.of(TENANT, "rec:1", "peer")) == 2 and len(loop.tasks("peer")) == 2
     assert len(updates(loop, "task")) == 1 and updates(loop, "deal") == []
+
+
+def test_salesforce_scores_land_on_the_record_the_opportunity_and_the_rep(tmp_path, store, clock):
+    loop = _reviewed_call(tmp_path, store, clock, salesforce=True)
+    deliver(loop, submitted(loop, "rec:1", ANA, scores(5, 4, 3, 4), crm_review_id="a0X000000000001"), times=3, crm="salesforce")
+    [task] = updates(loop, "Task")
+    assert dict(task.fields) == {"Status": "Completed"}
+    [record] = updates(loop, "Call_Review__c")
+    assert record.record_id == "a0X000000000001" and dict(record.fields) == {"Weighted_Score__c": Decimal("4.00"), "GameFilm_Error__c": None}
+    [opp] = updates(loop, "Opportunity")
+    assert opp.fields["GameFilm_Avg_Discovery_Questions__c"] == Decimal("5.00") and opp.fields["GameFilm_Review_Count__c"] == 1
+    [user] = updates(loop, "User")
+    assert user.record_id == REP and user.fields["GameFilm_Rolling_Avg__c"] == Decimal("4.00") and user.fields["GameFilm_Status__c"] == ENROLLED
+    assert updates(loop, "call") == []
+
+
+def test_an_invalid_salesforce_review_is_recorded_and_the_reason_written_on_the_record(tmp_path, store, clock):
+    loop = _reviewed_call(tmp_path, store, clock, salesforce=True)
+    deliver(loop, submitted(loop, "rec:1", REP, scores(5), crm_review_id="a0X000000000009"), times=2, crm="salesforce")  # the rep on their own call
+    [error] = updates(loop)
+    assert error.object_type == "Call_Review__c" and error.record_id == "a0X000000000009"
+    assert error.fields == {"GameFilm_Error__c": "Not counted: the reviewer is not assigned this review task"}
+    [rejected] = [r for r in loop.ledger.reviews.values() if r.status == REVIEW_REJECTED]
+    assert rejected.reason == "the reviewer is not assigned this review task" and loop.ledger.standings(TENANT) == {}
+
+
+def test_the_weekly_digest_is_posted_once_with_successes_only(tmp_path, store, clock):
+    loop = _reviewed_call(tmp_path, store, clock, digest_record="d9")
+    loop.deliver(recording("rec:2", "buyer@globex.com", consent=False), times=1)  # private: never in a digest
+    deliver(loop, submitted(loop, "rec:1", ANA, scores(5, 4, 3, 4), strengths="Named the buyer's pain in their words"),
+            submitted(loop, "rec:1", BEN, scores(4), strengths="Clear next step"))  # fmt: skip
+    from integration.commands import AddNote
+
+    loop.tick(hours=24)
+    assert [c for c in loop.crm.written if isinstance(c, AddNote)] == []  # the week is not over
+    for _ in range(3):
+        loop.tick(hours=6 * 24)  # next week's ticks: one digest of last week
+    [digest] = [c for c in loop.crm.written if isinstance(c, AddNote)]
+    assert digest.key == f"digest#{TENANT}#2026-W48" and digest.record_id == "d9"
+    assert "Discovery with Globex" in digest.body and "by Rep: 4.00 of 5" in digest.body and "https://rec.example.com/rec:1" in digest.body
+    assert "Named the buyer's pain in their words" in digest.body and "Clear next step" in digest.body
+    assert "Confirm the next meeting" not in digest.body and "rec:2" not in digest.body
+
+
+def test_the_rubric_comes_from_config_errors_name_the_key_and_tasks_name_its_criteria(tmp_path, store, clock):
+    import pytest
+
+    from integration.config import ConfigError
+    from tests.test_game_film_wiring import _config
+
+    with pytest.raises(ConfigError) as err:
+        _config({"rubric": {"criteria": [{"key": "rapport", "weight": 0}], "window": 0}})
+    assert "tenants[acme-hubspot].rules.game_film.rubric.criteria[rapport].weight: must be greater than 0 and at most 100" in str(err.value)
+    assert "tenants[acme-hubspot].rules.game_film.rubric.window: Must be greater than or equal to 1" in str(err.value)
+    rubric = {"scale": {"min": 1, "max": 10}, "mastery_bar": 8,
+              "criteria": [{"key": "rapport", "label": "Rapport", "description": "Builds trust early."}, {"key": "closing", "weight": 2}]}  # fmt: skip
+    loop = make_loop(tmp_path, store, clock, rubric=rubric, submit_url=None)
+    loop.deliver(recording("rec:1", "buyer@globex.com"), times=1)
+    [task] = loop.tasks("self")
+    assert "Score the call from 1 to 10 on each rubric criterion:\n- Rapport: Builds trust early.\n- Closing\n" in task.body
+    assert "Submit your review with the Game Film review form on this record" in task.body
