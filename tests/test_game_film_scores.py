@@ -184,3 +184,25 @@ def test_the_rubric_comes_from_config_errors_name_the_key_and_tasks_name_its_cri
     [task] = loop.tasks("self")
     assert "Score the call from 1 to 10 on each rubric criterion:\n- Rapport: Builds trust early.\n- Closing\n" in task.body
     assert "Submit your review with the Game Film review form on this record" in task.body
+
+
+def test_an_older_version_delivered_after_the_edit_changes_nothing(tmp_path, store, clock):
+    loop = _reviewed_call(tmp_path, store, clock)
+    first = submitted(loop, "rec:1", ANA, scores(5, 4, 3, 4))
+    loop.clock.advance(600)
+    deliver(loop, submitted(loop, "rec:1", ANA, scores(2)))
+    deliver(loop, first)
+    assert [d.fields["gamefilm_weighted_avg"] for d in updates(loop, "deal")] == [Decimal("2.00")]
+    [kept] = loop.ledger.reviews_of_deals(TENANT, ["d1"])
+    assert kept.review["scores"]["discovery_questions"] == 2
+
+
+def test_salesforce_orgs_without_user_fields_get_one_scorecard_per_rep(tmp_path, store, clock):
+    from integration.commands import UpsertRecord
+
+    loop = _reviewed_call(tmp_path, store, clock, salesforce=True, rep_scores="scorecard")
+    deliver(loop, submitted(loop, "rec:1", ANA, scores(4), crm_review_id="a0X000000000001"), times=2, crm="salesforce")
+    assert updates(loop, "User") == []
+    [card] = [c for c in loop.crm.written if isinstance(c, UpsertRecord)]
+    assert (card.object_type, card.id_field, card.id_value) == ("Rep_Scorecard__c", "GameFilm_Rep_Key__c", REP)
+    assert card.fields["Rep__c"] == REP and card.fields["GameFilm_Rolling_Avg__c"] == Decimal("4.00")

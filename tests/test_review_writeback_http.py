@@ -78,3 +78,23 @@ def test_salesforce_writes_every_record_in_one_collection(http, gateway) -> None
 
 
 DEFAULT_STATUS = "enrolled: 0 of 5 consecutive peer reviews with the rolling average at or above the mastery bar 4"
+
+
+def test_salesforce_rep_scorecards_are_upserted_on_their_external_id(http, gateway) -> None:  # noqa: F811
+    from integration.scoring import rep_standing
+
+    standing = rep_standing(DEFAULT_RUBRIC, "501", REVIEWS)
+    command = writeback.scorecard("t", OWNER, fields.rep_fields("salesforce", standing, AT.date()), "r", {})
+    http.patch(f"{COLLECTIONS}/Rep_Scorecard__c/GameFilm_Rep_Key__c", json=created(sf_id("a0S", 1)))
+    [outcome] = gateway.execute([command])
+    [call] = http.calls
+    assert call.request.method == "PATCH"
+    assert urlsplit(call.request.url).path == "/services/data/v59.0/composite/sobjects/Rep_Scorecard__c/GameFilm_Rep_Key__c"
+    assert body(call) == {"allOrNone": False, "records": [
+        {"attributes": {"type": "Rep_Scorecard__c"}, "GameFilm_Rep_Key__c": OWNER, "Rep__c": OWNER,
+         "GameFilm_Rolling_Discovery_Questions__c": 4.0, "GameFilm_Rolling_Objection_Handling__c": 3.5,
+         "GameFilm_Rolling_Closing_Technique__c": 3.5, "GameFilm_Rolling_Next_Steps_Agreed__c": 3.0, "GameFilm_Rolling_Avg__c": 3.5,
+         "GameFilm_Peer_Reviews__c": 2, "GameFilm_Status__c": "enrolled", "GameFilm_Status_Reason__c": DEFAULT_STATUS,
+         "GameFilm_Status_Since__c": "2026-11-24"},
+    ]}  # fmt: skip
+    assert outcome.ok and outcome.crm_id == sf_id("a0S", 1) and type(command).idempotent

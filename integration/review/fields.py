@@ -5,7 +5,8 @@ Salesforce (custom fields; Number(5,2) unless said):
 - Opportunity: `GameFilm_Avg_<Key>__c` per criterion, `GameFilm_Weighted_Avg__c`,
   `GameFilm_Review_Count__c` (Number(6,0)), `GameFilm_Last_Score__c`, `GameFilm_Last_Reviewed__c` (Date).
 - Call_Review__c: `Weighted_Score__c`; `GameFilm_Error__c` (Text(255)) says why a record was rejected.
-- User (the rep's rolling numbers over the last `window` peer reviews): `GameFilm_Rolling_<Key>__c`,
+- User, or with `rep_scores = "scorecard"` a `Rep_Scorecard__c` per rep (upserted on
+  `GameFilm_Rep_Key__c` = the user id, `Rep__c` the rep), with the same fields (the rep's rolling numbers over the last `window` peer reviews): `GameFilm_Rolling_<Key>__c`,
   `GameFilm_Rolling_Avg__c`, `GameFilm_Peer_Reviews__c` (Number(6,0)), `GameFilm_Status__c`
   (Text(20): enrolled | graduated), `GameFilm_Status_Reason__c` (Text(255)), `GameFilm_Status_Since__c` (Date).
   A report on User groups by Manager/Role; the leaderboard sorts by `GameFilm_Rolling_Avg__c`.
@@ -30,6 +31,9 @@ from typing import Any, Mapping
 from integration.scoring import DealRollup, RepStanding
 
 SF_CALL_REVIEW = "Call_Review__c"
+SF_SCORECARD = "Rep_Scorecard__c"  # one per rep, upserted on SF_SCORECARD_KEY (Text(18), External ID, Unique)
+SF_SCORECARD_KEY = "GameFilm_Rep_Key__c"
+SF_SCORECARD_REP = "Rep__c"  # Lookup(User): reports group scorecards by the rep and their manager
 SF_WEIGHTED_SCORE = "Weighted_Score__c"
 SF_REVIEW_ERROR = "GameFilm_Error__c"
 SF_ERROR_CHARS = 255

@@ -24,6 +24,7 @@ from integration.events import Event
 from integration.ledger import CANCELLED, DONE, OPEN, PEER, REVIEW_REJECTED, REVIEW_VALID, SELF, Assignment, RecordingEntry, ReviewEntry, Standing
 from integration.review import fields, writeback
 from integration.review.flow import Run, Writes
+from integration.review.settings import REP_SCORES_SCORECARD
 from integration.review.submitted import Submitted, submitted_from_changed, submitted_to_changed
 from integration.review.tasks import call_key
 from integration.review_form import ReviewTask, SubmissionError, validate_submission
@@ -57,6 +58,8 @@ def reviews(run: Run, events: Sequence[Event], action: Callable[[str], "Action |
         entry = entries.get(s.review.call_external_id)
         mine = [a for a in assignments.get(s.review.call_external_id, []) if a.kind == s.kind and a.reviewer_id == s.review.reviewer_id]
         prior = stored.get(s.review_id) or known.get(s.review_id)
+        if prior is not None and prior.status == REVIEW_VALID and prior.submitted_at > s.submitted_at.timestamp():
+            continue  # an older version delivered late: the edit stands, nothing to change
         checked = _check(run, s, entry, mine[0] if mine else None, prior)
         if isinstance(checked, str):
             rejected = _rejected(tenant, s, entry, checked)
@@ -75,8 +78,8 @@ def reviews(run: Run, events: Sequence[Event], action: Callable[[str], "Action |
     if done:
         ledger.update_assignments(list(done.values()), run.now)
     started: set[str] = set()
-    for key, s, a, entry in accepted:
-        if a.task_key in done and a.task_key not in started:
+    for key, s, a, entry in accepted:  # again on a redelivery too: both steps are idempotent, so a crash loses neither
+        if a.task_key not in started:
             started.add(a.task_key)
             _completed(run, key, a, entry)
     for key, s, a, entry in accepted:
@@ -168,7 +171,9 @@ def _scores(run: Run, accepted: Sequence[tuple[str, Submitted, RecordingEntry]],
             continue
         values = fields.rep_fields(crm, standing, since.get(rep))
         reason = f"The rep's rolling peer-review average over the last {standing.window_reviews} reviews; {standing.reason}."
-        if crm == "salesforce":
+        if crm == "salesforce" and run.settings.rep_scores == REP_SCORES_SCORECARD:
+            _add(plans, owner, f"rep:{rep}", key, writeback.scorecard(tenant, rep, values, reason, {"status": standing.status}))
+        elif crm == "salesforce":
             _add(plans, owner, f"rep:{rep}", key, writeback.scores(tenant, "User", rep, values, reason, {"status": standing.status}))
     if crm != "salesforce":
         _hubspot_calls(run, peer, rep_reviews, standings, plans, owner, action)

@@ -19,6 +19,8 @@ from integration.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
 
 CONSENT_FLAG = "flag"  # only recordings whose sender said consent = true reach peers
 CONSENT_ASSUME = "assume"  # unknown consent counts as given; consent = false stays private
+REP_SCORES_USER = "user"  # Salesforce custom fields on User
+REP_SCORES_SCORECARD = "scorecard"  # one Rep_Scorecard__c per rep (orgs that keep User fields locked down)
 MATCH_RETRY_DAYS = 7  # an unmatched recording is matched again daily, this many times
 
 _PERSON = validate.Regexp(r"^([A-Za-z0-9]{1,40}|[^@\s]+@[^@\s]+\.[^@\s]+)$", error="not a user id or an email address")
@@ -39,6 +41,7 @@ class GameFilmSettings:
     submit_url: str | None = None
     digest_record: str | None = None  # HubSpot deal id / Salesforce CollaborationGroup id
     digest_size: int = 5  # best-scored calls in the weekly digest
+    rep_scores: str = REP_SCORES_USER  # Salesforce: the rep's numbers on User, or on a Rep_Scorecard__c per rep
 
     def emails(self) -> list[str]:
         """Pool and seed entries given as emails (resolved to users before the rotation runs)."""
@@ -84,6 +87,7 @@ class GameFilmSchema(Schema):
     submit_url = fields.Url(load_default=None, schemes={"https", "http"})
     digest_record = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9]{1,40}$", error="not a record id"))
     digest_size = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
+    rep_scores = fields.String(load_default=REP_SCORES_USER, validate=validate.OneOf([REP_SCORES_USER, REP_SCORES_SCORECARD]))
 
     @validates("pool")
     def _distinct(self, value: list[str], **_: Any) -> None:
@@ -106,4 +110,5 @@ class GameFilmSchema(Schema):
             submit_url=data["submit_url"],
             digest_record=data["digest_record"],
             digest_size=data["digest_size"],
+            rep_scores=data["rep_scores"],
         )

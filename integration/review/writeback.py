@@ -3,7 +3,7 @@
 Keys name the intent and the content they write (a digest of the fields), so a redelivery, a
 retry or a second review in the same batch plans each write once, and new numbers are a new
 write: `reviewdone#<tenant>#<task key>`, `reviewscore#<tenant>#<Call_Review__c id>#<score>`,
-`reviewerror#<tenant>#<Call_Review__c id>#<digest>`, `scores#<tenant>#<object>#<id>#<digest>`.
+`reviewerror#<tenant>#<Call_Review__c id>#<digest>`, `scores#<tenant>#<object>#<id>#<digest>` (a rep's scorecard: `scores#<tenant>#Rep_Scorecard__c#<rep>#<digest>`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Any, Mapping
 
-from integration.commands import UpdateFields
+from integration.commands import UpdateFields, UpsertRecord
 from integration.review import fields
 
 RULE = "game_film:scores"
@@ -43,3 +43,10 @@ def review_error(tenant: str, crm_review_id: str, reason: str, review_id: str) -
 def scores(tenant: str, object_type: str, record_id: str, values: Mapping[str, Any], reason: str, evidence: Mapping[str, Any]) -> UpdateFields:
     return UpdateFields(key=f"scores#{tenant}#{object_type}#{record_id}#{digest(values)}", rule=RULE, reason=reason, record_id=record_id,
                         evidence=dict(evidence), object_type=object_type, fields=dict(values))  # fmt: skip
+
+
+def scorecard(tenant: str, rep_id: str, values: Mapping[str, Any], reason: str, evidence: Mapping[str, Any]) -> UpsertRecord:
+    values = {fields.SF_SCORECARD_REP: rep_id, **values}
+    return UpsertRecord(key=f"scores#{tenant}#{fields.SF_SCORECARD}#{rep_id}#{digest(values)}", rule=RULE, reason=reason, record_id=rep_id,
+                        evidence=dict(evidence), object_type=fields.SF_SCORECARD, id_field=fields.SF_SCORECARD_KEY, id_value=rep_id,
+                        fields=values)  # fmt: skip
