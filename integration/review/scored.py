@@ -86,7 +86,7 @@ def reviews(run: Run, events: Sequence[Event], action: Callable[[str], "Action |
         task_id = a.task_id or ((row := action(a.task_key)) and row.crm_id) or None
         if task_id:
             _add(plans, owner, f"task:{a.task_key}", key, writeback.complete_task(tenant, run.tenant.crm, a.task_key, str(task_id), entry.deal_id or "", s.review_id))
-        if s.crm_review_id and run.tenant.crm == "salesforce" and not s.review.self_assessment:
+        if s.crm_review_id and run.tenant.crm == "salesforce":
             _add(plans, owner, f"review:{s.crm_review_id}", key, writeback.review_score(tenant, s.crm_review_id, s.review.weighted_score, s.review_id))
     _scores(run, [(k, s, e) for k, s, _, e in accepted], plans, owner, action)
     for key, commands in plans.items():
