@@ -49,3 +49,21 @@ class ReviewsContract:
         ledger.put_standings([Standing(T, "rep1", "enrolled", "re-enrolled: below the bar", T0 + 9)])
         assert ledger.standings(T) == {"rep1": Standing(T, "rep1", "enrolled", "re-enrolled: below the bar", T0 + 9),
                                        "rep2": Standing(T, "rep2", "enrolled", "new", T0)}  # fmt: skip
+
+    def test_two_workers_at_once_keep_the_later_version_and_every_rep(self, ledger):
+        import threading
+
+        old, new = review(1), review(1, at=T0 + 60, review={"scores": {"discovery_questions": 1}})
+
+        def worker(n: int) -> None:
+            for _ in range(3):
+                ledger.put_reviews([old if n % 2 else new])
+            ledger.put_standings([Standing(T, f"rep{n}", "enrolled", "new", T0)])
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ledger.get_reviews(T, [new.review_id])[new.review_id] == new
+        assert sorted(ledger.standings(T)) == ["rep0", "rep1", "rep2", "rep3"]
