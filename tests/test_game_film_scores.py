@@ -3,8 +3,13 @@
 flow, and rejected reviews recorded with their reason."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
+from integration.commands import AddNote, UpsertRecord
+from integration.config import ConfigError
 from integration.ledger import DONE, REVIEW_REJECTED
 from integration.scoring import ENROLLED, GRADUATED
 from tests.game_film_org import ANA, BEN, CY, REP, TENANT, make_loop, recording
@@ -52,8 +57,6 @@ def test_a_review_delivered_three_times_is_written_back_once(tmp_path, store, cl
 
 
 def clock_date(clock):
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(clock(), tz=timezone.utc).date()
 
 
@@ -154,8 +157,6 @@ def test_the_weekly_digest_is_posted_once_with_successes_only(tmp_path, store, c
     loop.deliver(recording("rec:2", "buyer@globex.com", consent=False), times=1)  # private: never in a digest
     deliver(loop, submitted(loop, "rec:1", ANA, scores(5, 4, 3, 4), strengths="Named the buyer's pain in their words"),
             submitted(loop, "rec:1", BEN, scores(4), strengths="Clear next step"))  # fmt: skip
-    from integration.commands import AddNote
-
     loop.tick(hours=24)
     assert [c for c in loop.crm.written if isinstance(c, AddNote)] == []  # the week is not over
     for _ in range(3):
@@ -168,9 +169,6 @@ def test_the_weekly_digest_is_posted_once_with_successes_only(tmp_path, store, c
 
 
 def test_the_rubric_comes_from_config_errors_name_the_key_and_tasks_name_its_criteria(tmp_path, store, clock):
-    import pytest
-
-    from integration.config import ConfigError
     from tests.test_game_film_wiring import _config
 
     with pytest.raises(ConfigError) as err:
@@ -198,8 +196,6 @@ def test_an_older_version_delivered_after_the_edit_changes_nothing(tmp_path, sto
 
 
 def test_salesforce_orgs_without_user_fields_get_one_scorecard_per_rep(tmp_path, store, clock):
-    from integration.commands import UpsertRecord
-
     loop = _reviewed_call(tmp_path, store, clock, salesforce=True, rep_scores="scorecard")
     deliver(loop, submitted(loop, "rec:1", ANA, scores(4), crm_review_id="a0X000000000001"), times=2, crm="salesforce")
     assert updates(loop, "User") == []
