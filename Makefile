@@ -53,6 +53,7 @@ bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/package_size.py --venv .venv-deploy
 	$(BIN)/python bench/cold_start.py --venv .venv-deploy
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/reviews.py
 
 # Mutation testing (slow, not part of `make test`): mutmut on the intake, signature, limits,
 # rules and worker modules with the tests that reach each mutant (config: pyproject.toml),

@@ -162,6 +162,20 @@ class RemindTask(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UpsertRecord(Command):
+    """Insert or update one record of `object_type` matched on an External ID field (e.g. a
+    Salesforce `Rep_Scorecard__c` per rep on `GameFilm_Rep_Key__c`). Sending it twice has the
+    effect of sending it once, so it is idempotent. `record_id` is the record it is about."""
+
+    idempotent: ClassVar[bool] = True
+
+    object_type: str
+    id_field: str
+    id_value: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogCall(Command):
     owner_id: str | None
     title: str

@@ -86,6 +86,37 @@ class ReviewerStats:
     assigned_total: int = 0  # peer reviews assigned ever: the rotation's fairness counter
 
 
+# Stored review statuses: a valid one counts; a rejected one is kept with its reason (the audit).
+REVIEW_VALID = "valid"
+REVIEW_REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One submitted review as stored (keyed by tenant + review_id). `review` is the whole
+    submission (`review.submitted.submitted_to_changed`): scores, strengths, suggestions."""
+
+    tenant: str
+    review_id: str
+    rep_id: str
+    deal_id: str | None
+    submitted_at: float
+    status: str  # REVIEW_VALID | REVIEW_REJECTED
+    review: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""  # rejected: why
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A rep's graduation status as last decided (scoring.ENROLLED | scoring.GRADUATED)."""
+
+    tenant: str
+    rep_id: str
+    status: str
+    reason: str
+    since: float  # when this status began (epoch seconds)
+
+
 # `choose(stats of every candidate) -> reviewer ids` runs inside the ledger's atomic step.
 Chooser = Callable[[Mapping[str, ReviewerStats]], Sequence[str]]
 
@@ -139,3 +170,28 @@ class ReviewLedger(ABC):
     @abstractmethod
     def set_overdue(self, tenant: str, reviewer_id: str, since: float | None) -> None:
         """Record (or clear, with None) the reviewer's oldest overdue open task."""
+
+    # --- reviews and standings (issue 10) -----------------------------------------------------
+    @abstractmethod
+    def put_reviews(self, reviews: Sequence[ReviewEntry]) -> None:
+        """Insert or replace each review; a stored version with a later `submitted_at` is kept
+        (an edit replaces itself, a late redelivery of the older version does not)."""
+
+    @abstractmethod
+    def get_reviews(self, tenant: str, review_ids: Sequence[str]) -> dict[str, ReviewEntry]: ...
+
+    @abstractmethod
+    def reviews_of_reps(self, tenant: str, rep_ids: Sequence[str]) -> list[ReviewEntry]:
+        """Every valid review of these reps (the rolling window and graduation replay them)."""
+
+    @abstractmethod
+    def reviews_of_deals(self, tenant: str, deal_ids: Sequence[str]) -> list[ReviewEntry]:
+        """Every valid review of calls on these deals (the deal roll-ups)."""
+
+    @abstractmethod
+    def put_standings(self, standings: Sequence[Standing]) -> None:
+        """Insert or replace each rep's standing."""
+
+    @abstractmethod
+    def standings(self, tenant: str) -> dict[str, Standing]:
+        """Every rep's standing in the tenant (few: one per rep who was ever reviewed)."""

@@ -7,7 +7,18 @@ import time
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
-from integration.ledger import OPEN, PEER, Assignment, Chooser, RecordingEntry, ReviewerStats, ReviewLedger
+from integration.ledger import (
+    OPEN,
+    PEER,
+    REVIEW_VALID,
+    Assignment,
+    Chooser,
+    RecordingEntry,
+    ReviewEntry,
+    ReviewerStats,
+    ReviewLedger,
+    Standing,
+)
 
 
 class FakeLedger(ReviewLedger):
@@ -16,6 +27,8 @@ class FakeLedger(ReviewLedger):
         self.assignments: dict[tuple[str, str, str, str], Assignment] = {}  # (tenant, recording, kind, reviewer)
         self.stats: dict[tuple[str, str], ReviewerStats] = {}
         self.counted: set[tuple[str, str, str]] = set()
+        self.reviews: dict[tuple[str, str], ReviewEntry] = {}
+        self.rep_standings: dict[tuple[str, str], Standing] = {}
         self.assign_calls = 0
         self.assign_delay = assign_delay  # widens the read-choose-write window (race tests)
         self._lock = threading.RLock()
@@ -106,6 +119,33 @@ class FakeLedger(ReviewLedger):
         with self._lock:
             s = self.stats.get((tenant, reviewer_id)) or ReviewerStats(reviewer_id)
             self.stats[(tenant, reviewer_id)] = replace(s, overdue_since=since)
+
+    def put_reviews(self, reviews: Sequence[ReviewEntry]) -> None:
+        with self._lock:
+            for r in reviews:
+                kept = self.reviews.get((r.tenant, r.review_id))
+                if kept is None or kept.submitted_at <= r.submitted_at:
+                    self.reviews[(r.tenant, r.review_id)] = r
+
+    def get_reviews(self, tenant: str, review_ids: Sequence[str]) -> dict[str, ReviewEntry]:
+        with self._lock:
+            return {i: self.reviews[(tenant, i)] for i in review_ids if (tenant, i) in self.reviews}
+
+    def reviews_of_reps(self, tenant: str, rep_ids: Sequence[str]) -> list[ReviewEntry]:
+        with self._lock:
+            return [r for (t, _), r in sorted(self.reviews.items()) if t == tenant and r.status == REVIEW_VALID and r.rep_id in rep_ids]
+
+    def reviews_of_deals(self, tenant: str, deal_ids: Sequence[str]) -> list[ReviewEntry]:
+        with self._lock:
+            return [r for (t, _), r in sorted(self.reviews.items()) if t == tenant and r.status == REVIEW_VALID and r.deal_id in deal_ids]
+
+    def put_standings(self, standings: Sequence[Standing]) -> None:
+        with self._lock:
+            self.rep_standings.update({(s.tenant, s.rep_id): s for s in standings})
+
+    def standings(self, tenant: str) -> dict[str, Standing]:
+        with self._lock:
+            return {rep: s for (t, rep), s in self.rep_standings.items() if t == tenant}
 
     # --- for assertions ----------------------------------------------------------------------
     def of(self, tenant: str, external_id: str, kind: str | None = None) -> list[Assignment]:

@@ -25,7 +25,7 @@ def test_explicit_deal_delivered_three_times_attaches_once_with_one_self_assessm
     assert call.recording_url == "https://rec.example.com/rec:1" and call.occurred_at_ms == int((MONDAY - timedelta(hours=1)).timestamp() * 1000)
     assert call.contact_ids == ("c1",) and call.associate_deal
     assert task.key == f"review#{TENANT}#rec:1#self" and task.call_external_id == "rec:1"
-    for words in ("discovery questions", "objection handling", "closing technique", "next steps agreed",
+    for words in ("Discovery questions", "Objection handling", "Closing technique", "Next steps agreed",
                   "one area you will improve", "https://rec.example.com/rec:1", "https://scores.example.com/submit"):  # fmt: skip
         assert words in task.body
     assert task.due == date(2026, 11, 25)  # after the 48 h grace

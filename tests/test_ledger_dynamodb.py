@@ -14,6 +14,7 @@ from integration.ledger import PEER, Assignment, ReviewerStats
 from integration.store.dynamodb import DynamoStore
 from integration.store.dynamodb_ledger import DynamoLedger, _bumped
 from tests.dynalite import aws_test_credentials, dynalite_endpoint  # noqa: F401  (fixtures)
+from tests.reviews_contract import ReviewsContract
 from tests.ledger_contract import T, T0, WEEK, LedgerContract, assign_peers, maker, pick
 
 pytestmark = pytest.mark.usefixtures("aws_test_credentials")
@@ -44,6 +45,10 @@ def ledger(store):
 
 
 class TestDynamoLedger(LedgerContract):
+    pass
+
+
+class TestDynamoReviews(ReviewsContract):
     pass
 
 

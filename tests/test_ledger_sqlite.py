@@ -6,6 +6,7 @@ import pytest
 from integration.ledger import PEER
 from integration.store import Store
 from integration.store.sqlite import SqliteStore
+from tests.reviews_contract import ReviewsContract
 from tests.ledger_contract import T, T0, WEEK, LedgerContract, entry, maker, pick
 
 
@@ -17,6 +18,10 @@ def ledger(tmp_path):
 
 
 class TestSqliteLedger(LedgerContract):
+    pass
+
+
+class TestSqliteReviews(ReviewsContract):
     pass
 
 

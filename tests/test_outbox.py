@@ -19,6 +19,7 @@ from integration.commands import (
     LogCall,
     RemindTask,
     UpsertCall,
+    UpsertRecord,
     UpdateFields,
     command_from_row,
     command_payload,
@@ -43,6 +44,8 @@ EVERY_COMMAND: list[Command] = [
     UpsertCall(**COMMON, external_id="zoom:abc==", owner_id="o1", title="Discovery", recording_url="https://x/y",
                occurred_at_ms=1_795_000_000_123, duration_ms=60_000, contact_ids=("c1", "c2"), call_id=None, associate_deal=False),
     RemindTask(**COMMON, task_id="t1", remind_at_ms=1_795_000_000_000, note="overdue by 2 business days"),
+    UpsertRecord(**COMMON, object_type="Rep_Scorecard__c", id_field="GameFilm_Rep_Key__c", id_value="005x",
+                 fields={"GameFilm_Rolling_Avg__c": Decimal("4.25"), "GameFilm_Status_Since__c": date(2026, 11, 2)}),
 ]
 
 

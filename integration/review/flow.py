@@ -44,6 +44,7 @@ from integration.recordings import (
 from integration.review import tasks
 from integration.review.settings import MATCH_RETRY_DAYS, GameFilmSettings
 from integration.rotation import choose, iso_week
+from integration.scoring import GRADUATED
 
 if TYPE_CHECKING:
     from integration.store import Action
@@ -85,7 +86,14 @@ class Nudge:
     now: float  # the tick's time: the reminder's time and the day in its key
 
 
-Decision = Union[Attach, ReviewTask, Nudge]
+@dataclass(frozen=True)
+class Writes:
+    """Commands the per-batch step decided in full (score write-backs, the weekly digest)."""
+
+    commands: tuple[Command, ...]
+
+
+Decision = Union[Attach, ReviewTask, Nudge, Writes]
 
 
 def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmSettings) -> list[Command]:
@@ -101,6 +109,8 @@ def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmS
         elif isinstance(d, ReviewTask):
             build = tasks.self_task(tenant, d.entry, d.assignment, settings, d.call_id) if d.assignment.kind == SELF else None
             out.append(build or tasks.peer_task(tenant, d.entry, d.assignment, settings, d.skipped, d.call_id))
+        elif isinstance(d, Writes):
+            out.extend(d.commands)
         else:
             out.append(tasks.reminder(tenant, d.entry, d.assignment, d.now))
     return out
@@ -124,6 +134,7 @@ class Run:
         self.entries: dict[str, RecordingEntry] = {}  # to write, by external id
         self._people: dict[str, str] | None = None
         self._inactive: set[str] | None = None
+        self._graduated: set[str] | None = None
 
     # --- people: pool emails -> user ids, inactive users (one read each, when first needed) ---
     def people(self) -> dict[str, str]:
@@ -140,7 +151,15 @@ class Run:
         return sorted({self._id(p) for p in self.settings.pool})
 
     def graduated(self) -> set[str]:
-        return {self._id(p) for p in self.settings.graduated}
+        """Reps with no mandatory peer reviews: graduated by their scores (the ledger's
+        standings), plus those the config names."""
+        if self._graduated is None:
+            scored = {rep for rep, s in self.ledger.standings(self.tenant.id).items() if s.status == GRADUATED}
+            self._graduated = {self._id(p) for p in self.settings.graduated} | scored
+        return self._graduated
+
+    def standings_changed(self) -> None:
+        self._graduated = None
 
     def inactive(self) -> set[str]:
         if self._inactive is None:

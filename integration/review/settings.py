@@ -1,7 +1,11 @@
-"""`[tenants.rules.game_film]`: who reviews, how many, by when, and what the tasks say.
+"""`[tenants.rules.game_film]`: who reviews, how many, by when, what the tasks say, the rubric
+reviews are scored on (`[tenants.rules.game_film.rubric]`, see integration/rubric.py) and where
+the weekly digest goes (`digest_record`: a HubSpot deal id the note goes on / a Salesforce
+Chatter group id the post goes to; absent: no digest).
 
 Pool, seed and graduated entries are CRM user ids, or emails resolved to users when the loop
-runs (`find_users_by_email`). Errors name the key (`tenants[<id>].rules.game_film.<key>`).
+runs (`find_users_by_email`). Errors name the key (`tenants[<id>].rules.game_film.<key>`,
+`tenants[<id>].rules.game_film.rubric.criteria[<key>].weight`).
 """
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from integration.rotation import RotationPolicy
+from integration.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
 
 CONSENT_FLAG = "flag"  # only recordings whose sender said consent = true reach peers
 CONSENT_ASSUME = "assume"  # unknown consent counts as given; consent = false stays private
-DEFAULT_RUBRIC = ("discovery questions", "objection handling", "closing technique", "next steps agreed")
+REP_SCORES_USER = "user"  # Salesforce custom fields on User
+REP_SCORES_SCORECARD = "scorecard"  # one Rep_Scorecard__c per rep (orgs that keep User fields locked down)
 MATCH_RETRY_DAYS = 7  # an unmatched recording is matched again daily, this many times
 
 _PERSON = validate.Regexp(r"^([A-Za-z0-9]{1,40}|[^@\s]+@[^@\s]+\.[^@\s]+)$", error="not a user id or an email address")
@@ -31,8 +37,11 @@ class GameFilmSettings:
     seed_reviewers: tuple[str, ...] = ()
     graduated: frozenset[str] = frozenset()
     consent: str = CONSENT_FLAG
-    rubric: tuple[str, ...] = DEFAULT_RUBRIC
+    rubric: Rubric = DEFAULT_RUBRIC
     submit_url: str | None = None
+    digest_record: str | None = None  # HubSpot deal id / Salesforce CollaborationGroup id
+    digest_size: int = 5  # best-scored calls in the weekly digest
+    rep_scores: str = REP_SCORES_USER  # Salesforce: the rep's numbers on User, or on a Rep_Scorecard__c per rep
 
     def emails(self) -> list[str]:
         """Pool and seed entries given as emails (resolved to users before the rotation runs)."""
@@ -47,6 +56,23 @@ class GameFilmSettings:
         return consent is True or (consent is None and self.consent == CONSENT_ASSUME)
 
 
+class _RubricField(fields.Field):
+    """`[tenants.rules.game_film.rubric]` through `rubric.load_rubric`; its problems become
+    nested messages, so the config names them `...game_film.rubric.criteria[<key>].weight`."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Rubric:
+        try:
+            return load_rubric(value)
+        except RubricError as exc:
+            messages: dict[str, Any] = {}
+            for path, reason in exc.problems:
+                node = messages
+                for part in path[:-1]:
+                    node = node.setdefault(str(part), {})
+                node.setdefault(str(path[-1]) if path else "_schema", []).append(reason)
+            raise ValidationError(messages) from None
+
+
 class GameFilmSchema(Schema):
     pool = fields.List(fields.String(validate=_PERSON), load_default=list)
     reviewers_per_call = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
@@ -57,9 +83,11 @@ class GameFilmSchema(Schema):
     seed_reviewers = fields.List(fields.String(validate=_PERSON), load_default=list)
     graduated = fields.List(fields.String(validate=_PERSON), load_default=list)
     consent = fields.String(load_default=CONSENT_FLAG, validate=validate.OneOf([CONSENT_FLAG, CONSENT_ASSUME]))
-    rubric = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=lambda: list(DEFAULT_RUBRIC),
-                         validate=validate.Length(min=1, max=20))  # fmt: skip
+    rubric = _RubricField(load_default=lambda: DEFAULT_RUBRIC)
     submit_url = fields.Url(load_default=None, schemes={"https", "http"})
+    digest_record = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9]{1,40}$", error="not a record id"))
+    digest_size = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
+    rep_scores = fields.String(load_default=REP_SCORES_USER, validate=validate.OneOf([REP_SCORES_USER, REP_SCORES_SCORECARD]))
 
     @validates("pool")
     def _distinct(self, value: list[str], **_: Any) -> None:
@@ -78,6 +106,9 @@ class GameFilmSchema(Schema):
             seed_reviewers=tuple(data["seed_reviewers"]),
             graduated=frozenset(data["graduated"]),
             consent=data["consent"],
-            rubric=tuple(data["rubric"]),
+            rubric=data["rubric"],
             submit_url=data["submit_url"],
+            digest_record=data["digest_record"],
+            digest_size=data["digest_size"],
+            rep_scores=data["rep_scores"],
         )

@@ -76,9 +76,13 @@ def upsert_call(
 
 
 def _rubric(settings: GameFilmSettings) -> str:
-    lines = "\n".join(f"- {criterion}" for criterion in settings.rubric)
-    how = f"Submit your scores here: {settings.submit_url}" if settings.submit_url else "Enter your scores on this task and complete it."
-    return f"Score the call from 1 to 5 on each rubric criterion:\n{lines}\n{how}"
+    """The rubric's criteria, the scale and how to submit (the review form's link, else the
+    CRM's own form: the app card on the task / the Call Review quick action)."""
+    rubric = settings.rubric
+    lines = "\n".join(f"- {c.label}: {c.description}" if c.description else f"- {c.label}" for c in rubric.criteria)
+    how = (f"Submit your review here: {settings.submit_url}" if settings.submit_url else
+           "Submit your review with the Game Film review form on this record (it completes this task).")  # fmt: skip
+    return f"Score the call from {rubric.scale_min} to {rubric.scale_max} on each rubric criterion:\n{lines}\n{how}"
 
 
 def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, call_id: str | None = None) -> CreateTask:

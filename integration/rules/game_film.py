@@ -1,7 +1,8 @@
 """Game film: every recorded call lands on its deal and starts the review, fairly and on time.
 
 Events it takes: recordings (`/hooks/recordings`, Zoom), CRM call activities, CRM task changes
-(a review task completed) and its own hourly tick. The work that needs I/O (CRM reads in
+(a review task completed), submitted reviews (scored and written back) and its own hourly
+tick (reminders, and once a week the game-film digest). The work that needs I/O (CRM reads in
 batches, the review ledger's atomic assignment) is done once per batch in `prepare`
 (`integration.review`); `plan` turns the decisions into commands without I/O.
 """
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from integration.events import Event
 from integration.recordings import CALL_OBJECT, RECORDING_OBJECT, TASK_OBJECT, Recording, recording_from_changed
 from integration.review.settings import GameFilmSchema, GameFilmSettings
+from integration.review.submitted import REVIEW_OBJECT
 from integration.rules.base import TICK_OBJECT, Batch, Needs, Rule, State
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from integration.gateway import CrmGateway, Finding
     from integration.review.flow import ZoomParticipants
 
-_OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT)
+_OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT, REVIEW_OBJECT)
 
 
 def zoom_participant_emails(tenant: Tenant, recording: Recording) -> Sequence[str] | None:
@@ -80,7 +82,7 @@ class GameFilmRule(Rule):
         return Needs() if event.object_type in _OBJECTS else None
 
     def prepare(self, batch: Batch, settings: GameFilmSettings) -> Any:
-        from integration.review import flow, tick
+        from integration.review import digest, flow, scored, tick
 
         if batch.ledger is None:
             raise RuntimeError("the review loop needs a review ledger and this store provides none (Store.ledger)")
@@ -91,12 +93,17 @@ class GameFilmRule(Rule):
         retry = run.refreshed([(ticks[0], recording_from_changed(e.recording)) for e in due if e.status == flow.REC_UNMATCHED and e.recording])
         known = batch.ledger.get_recordings(batch.tenant.id, sorted({r.external_id for _, r in [*found, *retry]}))
         run.attach([*found, *retry], known)
+        review_events = [e for e in batch.events if e.object_type == REVIEW_OBJECT]
+        if review_events:
+            scored.reviews(run, review_events, batch.action)
         for entry in due:
             if entry.status == flow.REC_ATTACHED and entry.external_id not in run.entries:
                 run.peers(ticks[0], entry)
         task_events = [e for e in batch.events if e.object_type == TASK_OBJECT]
         if ticks or task_events:
             tick.review_tasks(run, task_events, ticks[0] if ticks else None, batch.action)
+        if ticks:
+            digest.weekly(run, ticks[0], batch.action)
         run.write()
         return run.decisions
 

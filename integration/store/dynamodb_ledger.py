@@ -27,6 +27,7 @@ Access patterns -> how they are served (no path Scans the table):
   count reviewed (once)       UpdateItem REVIEWER: ADD reviewed_calls 1, ADD counted {id},
                               condition NOT contains(counted, id)
   set overdue                 UpdateItem REVIEWER SET / REMOVE overdue_since
+  reviews and standings       see integration/store/dynamodb_reviews.py
 
 Why `assign` commits through ROTATION#<tenant>, not TransactWriteItems: the DynamoDB-compatible
 server the suite runs (dynalite 4) has no transactions (architect/dynalite#151), and this way
@@ -81,6 +82,7 @@ from integration.store.dynamodb_ledger_items import (
     set_pk,
     stats_from_item,
 )
+from integration.store.dynamodb_reviews import DynamoReviews
 from integration.store.dynamodb_table import DynamoTable, Item, _attrs, _n, _s
 
 MAX_ATTEMPTS = 100  # commits lost to other workers (and waits for a committer) before `assign` gives up
@@ -92,7 +94,7 @@ class LedgerBusy(RuntimeError):
     """`assign` lost the rotation to other workers MAX_ATTEMPTS times (the event is retried)."""
 
 
-class DynamoLedger(ReviewLedger):
+class DynamoLedger(DynamoReviews, ReviewLedger):
     """The ledger port on a `DynamoTable` (`DynamoStore.ledger()`)."""
 
     def __init__(self, table: DynamoTable):

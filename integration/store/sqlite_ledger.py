@@ -22,6 +22,7 @@ from integration.ledger import (
 )
 from integration.store import payload_to_json
 from integration.store.sqlite_pool import PooledStatements, Transaction
+from integration.store.sqlite_reviews import REVIEWS_SCHEMA, SqliteReviews
 
 # `due_at` of a recording is when the loop must look at it again (a match retry while
 # unmatched, the peers' turn while attached), NULL when nothing is due: `recordings_due` walks
@@ -81,7 +82,7 @@ CREATE TABLE IF NOT EXISTS review_counted (
     rep_id TEXT NOT NULL,
     PRIMARY KEY (tenant, external_id)
 );
-"""
+""" + REVIEWS_SCHEMA
 
 _REC_COLUMNS = (
     "tenant, external_id, status, rep_user_id, deal_id, recording_url, title, started_at, match_attempts,"
@@ -91,7 +92,7 @@ _ASG_COLUMNS = "tenant, external_id, reviewer_id, kind, task_key, due_at, status
 _STATS_COLUMNS = "reviewer_id, last_assigned_at, week, week_count, reviewed_calls, overdue_since, assigned_total"
 
 
-class SqliteLedger(ReviewLedger):
+class SqliteLedger(SqliteReviews, ReviewLedger):
     """The ledger port on the SQLite store's pool (`SqliteStore.ledger()`)."""
 
     def __init__(self, tx: Callable[[], Transaction], conn: Callable[[], PooledStatements]):

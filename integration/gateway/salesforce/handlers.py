@@ -9,6 +9,7 @@ Exactly once, per command type:
   after an ambiguous failure: the worker reconciles them through `find` (see lookup.py).
 - AddNote: a Chatter FeedItem created with the marker in Body (never resent; `find`).
 - UpsertCall, RemindTask (and CreateTask's link to its call): recording_writes.py.
+- UpsertRecord: a collections upsert on the record's External ID field (idempotent, resent).
 Whether GameFilm_Key__c exists is learned once: from the doctor's describe of Task or from
 the first upsert Salesforce refuses because the field is unknown (or not writable). An upsert
 resent after an ambiguous failure sets the task's fields again: within the gateway's retry
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall
+from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall, UpsertRecord
 from integration.gateway import CommandHandler, CrmError
 from integration.gateway.salesforce.collections import save, upsert
 from integration.gateway.salesforce.lookup import CreatedLookup, key_field_missing
@@ -69,6 +70,7 @@ class SalesforceCommands:
             AddNote: CommandHandler(self.add_notes, self._lookup.find_notes),
             UpsertCall: CommandHandler(self._recordings.upsert_calls),
             RemindTask: CommandHandler(self._recordings.remind_tasks),
+            UpsertRecord: CommandHandler(self.upsert_records),
         }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
@@ -83,6 +85,19 @@ class SalesforceCommands:
         for position, i in enumerate(order):
             saved[i] = saved_in_order[position]
         return [outcome(c.key, s, default_id=c.record_id) for c, s in zip(commands, saved)]
+
+    def upsert_records(self, commands: Sequence[UpsertRecord]) -> list[Outcome]:
+        """A collections upsert per (object, External ID field): `composite/sobjects/<type>/<field>`."""
+        outcomes: dict[int, Outcome] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, c in enumerate(commands):
+            groups.setdefault((c.object_type, c.id_field), []).append(i)
+        for (object_type, id_field), indexes in sorted(groups.items()):
+            records = [{"attributes": {"type": object_type}, id_field: commands[i].id_value,
+                        **{k: json_value(v) for k, v in commands[i].fields.items()}} for i in indexes]  # fmt: skip
+            for i, s in zip(indexes, upsert(self._transport, records, path=f"composite/sobjects/{object_type}/{id_field}")):
+                outcomes[i] = outcome(commands[i].key, s)
+        return [outcomes[i] for i in range(len(commands))]
 
     def add_collaborators(self, commands: Sequence[AddCollaborators]) -> list[Outcome]:
         """One OpportunityTeamMember per (command, user); a user already on the team counts as added."""
