@@ -10,7 +10,7 @@ export GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET ?= demo-hubspot-client-secret
 export GAMEFILM_DEMO_SF_SECRET ?= demo-salesforce-shared-secret
 export PORT
 
-.PHONY: run test sample bench soak mutation package clean
+.PHONY: run test sample bench soak mutation package clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,15 @@ node_modules/.installed: package.json package-lock.json
 run: $(BIN)/.installed
 	$(BIN)/gamefilm serve --port $(PORT)
 
-test: $(BIN)/.installed node_modules/.installed
+test: $(BIN)/.installed node_modules/.installed chromium
 	$(BIN)/python -m pytest
+
+# The review page is tested in a real headless browser: Debian's chromium, driven by playwright-core.
+# Root (CI) installs it once; elsewhere the browser test skips and says why.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q --no-install-recommends chromium || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }; } || \
+	  echo "chromium is missing and cannot be installed here (not root): the review page's browser test will skip"
 
 # The one-line demo: a signed sample event to the running `make run`, then the action log.
 sample: $(BIN)/.installed
