@@ -13,7 +13,7 @@ Review text never reaches the log: only error codes and our own field names are 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, jsonify, request
@@ -27,7 +27,10 @@ from integration.gateway import CrmError
 from integration.ledger import ReviewLedger
 from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_REVIEW_PAGE
 from integration.review_form import SubmissionError, form_fields
-from integration.review_intake import accept_submission, rubric_of, task_by_assignment, task_by_crm_id
+from integration.events import Received
+from integration.intake import StoreUnavailable
+from integration.review_intake import accept_submission, record_received, rubric_of, task_by_assignment, task_by_crm_id
+from integration.review_record import RecordError
 from integration.review_link import LINK_SECRET_ENV, LinkError, read_token
 from integration.signature import SignatureError, verify_hubspot_v3
 
@@ -131,6 +134,24 @@ def hubspot_review_form() -> Response | tuple[Response, int]:
             "deal_id": task.deal_id, "rep_id": task.rep_id}  # fmt: skip
     return jsonify({"taskId": task.task_id, "kind": task.kind, "open": task.open, "assignee_id": task.assignee_id,
                     "call": call, "fields": fields})  # fmt: skip
+
+
+def salesforce_reviews(tenant: Tenant, records: Sequence[Mapping[str, Any]]) -> tuple[list[Received], dict[int, list[str]]]:
+    """`Call_Review__c` records (outbound message or Flow callout) as review events; the refused
+    ones by position with the fields at fault (Salesforce cannot show them: logged, acked)."""
+    s = services()
+    ledger, rubric, events, refused = s.ledger, rubric_of(s.config), [], {}
+    for index, values in enumerate(records):
+        if ledger is None:
+            refused[index] = ["path"]
+            continue
+        try:
+            events.append(record_received(rubric, ledger, tenant, values, s.clock()))
+        except (SubmissionError, RecordError) as exc:
+            refused[index] = sorted(exc.errors)
+        except Exception as exc:  # the ledger did not answer: not acked, Salesforce redelivers
+            raise StoreUnavailable(exc) from exc
+    return events, refused
 
 
 # --- the review page ----------------------------------------------------------------------------

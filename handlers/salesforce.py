@@ -7,10 +7,14 @@ retries for 24 hours.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
+from handlers.reviews import salesforce_reviews
+from integration.review_record import CALL_REVIEW_SOBJECT
 from integration.normalize import SoapError, describe, outbound_received, parse_outbound_message, salesforce_json_received
 from integration.signature import SignatureError, verify_gamefilm
 
@@ -42,11 +46,17 @@ def outbound_message() -> Response | tuple[Response, int]:
         # treats any answer but the Ack as a failed delivery either way.
         return json_error(403, "unknown_organization", "OrganizationId is not connected to Game Film", field="OrganizationId")
     note(tenant=tenant.id)
+    # Call_Review__c records are reviews: checked against the ledger here, stored as review events.
+    records = [values for _, sobject, values in message.notifications if sobject == CALL_REVIEW_SOBJECT]
+    message = replace(message, notifications=[n for n in message.notifications if n[1] != CALL_REVIEW_SOBJECT])
+    reviews, refused = salesforce_reviews(tenant, records)
     batch = outbound_received(message, tenant).enforce_limits(len(body))
-    accepted = s.intake.accept(batch.events)
-    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
+    accepted = s.intake.accept([*batch.events, *reviews])
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected) + len(refused))
     for rejected in batch.rejected:  # acked anyway: Salesforce would resend it for 24 hours
         log.warning("salesforce notification %d not stored: %s", rejected.index, rejected.reason)
+    for index, fields in refused.items():  # field names only: the record's text is the reviewer's
+        log.warning("Call_Review__c %d of the message not stored: invalid %s", index, ", ".join(fields))
     return Response(ACK, content_type="text/xml; charset=utf-8")
 
 

@@ -16,7 +16,8 @@ from integration.batch import raw_json
 from integration.config import Config, Tenant
 from integration.events import Event, Received
 from integration.ledger import Assignment, RecordingEntry, ReviewLedger
-from integration.review.submitted import REVIEW_OBJECT, Submitted, submitted_from_changed, submitted_to_changed
+from integration.review.submitted import FROM_SALESFORCE_RECORD, REVIEW_OBJECT, Submitted, submitted_from_changed, submitted_to_changed
+from integration.review_record import CALL_FIELD, record_review
 from integration.review_form import ReviewTask, SubmissionError, validate_submission
 from integration.rubric import DEFAULT_RUBRIC, Rubric
 
@@ -73,6 +74,15 @@ def accept_submission(
     submitted = Submitted(valid, datetime.fromtimestamp(int(now), tz=timezone.utc), source, crm_review_id)  # whole seconds: a retry within the second is one event
     changed = submitted_to_changed(submitted)
     return submitted, Received(submitted.delivery_key(tenant.id), tenant.id, source_for(tenant), raw_json(changed), changed)
+
+
+def record_received(rubric: Rubric, ledger: ReviewLedger, tenant: Tenant, values: Mapping[str, Any], received_at: float) -> Received:
+    """A `Call_Review__c` record's fields as the review event to store; SubmissionError (naming
+    the form's fields) or RecordError (the record's) when it is not a valid review."""
+    ref = record_review(rubric, values)
+    task, _ = task_by_assignment(ledger, tenant.id, ref.call_external_id, ref.kind, ref.reviewer_id, field=CALL_FIELD)
+    when = ref.modified_at if ref.modified_at is not None else received_at
+    return accept_submission(rubric, tenant, task, ref.reviewer_id, ref.payload, when, FROM_SALESFORCE_RECORD, ref.record_id)[1]
 
 
 def review_event(source: str, key: str, tenant_id: str, raw: Mapping[str, Any]) -> Event:

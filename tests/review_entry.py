@@ -31,13 +31,13 @@ def org() -> FakeCrm:
                           REP: User(REP, "Robin Rep", "robin@acme.example")})  # fmt: skip
 
 
-def seed(ledger, now: float) -> dict[str, Assignment]:
-    ledger.put_recordings([RecordingEntry(T, CALL, REC_ATTACHED, rep_user_id=REP, deal_id="d1", recording_url="https://rec.example/1.mp3",
+def seed(ledger, now: float, tenant: str = T, reviewer: str = REVIEWER, rep: str = REP, deal: str = "d1") -> dict[str, Assignment]:
+    ledger.put_recordings([RecordingEntry(tenant, CALL, REC_ATTACHED, rep_user_id=rep, deal_id=deal, recording_url="https://rec.example/1.mp3",
                                           title="Discovery with Client Co", started_at=now - 3600)], now)  # fmt: skip
     made: dict[str, Assignment] = {}
-    for kind, who, task in ((PEER, REVIEWER, PEER_TASK), (SELF, REP, SELF_TASK)):
-        [a] = ledger.assign(T, CALL, kind, [who], lambda stats, who=who: [who],
-                            lambda r, kind=kind: Assignment(T, CALL, r, kind, f"review#{T}#{CALL}#{kind}#{r}", now + 3 * 86400), now,
+    for kind, who, task in ((PEER, reviewer, PEER_TASK), (SELF, rep, SELF_TASK)):
+        [a] = ledger.assign(tenant, CALL, kind, [who], lambda stats, who=who: [who],
+                            lambda r, kind=kind: Assignment(tenant, CALL, r, kind, f"review#{tenant}#{CALL}#{kind}#{r}", now + 3 * 86400), now,
                             iso_week(now))  # fmt: skip
         made[kind] = replace(a, task_id=task)
     ledger.update_assignments(list(made.values()), now)
