@@ -24,14 +24,14 @@ from handlers.observe import note
 from integration import review_page
 from integration.config import Tenant
 from integration.gateway import CrmError
-from integration.ledger import ReviewLedger
+from integration.ledger import RecordingEntry, ReviewLedger
 from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_REVIEW_PAGE
-from integration.review_form import SubmissionError, form_fields
+from integration.review_form import ReviewTask, SubmissionError, form_fields
 from integration.events import Received
 from integration.intake import StoreUnavailable
 from integration.review_intake import accept_submission, record_received, rubric_of, task_by_assignment, task_by_crm_id
 from integration.review_record import RecordError
-from integration.review_link import LINK_SECRET_ENV, LinkError, read_token
+from integration.review_link import LINK_SECRET_ENV, LinkClaim, LinkError, read_token
 from integration.signature import SignatureError, verify_hubspot_v3
 
 bp = Blueprint("reviews", __name__)
@@ -116,7 +116,7 @@ def hubspot_review() -> Response | tuple[Response, int]:
         submitted, received = accept_submission(rubric_of(s.config), tenant, task, submitter, payload, s.clock(), FROM_HUBSPOT_CARD)
     except SubmissionError as exc:
         return _review_errors(exc)
-    accepted = s.intake.accept([received])  # type: ignore[list-item]
+    accepted = s.intake.accept([received])  # type: ignore[list-item]  # Received: stored raw, as every ack does
     note(accepted=accepted.new, duplicates=accepted.duplicates)
     return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "review_id": submitted.review_id,
                     "weighted_score": str(submitted.review.weighted_score)})  # fmt: skip
@@ -161,33 +161,43 @@ def _html(text: str, status: int = 200) -> tuple[Response, int]:
     return response, status
 
 
-def _page_task(token: str) -> Any:
+class _PageRefused(Exception):
+    """The review page answers with an HTML page saying why (a person reads it, not a program)."""
+
+    def __init__(self, title: str, message: str, status: int):
+        super().__init__(message)
+        self.title, self.message, self.status = title, message, status
+
+
+@bp.errorhandler(_PageRefused)
+def _refused(exc: _PageRefused) -> tuple[Response, int]:
+    note(error="review_page_refused")
+    return _html(review_page.error_page(exc.title, exc.message), exc.status)
+
+
+def _page_task(token: str) -> tuple[Tenant, LinkClaim, ReviewTask, RecordingEntry]:
     s = services()
     secret = s.secret(LINK_SECRET_ENV)
     if not secret:
-        return _html(review_page.error_page("Review links are off", "This deployment has no review link secret."), 404)
+        raise _PageRefused("Review links are off", "This deployment has no review link secret.", 404)
     try:
         claim = read_token(secret, token, s.clock())
     except LinkError as exc:
-        note(error="invalid_link")
-        return _html(review_page.error_page("Review link not valid", str(exc)), 403)
+        raise _PageRefused("Review link not valid", str(exc), 403) from None
     tenant = s.config.tenant(claim.tenant)
     if tenant is None:
-        return _html(review_page.error_page("Review link not valid", "this review link names no connected CRM"), 404)
+        raise _PageRefused("Review link not valid", "this review link names no connected CRM", 404)
     note(tenant=tenant.id)
     try:
         task, recording = task_by_assignment(_ledger(), tenant.id, claim.external_id, claim.kind, claim.reviewer_id)
     except SubmissionError as exc:
-        return _html(review_page.error_page("Review not found", next(iter(exc.errors.values()))), exc.status)
+        raise _PageRefused("Review not found", next(iter(exc.errors.values())), exc.status) from None
     return tenant, claim, task, recording
 
 
 @bp.get("/review/<token>")
 def review_form(token: str) -> Response | tuple[Response, int]:
-    found = _page_task(token)
-    if not isinstance(found, tuple) or len(found) != 4:
-        return found  # type: ignore[no-any-return]
-    _, _, task, recording = found
+    _, _, task, recording = _page_task(token)
     if not task.open:
         return _html(review_page.error_page("Review closed", "This review task is no longer open; nothing to do."), 409)
     fields = form_fields(rubric_of(services().config), task.kind)
@@ -198,10 +208,7 @@ def review_form(token: str) -> Response | tuple[Response, int]:
 def review_submit(token: str) -> Response | tuple[Response, int]:
     require_content_type("application/x-www-form-urlencoded")
     body = raw_body()
-    found = _page_task(token)
-    if not isinstance(found, tuple) or len(found) != 4:
-        return found  # type: ignore[no-any-return]
-    tenant, claim, task, recording = found
+    tenant, claim, task, recording = _page_task(token)
     s = services()
     fields = form_fields(rubric_of(s.config), task.kind)
     try:
@@ -221,6 +228,6 @@ def review_submit(token: str) -> Response | tuple[Response, int]:
         if exc.status != 400:
             return _html(review_page.error_page("Review not accepted", next(iter(exc.errors.values()))), exc.status)
         return _html(review_page.form_page(fields, recording, task.kind, request.path, payload, exc.errors), 400)
-    accepted = s.intake.accept([received])  # type: ignore[list-item]
+    accepted = s.intake.accept([received])  # type: ignore[list-item]  # Received: stored raw, as every ack does
     note(accepted=accepted.new, duplicates=accepted.duplicates)
     return _html(review_page.thanks_page(submitted.review))

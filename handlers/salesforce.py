@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -51,7 +52,8 @@ def outbound_message() -> Response | tuple[Response, int]:
     message = replace(message, notifications=[n for n in message.notifications if n[1] != CALL_REVIEW_SOBJECT])
     reviews, refused = salesforce_reviews(tenant, records)
     batch = outbound_received(message, tenant).enforce_limits(len(body))
-    accepted = s.intake.accept([*batch.events, *reviews])
+    events: list[Any] = [*batch.events, *reviews]
+    accepted = s.intake.accept(events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected) + len(refused))
     for rejected in batch.rejected:  # acked anyway: Salesforce would resend it for 24 hours
         log.warning("salesforce notification %d not stored: %s", rejected.index, rejected.reason)
