@@ -12,8 +12,9 @@ Review text never reaches the log: only error codes and our own field names are 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, jsonify, request
@@ -47,7 +48,7 @@ _PAGE_HEADERS = {
 
 
 def _review_errors(exc: SubmissionError) -> tuple[Response, int]:
-    field = next(iter(exc.errors), "body")
+    field = next(iter(exc.errors), "body") or "(empty name)"
     return json_error(exc.status, "invalid_review", "the review was not stored: see errors", field=field, errors=exc.errors)
 
 
@@ -56,6 +57,17 @@ def _ledger() -> ReviewLedger:
     if ledger is None:
         raise InputError(404, "not_found", "this deployment's store keeps no review ledger", "path")
     return ledger
+
+
+@contextmanager
+def _ledger_reads() -> Iterator[None]:
+    """A ledger that does not answer is the store's outage (503, retry), never a 500."""
+    try:
+        yield
+    except (SubmissionError, InputError, RecordError):
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(exc) from exc
 
 
 def _hubspot_tenant(body: bytes) -> Tenant:
@@ -111,7 +123,8 @@ def hubspot_review() -> Response | tuple[Response, int]:
         if not isinstance(payload, dict):
             raise SubmissionError(400, {"body": "must be an object: taskId and the form's fields"})
         task_id = _task_id(payload.pop("taskId", None))
-        task, _ = task_by_crm_id(_ledger(), tenant.id, task_id)
+        with _ledger_reads():
+            task, _ = task_by_crm_id(_ledger(), tenant.id, task_id)
         submitter = _submitter(tenant)
         submitted, received = accept_submission(rubric_of(s.config), tenant, task, submitter, payload, s.clock(), FROM_HUBSPOT_CARD)
     except SubmissionError as exc:
@@ -126,7 +139,8 @@ def hubspot_review() -> Response | tuple[Response, int]:
 def hubspot_review_form() -> Response | tuple[Response, int]:
     tenant = _hubspot_tenant(b"")
     try:
-        task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")))
+        with _ledger_reads():
+            task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")))
     except SubmissionError as exc:
         return _review_errors(exc)
     fields = [asdict(f) for f in form_fields(rubric_of(services().config), task.kind)]
@@ -146,11 +160,10 @@ def salesforce_reviews(tenant: Tenant, records: Sequence[Mapping[str, Any]]) -> 
             refused[index] = ["path"]
             continue
         try:
-            events.append(record_received(rubric, ledger, tenant, values, s.clock()))
+            with _ledger_reads():  # the ledger did not answer: not acked, Salesforce redelivers
+                events.append(record_received(rubric, ledger, tenant, values, s.clock()))
         except (SubmissionError, RecordError) as exc:
             refused[index] = sorted(exc.errors)
-        except Exception as exc:  # the ledger did not answer: not acked, Salesforce redelivers
-            raise StoreUnavailable(exc) from exc
     return events, refused
 
 
@@ -189,7 +202,8 @@ def _page_task(token: str) -> tuple[Tenant, LinkClaim, ReviewTask, RecordingEntr
         raise _PageRefused("Review link not valid", "this review link names no connected CRM", 404)
     note(tenant=tenant.id)
     try:
-        task, recording = task_by_assignment(_ledger(), tenant.id, claim.external_id, claim.kind, claim.reviewer_id)
+        with _ledger_reads():
+            task, recording = task_by_assignment(_ledger(), tenant.id, claim.external_id, claim.kind, claim.reviewer_id)
     except SubmissionError as exc:
         raise _PageRefused("Review not found", next(iter(exc.errors.values())), exc.status) from None
     return tenant, claim, task, recording
