@@ -33,6 +33,7 @@ class GameFilmSettings:
     consent: str = CONSENT_FLAG
     rubric: tuple[str, ...] = DEFAULT_RUBRIC
     submit_url: str | None = None
+    review_intake: str = "outbound"  # Salesforce Call_Review__c: "outbound" message, or "poll" on SystemModstamp
 
     def emails(self) -> list[str]:
         """Pool and seed entries given as emails (resolved to users before the rotation runs)."""
@@ -60,6 +61,7 @@ class GameFilmSchema(Schema):
     rubric = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=lambda: list(DEFAULT_RUBRIC),
                          validate=validate.Length(min=1, max=20))  # fmt: skip
     submit_url = fields.Url(load_default=None, schemes={"https", "http"})
+    review_intake = fields.String(load_default="outbound", validate=validate.OneOf(["outbound", "poll"]))
 
     @validates("pool")
     def _distinct(self, value: list[str], **_: Any) -> None:
@@ -80,4 +82,5 @@ class GameFilmSchema(Schema):
             consent=data["consent"],
             rubric=tuple(data["rubric"]),
             submit_url=data["submit_url"],
+            review_intake=data["review_intake"],
         )
