@@ -150,20 +150,20 @@ def hubspot_review_form() -> Response | tuple[Response, int]:
                     "call": call, "fields": fields})  # fmt: skip
 
 
-def salesforce_reviews(tenant: Tenant, records: Sequence[Mapping[str, Any]]) -> tuple[list[Received], dict[int, list[str]]]:
+def salesforce_reviews(tenant: Tenant, records: Sequence[Mapping[str, Any]]) -> tuple[list[Received], dict[int, dict[str, str]]]:
     """`Call_Review__c` records (outbound message or Flow callout) as review events; the refused
-    ones by position with the fields at fault (Salesforce cannot show them: logged, acked)."""
+    ones by position, {field: problem} (our sentences, never the record's values)."""
     s = services()
     ledger, rubric, events, refused = s.ledger, rubric_of(s.config), [], {}
     for index, values in enumerate(records):
         if ledger is None:
-            refused[index] = ["path"]
+            refused[index] = {"path": "this deployment's store keeps no review ledger"}
             continue
         try:
             with _ledger_reads():  # the ledger did not answer: not acked, Salesforce redelivers
                 events.append(record_received(rubric, ledger, tenant, values, s.clock()))
         except (SubmissionError, RecordError) as exc:
-            refused[index] = sorted(exc.errors)
+            refused[index] = exc.errors
     return events, refused
 
 

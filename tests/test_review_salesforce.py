@@ -83,3 +83,19 @@ def test_the_record_maps_to_the_forms_payload():
         record_review(DEFAULT_RUBRIC, {"Id": "a0X"})
     assert set(caught.value.errors) == {"Call_External_Id__c", "Reviewer__c"}
     assert criterion_field("next_steps_agreed") == "Next_Steps_Agreed__c" and "Next_Steps_Agreed__c" in review_fields(DEFAULT_RUBRIC)
+
+
+def test_review_records_by_the_signed_json_endpoint_report_bad_ones_by_field(web, clock):
+    from tests.webhooks import json_event, post_sf_json
+
+    client, store = web
+    _, _, values = record()
+    fields = {k: v for k, v in values.items() if k != "Id"} | {"Strengths__c": STRENGTH, "Suggestions__c": SUGGESTION}
+    good = json_event(1, object="Call_Review__c", recordId=values["Id"], fields=fields)
+    bad = json_event(2, object="Call_Review__c", recordId="a0X5e000000Rev2EAC", fields=fields | {"Strengths__c": ""})
+    r = post_sf_json(client, clock, [json_event(3), bad, good])
+    answer = r.get_json()
+    assert r.status_code == 200 and (answer["accepted"], answer["duplicates"]) == (2, 0)
+    assert answer["rejected"] == [{"index": 1, "reason": "invalid review", "fields": {"strengths": ["required: say what went well first"]}}]
+    assert sorted(e.event.object_type for e in stored(store)) == ["opportunity", "review"]
+    assert post_sf_json(client, clock, [good]).get_json()["duplicates"] == 1
