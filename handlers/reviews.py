@@ -24,7 +24,6 @@ from handlers.hubspot import signed_uri
 from handlers.observe import note
 from integration import review_page
 from integration.config import Tenant
-from integration.gateway import CrmError
 from integration.ledger import RecordingEntry, ReviewLedger
 from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_REVIEW_PAGE
 from integration.review_form import ReviewTask, SubmissionError, form_fields
@@ -94,6 +93,8 @@ def _hubspot_tenant(body: bytes) -> Tenant:
 
 def _submitter(tenant: Tenant) -> str:
     """The owner id of the HubSpot user who submits (the signed `userEmail`)."""
+    from integration.gateway import CrmError  # the engine loads only when a review needs the CRM
+
     email = (request.args.get("userEmail") or "").strip().lower()
     if not email:
         raise InputError(400, "missing_user", "userEmail is missing from the signed query", "userEmail")

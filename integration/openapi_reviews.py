@@ -51,7 +51,7 @@ _HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
 def add_paths(spec: Any, error: Any, common: dict[str, Any]) -> None:
-    security = [{"HubSpotSignatureV3": [], "HubSpotTimestamp": []}]
+    security: list[dict[str, list[str]]] = [{"HubSpotSignatureV3": [], "HubSpotTimestamp": []}]
     refused = {
         "401": error("missing, malformed, wrong, stale or future signature"),
         "403": error("not the task's reviewer (errors.reviewer), or portalId not connected with this app"),

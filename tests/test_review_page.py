@@ -133,3 +133,13 @@ def test_the_token_round_trips_and_expires():
     with pytest.raises(LinkError, match="at least"):
         make_token("short", claim)
     assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)
+
+
+def test_review_text_typed_on_the_page_never_reaches_the_log(web, clock, caplog):
+    import logging
+
+    client, _, made = web
+    with caplog.at_level(logging.DEBUG):
+        client.post(path_of(made, PEER, clock()), data=form_body(**{"scores.closing_technique": "9"}), headers=FORM)
+        client.post(path_of(made, PEER, clock()), data=form_body(), headers=FORM)
+    assert caplog.records and "canary" not in caplog.text
