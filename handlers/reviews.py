@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, jsonify, request
 
-from handlers.errors import InputError, json_error, parse_json, raw_body, require_content_type, services
+from handlers.errors import RETRY_AFTER_SECONDS, InputError, json_error, parse_json, raw_body, require_content_type, services
 from handlers.hubspot import signed_uri
 from handlers.observe import note
 from integration import review_page
@@ -100,11 +100,23 @@ def _submitter(tenant: Tenant) -> str:
         raise InputError(400, "missing_user", "userEmail is missing from the signed query", "userEmail")
     try:
         owner = services().worker.gateway_for(tenant).find_users_by_email([email]).get(email)
-    except CrmError:
-        raise InputError(503, "crm_unavailable", "HubSpot did not answer the owners lookup; retry", "userEmail") from None
+    except CrmError:  # nothing stored; hubspot.fetch retries a 5xx once, the reviewer can resubmit
+        raise _CrmDown() from None
     if owner is None:
         raise SubmissionError(403, {"reviewer": "your HubSpot user is not an owner in this portal"})
     return owner.id
+
+
+class _CrmDown(Exception):
+    """The CRM did not answer the owners lookup: 503 with Retry-After, nothing stored."""
+
+
+@bp.errorhandler(_CrmDown)
+def _crm_down(_: _CrmDown) -> tuple[Response, int]:
+    response, status = json_error(503, "crm_unavailable", "HubSpot did not answer the owners lookup; nothing was stored, retry",
+                                  field="userEmail", retry_after_seconds=RETRY_AFTER_SECONDS)  # fmt: skip
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
 
 
 def _task_id(value: Any) -> str:

@@ -68,6 +68,8 @@ def add_paths(spec: Any, error: Any, common: dict[str, Any]) -> None:
             "200": {"description": "stored once (a resubmission of the same content is a duplicate)",
                     "content": {"application/json": {"schema": "ReviewAck"}}},
             **common, **refused,
+            "503": {**common["503"], "description": "the store did not confirm the write, or HubSpot did not answer the owners "
+                                                    "lookup (crm_unavailable): nothing stored, retry"},
             "400": error("a field of the form is invalid (every one named in `errors`), or the body is malformed"),
         },
     }})  # fmt: skip

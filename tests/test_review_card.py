@@ -150,3 +150,22 @@ def test_review_text_never_reaches_the_log(web, clock, caplog):
         post_card(client, clock, peer_review(scores=scores(closing_technique=0), **{STRENGTH[:20]: SUGGESTION}))
     assert caplog.records
     assert "canary" not in caplog.text
+
+
+def test_a_ledger_or_crm_that_does_not_answer_is_503_and_stores_nothing(make_app, store, clock):
+    from integration.gateway import CrmError
+    from tests.fake_ledger import FakeLedger
+
+    class Down(FakeLedger):
+        def assignments_by_task(self, tenant, task_ids):
+            raise OSError("disk I/O error")
+
+    client = make_app(ledger=Down(), gateway_for=lambda tenant: org()).test_client()
+    r = post_card(client, clock, peer_review())
+    assert r.status_code == 503 and r.headers["Retry-After"] and r.get_json()["error"] == "store_unavailable"
+    crm = org()
+    crm.fail_next.append(CrmError("owners: 502 from HubSpot"))
+    seed(store.ledger(), clock())
+    r = post_card(make_app(gateway_for=lambda tenant: crm).test_client(), clock, peer_review())
+    assert r.status_code == 503 and r.headers["Retry-After"] and r.get_json()["error"] == "crm_unavailable"
+    assert stored(store) == []

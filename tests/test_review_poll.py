@@ -48,3 +48,17 @@ def test_one_poll_reads_one_page_and_moves_the_watermark(http, gateway, tmp_path
     assert polled.refused == {"a0X000000000002AAA": ["strengths"]}
     assert polled.next_since == datetime(2026, 11, 20, 11, 30, tzinfo=timezone.utc) and polled.more is False
     store.close()
+
+
+def test_a_record_polled_and_one_sent_by_outbound_message_are_the_same_event(tmp_path):
+    from integration.review_intake import record_received
+
+    store = SqliteStore(tmp_path / "g.db")
+    ledger = store.ledger()
+    seed(ledger, time.time(), tenant=TENANT.id, reviewer=REVIEWER, rep=REP, deal=OPP)
+    polled = {k: v for k, v in review_record(1, "2026-11-20T10:00:00.000+0000").items() if k != "attributes"}
+    outbound = {k: (None if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for k, v in polled.items()}
+    outbound["LastModifiedDate"] = "2026-11-20T10:00:00.000Z"  # the SOAP form of the same instant
+    keys = {record_received(DEFAULT_RUBRIC, ledger, TENANT, values, time.time()).key for values in (polled, outbound)}
+    assert len(keys) == 1
+    store.close()
