@@ -12,7 +12,7 @@ export GAMEFILM_DEMO_RECORDER_SECRET ?= demo-recorder-secret
 export GAMEFILM_DEMO_ZOOM_SECRET_TOKEN ?= demo-zoom-secret-token
 export PORT
 
-.PHONY: run test sample bench soak mutation package clean components
+.PHONY: run test sample bench soak mutation package clean components chromium
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,12 +32,19 @@ run: $(BIN)/.installed
 test: export SF_DISABLE_TELEMETRY = true
 test: export SF_AUTOUPDATE_DISABLE = true
 test: export SF_SKIP_NEW_VERSION_CHECK = true
-test: $(BIN)/.installed node_modules/.installed
+test: $(BIN)/.installed node_modules/.installed chromium
 	$(BIN)/python -m pytest
 
 # Files generated from integration/components/manifest.py (the test suite fails when they drift).
 components: $(BIN)/.installed
 	$(BIN)/gamefilm components build
+
+# The review page is tested in a real headless browser: Debian's chromium, driven by playwright-core.
+# Root (CI) installs it once; elsewhere the browser test skips and says why.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q --no-install-recommends chromium || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }; } || \
+	  echo "chromium is missing and cannot be installed here (not root): the review page's browser test will skip"
 
 # The one-line demo: a signed sample event to the running `make run`, then the action log.
 sample: $(BIN)/.installed

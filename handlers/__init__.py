@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from handlers import docs, errors, health, hubspot, observe, recordings, salesforce, zoom
+    from handlers import docs, errors, health, hubspot, observe, recordings, reviews, salesforce, zoom
 
     errors.register(app)
     observe.register(app)
@@ -15,3 +15,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(salesforce.bp)
     app.register_blueprint(recordings.bp)
     app.register_blueprint(zoom.bp)
+    app.register_blueprint(reviews.bp)

@@ -27,7 +27,9 @@ def _known_fields() -> frozenset[str]:
 
     names = {"body", "Content-Type", "Content-Length", "X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp",
              "X-GameFilm-Signature", "OrganizationId", "Notification.Id", "_schema",
-             "Content-Encoding", "path", "method", "request"}  # fmt: skip
+             "Content-Encoding", "path", "method", "request",
+             "taskId", "userEmail", "portalId", "token", "reviewer", "task", "self_assessment", "scores", "strengths",
+             "suggestions", "improvement_area", "improvement_note"}  # fmt: skip
     from integration.recording_intake import RecordingBatchSchema, RecordingSchema
     from integration.zoom_intake import ZoomEventSchema, ZoomMeetingSchema, ZoomRecordingPayloadSchema
 

@@ -7,10 +7,16 @@ retries for 24 hours.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
+from handlers.reviews import salesforce_reviews
+from integration.batch import Rejected
+from integration.review_record import CALL_REVIEW_SOBJECT
 from integration.normalize import SoapError, describe, outbound_received, parse_outbound_message, salesforce_json_received
 from integration.signature import SignatureError, verify_gamefilm
 
@@ -42,11 +48,18 @@ def outbound_message() -> Response | tuple[Response, int]:
         # treats any answer but the Ack as a failed delivery either way.
         return json_error(403, "unknown_organization", "OrganizationId is not connected to Game Film", field="OrganizationId")
     note(tenant=tenant.id)
+    # Call_Review__c records are reviews: checked against the ledger here, stored as review events.
+    records = [values for _, sobject, values in message.notifications if sobject == CALL_REVIEW_SOBJECT]
+    message = replace(message, notifications=[n for n in message.notifications if n[1] != CALL_REVIEW_SOBJECT])
+    reviews, refused = salesforce_reviews(tenant, records)
     batch = outbound_received(message, tenant).enforce_limits(len(body))
-    accepted = s.intake.accept(batch.events)
-    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
+    events: list[Any] = [*batch.events, *reviews]
+    accepted = s.intake.accept(events)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected) + len(refused))
     for rejected in batch.rejected:  # acked anyway: Salesforce would resend it for 24 hours
         log.warning("salesforce notification %d not stored: %s", rejected.index, rejected.reason)
+    for index, problems in refused.items():  # field names only: the record's text is the reviewer's
+        log.warning("Call_Review__c %d of the message not stored: invalid %s", index, ", ".join(sorted(problems)))
     return Response(ACK, content_type="text/xml; charset=utf-8")
 
 
@@ -74,6 +87,15 @@ def json_events() -> Response | tuple[Response, int]:
         return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
     note(tenant=tenant.id)
     batch = salesforce_json_received(parse_json(body), tenant).enforce_limits(len(body))
-    accepted = s.intake.accept(batch.events)
-    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected))
-    return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "rejected": describe(batch.rejected)})
+    # A Call_Review__c event is a review: checked against the ledger, stored as a review event,
+    # or reported in `rejected` with every field at fault (the Flow can show it).
+    is_review = [e.raw.get("object") == CALL_REVIEW_SOBJECT for e in batch.events]
+    records = [{"Id": e.raw.get("recordId"), **(e.raw.get("fields") or {})} for e, r in zip(batch.events, is_review) if r]
+    reviews, refused = salesforce_reviews(tenant, records)
+    review_indexes = [i for i, r in zip(batch.indexes, is_review) if r]
+    rejected = batch.rejected + [Rejected(review_indexes[n], "invalid review", {f: [m] for f, m in p.items()}) for n, p in refused.items()]
+    events: list[Any] = [e for e, r in zip(batch.events, is_review) if not r] + reviews
+    accepted = s.intake.accept(events)
+    note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(rejected))
+    rejected.sort(key=lambda r: r.index)
+    return jsonify({"accepted": accepted.new, "duplicates": accepted.duplicates, "rejected": describe(rejected)})

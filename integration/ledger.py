@@ -152,6 +152,11 @@ class ReviewLedger(ABC):
     def assignments_for(self, tenant: str, external_ids: Sequence[str]) -> dict[str, list[Assignment]]: ...
 
     @abstractmethod
+    def assignments_by_task(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Assignment]:
+        """The assignments whose CRM task is one of `task_ids`, by task id (a review submitted
+        from the task's card or link is checked against its assignment at request time)."""
+
+    @abstractmethod
     def open_assignments(self, tenant: str, due_before: float, limit: int = 500) -> list[Assignment]:
         """Open assignments due before `due_before` (overdue: the alarm clock's work list)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from integration import limits
+from integration import openapi_reviews
 from integration.normalize import MAX_BATCH, HubSpotEventSchema, SalesforceJsonBatchSchema, SalesforceJsonEventSchema
 from integration.recording_intake import RecordingBatchSchema, RecordingSchema
 from integration.zoom_intake import ZoomEventSchema, ZoomMeetingSchema
@@ -24,6 +25,7 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "one sentence; names fields, never their values"})
     field = fields.String(metadata={"description": "the header or body field at fault"})
     retry_after_seconds = fields.Integer(metadata={"description": "503 only: when to retry"})
+    errors = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "reviews: {form field: problem}"})
 
 
 class RejectedSchema(Schema):
@@ -98,7 +100,7 @@ def build() -> dict[str, Any]:
         ("SalesforceJsonBatch", SalesforceJsonBatchSchema), ("Error", ErrorSchema), ("Rejected", RejectedSchema),
         ("HubSpotAck", HubSpotAckSchema), ("SalesforceJsonAck", SalesforceJsonAckSchema), ("Health", HealthSchema),
         ("Recording", RecordingSchema), ("RecordingBatch", RecordingBatchSchema), ("ZoomEvent", ZoomEventSchema),
-        ("ZoomRecordingObject", ZoomMeetingSchema), ("ZoomChallenge", ZoomChallengeSchema),
+        ("ZoomRecordingObject", ZoomMeetingSchema), ("ZoomChallenge", ZoomChallengeSchema), *openapi_reviews.SCHEMAS,
     ):  # fmt: skip
         spec.components.schema(name, schema=schema)
     # The batch schema loads `events` as plain objects so one bad event is reported, not fatal;
@@ -130,6 +132,7 @@ def build() -> dict[str, Any]:
     })  # fmt: skip
     _paths(spec)
     _recording_paths(spec)
+    openapi_reviews.add_paths(spec, _error, _COMMON_ERRORS)
     return spec.to_dict()
 
 

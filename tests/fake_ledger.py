@@ -89,6 +89,10 @@ class FakeLedger(ReviewLedger):
                     out.setdefault(x, []).append(a)
             return out
 
+    def assignments_by_task(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Assignment]:
+        with self._lock:
+            return {a.task_id: a for (t, *_), a in self.assignments.items() if t == tenant and a.task_id and a.task_id in task_ids}
+
     def open_assignments(self, tenant: str, due_before: float, limit: int = 500) -> list[Assignment]:
         with self._lock:
             found = [a for a in self.assignments.values() if a.tenant == tenant and a.status == OPEN and a.due_at < due_before]

@@ -178,6 +178,22 @@ class LedgerContract:
         ledger.update_assignments([reopened], T0 + 70)
         assert ledger.open_assignments(T, T0 + 100) == [reopened]
 
+    def test_assignments_are_found_by_their_crm_task(self, ledger):
+        [a] = ledger.assign(T, "zoom:1", PEER, ["a"], pick("a"), maker(T, "zoom:1", PEER), T0, WEEK)
+        [s] = ledger.assign(T, "zoom:1", SELF, ["rep1"], pick("rep1"), maker(T, "zoom:1", SELF), T0, WEEK)
+        [o] = ledger.assign("other", "zoom:1", PEER, ["a"], pick("a"), maker("other", "zoom:1", PEER), T0, WEEK)
+        assert ledger.assignments_by_task(T, ["00T1"]) == {}  # no task id yet
+        ledger.update_assignments([replace(a, task_id="00T1"), replace(s, task_id="00T2"), replace(o, task_id="00T3")], T0 + 1)
+        assert ledger.assignments_by_task(T, ["00T1", "00T2", "00T3", "00T404"]) == {
+            "00T1": replace(a, task_id="00T1"), "00T2": replace(s, task_id="00T2")
+        }  # fmt: skip
+        done = replace(a, task_id="00T1", status=DONE, completed_at=T0 + 2)
+        ledger.update_assignments([done], T0 + 2)
+        assert ledger.assignments_by_task(T, ["00T1"]) == {"00T1": done}  # a closed task is still found (the form says why not)
+        ledger.update_assignments([replace(done, task_id="00T9")], T0 + 3)  # the task was recreated
+        assert ledger.assignments_by_task(T, ["00T1", "00T9"]) == {"00T9": replace(done, task_id="00T9")}
+        assert ledger.assignments_by_task(T, []) == {}
+
     # --- reviewers --------------------------------------------------------------------------
     def test_a_reviewed_call_counts_once_per_recording(self, ledger):
         for _ in range(3):

@@ -136,6 +136,11 @@ class CrmGateway(ABC):
         """Tasks by id: completed or not, owner, due date."""
         raise CrmError(f"{self.crm}: reading tasks is not supported")
 
+    def read_changed_records(self, sobject: str, fields: Sequence[str], since: datetime, limit: int) -> list[dict[str, Any]]:
+        """Records of `sobject` modified at or after `since` (SystemModstamp), oldest first: the
+        poll for editions without outbound messages (e.g. `Call_Review__c`)."""
+        raise CrmError(f"{self.crm}: polling changed records is not supported")
+
     def handlers(self) -> Mapping[type[Command], CommandHandler[Any]]:
         """The command types this CRM supports, each with its handler (empty: none)."""
         return {}

@@ -42,6 +42,7 @@ class GameFilmSettings:
     digest_record: str | None = None  # HubSpot deal id / Salesforce CollaborationGroup id
     digest_size: int = 5  # best-scored calls in the weekly digest
     rep_scores: str = REP_SCORES_USER  # Salesforce: the rep's numbers on User, or on a Rep_Scorecard__c per rep
+    review_intake: str = "outbound"  # Salesforce Call_Review__c: "outbound" message, or "poll" on SystemModstamp
 
     def emails(self) -> list[str]:
         """Pool and seed entries given as emails (resolved to users before the rotation runs)."""
@@ -88,6 +89,7 @@ class GameFilmSchema(Schema):
     digest_record = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9]{1,40}$", error="not a record id"))
     digest_size = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
     rep_scores = fields.String(load_default=REP_SCORES_USER, validate=validate.OneOf([REP_SCORES_USER, REP_SCORES_SCORECARD]))
+    review_intake = fields.String(load_default="outbound", validate=validate.OneOf(["outbound", "poll"]))
 
     @validates("pool")
     def _distinct(self, value: list[str], **_: Any) -> None:
@@ -111,4 +113,5 @@ class GameFilmSchema(Schema):
             digest_record=data["digest_record"],
             digest_size=data["digest_size"],
             rep_scores=data["rep_scores"],
+            review_intake=data["review_intake"],
         )

@@ -6,6 +6,8 @@ Items (hash key `pk`):
                                       its presence means the set is complete
   ASG#<tenant>#<external_id>#<kind>#<reviewer>  one assignment
                                       (both expire `ttl_days` after the assignment's last write)
+  ASGTASK#<tenant>#<task_id>          points at the ASG item whose CRM task this is (`asg`), written
+                                      with the task id; a stale pointer is told by the ASG's own task_id
   REVIEWER#<tenant>#<reviewer_id>     rotation stats, `applied` (the last rotation version written
                                       into it) and `counted` (the recordings that counted towards
                                       `reviewed_calls`, a string set); never expires
@@ -20,6 +22,7 @@ Access patterns -> how they are served (no path Scans the table):
   list recordings             Query `by_status` ("REC#<status>", tenant as a filter) or `by_tenant`
                               ("REC#<tenant>"), newest `started_at` (ts) first
   assignments of recordings   BatchGetItem of the ASGSET items, then of the ASG items they name
+  assignments by CRM task      BatchGetItem of the ASGTASK pointers, then of the ASG items they name
   open assignments due        Query `due` (due_scope = "ASGOPEN#<tenant>", due_at < due_before),
                               then BatchGetItem; only open assignments carry the keys
   update assignments          UpdateItem each, condition attribute_exists(pk), in parallel
@@ -72,6 +75,7 @@ from integration.store.dynamodb_ledger_items import (
     REC_DUE,
     ROTATION,
     asg_pk,
+    task_pk,
     assignment_fields,
     assignment_from_item,
     assignment_item,
@@ -190,6 +194,7 @@ class DynamoLedger(DynamoReviews, ReviewLedger):
         now = max((a.assigned_at for a in made), default=0.0)
         expires_at = self._t._expires_at(now)
         self._t._parallel(lambda a: self._put_new(assignment_item(a, now, expires_at)), made)
+        self._point_tasks([a for a in made if a.task_id], expires_at)
         self._t._parallel(lambda pair: self._write_stats(tenant, pair[0], pair[1], version), list(intent["stats"].items()))
         if made:  # no one chosen: no set, so the next call chooses again (as on SQLite)
             reviewers = [a.reviewer_id for a in made]
@@ -241,6 +246,18 @@ class DynamoLedger(DynamoReviews, ReviewLedger):
         found = {x: sets.get((x, SELF), []) + sets.get((x, PEER), []) for x in ids}
         return {x: assignments for x, assignments in found.items() if assignments}
 
+    def assignments_by_task(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Assignment]:
+        pointers = self._batch_get([task_pk(tenant, t) for t in task_ids])
+        items = self._batch_get([p["asg"]["S"] for p in pointers.values()])
+        found = (assignment_from_item(item) for item in items.values())
+        return {a.task_id: a for a in found if a.task_id and task_pk(tenant, a.task_id) in pointers}
+
+    def _point_tasks(self, assignments: Sequence[Assignment], expires_at: int) -> None:
+        """ASGTASK pointers for assignments that know their CRM task (PutItem: a replay rewrites the same)."""
+        items = [_attrs({"pk": task_pk(a.tenant, a.task_id or ""), "asg": asg_pk(a.tenant, a.external_id, a.kind, a.reviewer_id),
+                         "expires_at": expires_at}) for a in assignments]  # fmt: skip
+        self._t._parallel(lambda item: self._client.put_item(TableName=self._t.table, Item=item), items)
+
     def open_assignments(self, tenant: str, due_before: float, limit: int = 500) -> list[Assignment]:
         keys = self._t._query(
             IndexName="due",
@@ -259,6 +276,7 @@ class DynamoLedger(DynamoReviews, ReviewLedger):
             self._t._update_existing(asg_pk(a.tenant, a.external_id, a.kind, a.reviewer_id), fields)
 
         self._t._parallel(update, list(assignments))
+        self._point_tasks([a for a in assignments if a.task_id], self._t._expires_at(now))
 
     # --- reviewers ------------------------------------------------------------------------
     def reviewer_stats(self, tenant: str, reviewer_ids: Sequence[str]) -> dict[str, ReviewerStats]:

@@ -16,6 +16,7 @@ REC_DUE = "RECDUE#"
 ASG = "ASG#"
 ASG_SET = "ASGSET#"
 ASG_OPEN = "ASGOPEN#"
+ASG_TASK = "ASGTASK#"
 REVIEWER = "REVIEWER#"
 ROTATION = "ROTATION#"
 
@@ -30,6 +31,10 @@ def set_pk(tenant: str, external_id: str, kind: str) -> str:
 
 def asg_pk(tenant: str, external_id: str, kind: str, reviewer_id: str) -> str:
     return f"{ASG}{tenant}#{external_id}#{kind}#{reviewer_id}"
+
+
+def task_pk(tenant: str, task_id: str) -> str:
+    return f"{ASG_TASK}{tenant}#{task_id}"
 
 
 def reviewer_pk(tenant: str, reviewer_id: str) -> str:

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS review_assignments (
     PRIMARY KEY (tenant, external_id, kind, reviewer_id)
 );
 CREATE INDEX IF NOT EXISTS review_assignments_open ON review_assignments (tenant, due_at) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS review_assignments_task ON review_assignments (tenant, task_id) WHERE task_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS reviewer_stats (
     tenant TEXT NOT NULL,
     reviewer_id TEXT NOT NULL,
@@ -166,6 +167,10 @@ class SqliteLedger(SqliteReviews, ReviewLedger):
         for row in sorted(rows, key=lambda r: (r[1], r[3] != SELF, r[11])):  # self first, then in the order chosen
             found.setdefault(row[1], []).append(_assignment(row))
         return found
+
+    def assignments_by_task(self, tenant: str, task_ids: Sequence[str]) -> dict[str, Assignment]:
+        sql = f"SELECT {_ASG_COLUMNS} FROM review_assignments WHERE tenant = ? AND task_id IS NOT NULL"  # the partial index
+        return {a.task_id: a for a in map(_assignment, _select_in(self._conn(), sql, [tenant], "task_id", task_ids)) if a.task_id}
 
     def open_assignments(self, tenant: str, due_before: float, limit: int = 500) -> list[Assignment]:
         rows = self._conn().execute(

@@ -182,6 +182,14 @@ class SalesforceGateway(CrmGateway):
     def read_tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
         return self._recordings.read_tasks(ids)
 
+    def read_changed_records(self, sobject: str, fields: Sequence[str], since: datetime, limit: int) -> list[dict[str, Any]]:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,79}", sobject) or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,79}", f) for f in fields):
+            raise ValueError("sObject and field names are API names: letters, digits, underscores")
+        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # a SOQL dateTime literal: unquoted
+        columns = ", ".join(dict.fromkeys([*fields, "SystemModstamp"]))
+        soql = f"SELECT {columns} FROM {sobject} WHERE SystemModstamp >= {stamp} ORDER BY SystemModstamp, Id LIMIT {int(limit)}"
+        return [{k: v for k, v in r.items() if k != "attributes"} for r in self._transport.query(soql)]
+
     def _deals_soql(self, ids: list[str]) -> str:
         select = self._deal_fields()
         if TEAM_RELATIONSHIP not in self._org.absent:
