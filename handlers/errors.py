@@ -6,7 +6,7 @@ The one 5xx an input can cause is 503 (the store did not confirm the write), wit
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
@@ -17,6 +17,10 @@ from integration import limits
 from integration.services import Services
 from integration.intake import StoreUnavailable
 from integration.logs import safe_traceback
+from integration.signature import SignatureError, verify_gamefilm
+
+if TYPE_CHECKING:
+    from integration.config import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,26 @@ class InputError(Exception):
     def __init__(self, status: int, error: str, message: str, field: str):
         super().__init__(message)
         self.status, self.error, self.message, self.field = status, error, message, field
+
+
+def gamefilm_signed_tenant(body: bytes, secret_envs: Callable[["Tenant"], Sequence[str]], nobody: str) -> "Tenant":
+    """The tenant whose secret signed `body` (`X-GameFilm-Signature`, several secrets during a
+    rotation): the signature, never the unverified body, decides who is talking. 401 naming the
+    header when none does; `nobody` says why when no tenant has a secret configured."""
+    s = services()
+    header = request.headers.get("X-GameFilm-Signature")
+    error = nobody
+    for candidate in s.config.tenants:
+        secrets = [v for v in (s.secret(n) for n in secret_envs(candidate)) if v]
+        if not secrets:
+            continue
+        try:
+            verify_gamefilm(secrets=secrets, body=body, header=header, now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds)
+        except SignatureError as exc:
+            error = str(exc)
+            continue
+        return candidate
+    raise InputError(401, "invalid_signature", error, "X-GameFilm-Signature")
 
 
 def require_content_type(*allowed: str) -> None:

@@ -6,14 +6,12 @@ recording is reported in `rejected` and the rest stored; a bad single recording 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from handlers.errors import InputError, json_error, parse_json, raw_body, require_content_type, services
+from handlers.errors import InputError, gamefilm_signed_tenant, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
 from integration.batch import describe
-from integration.config import Tenant
 from integration.recording_intake import recordings_received
-from integration.signature import SignatureError, verify_gamefilm
 
 bp = Blueprint("recordings", __name__)
 
@@ -23,22 +21,7 @@ def recordings() -> Response | tuple[Response, int]:
     require_content_type("application/json")
     s = services()
     body = raw_body()
-    header = request.headers.get("X-GameFilm-Signature")
-    tenant: Tenant | None = None
-    error = "no tenant has recorder_secret_envs configured"
-    for candidate in (t for t in s.config.tenants if t.recorder_secret_envs):
-        secrets = [v for v in (s.secret(n) for n in candidate.recorder_secret_envs) if v]
-        if not secrets:
-            continue
-        try:
-            verify_gamefilm(secrets=secrets, body=body, header=header, now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds)
-        except SignatureError as exc:
-            error = str(exc)
-            continue
-        tenant = candidate
-        break
-    if tenant is None:
-        return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
+    tenant = gamefilm_signed_tenant(body, lambda t: t.recorder_secret_envs, "no tenant has recorder_secret_envs configured")
     note(tenant=tenant.id)
     batch, single = recordings_received(parse_json(body), tenant)
     if single and batch.rejected:

@@ -10,15 +10,14 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
+from handlers.errors import gamefilm_signed_tenant, json_error, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
 from handlers.reviews import salesforce_reviews
 from integration.batch import Rejected
 from integration.review_record import CALL_REVIEW_SOBJECT
 from integration.normalize import SoapError, describe, outbound_received, parse_outbound_message, salesforce_json_received
-from integration.signature import SignatureError, verify_gamefilm
 
 bp = Blueprint("salesforce", __name__)
 log = logging.getLogger(__name__)
@@ -68,23 +67,9 @@ def json_events() -> Response | tuple[Response, int]:
     require_content_type("application/json")
     s = services()
     body = raw_body()
-    header = request.headers.get("X-GameFilm-Signature")
-    tenant = None
-    error = "no Salesforce tenant has a shared secret configured"
-    # The signature, not the (unverified) body, decides which org is talking.
-    for candidate in (t for t in s.config.tenants if t.crm == "salesforce"):
-        secrets = [v for v in (s.secret(n) for n in candidate.shared_secret_envs) if v]
-        if not secrets:
-            continue
-        try:
-            verify_gamefilm(secrets=secrets, body=body, header=header, now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds)
-        except SignatureError as exc:
-            error = str(exc)
-            continue
-        tenant = candidate
-        break
-    if tenant is None:
-        return json_error(401, "invalid_signature", error, field="X-GameFilm-Signature")
+    tenant = gamefilm_signed_tenant(
+        body, lambda t: t.shared_secret_envs if t.crm == "salesforce" else (), "no Salesforce tenant has a shared secret configured"
+    )
     note(tenant=tenant.id)
     batch = salesforce_json_received(parse_json(body), tenant).enforce_limits(len(body))
     # A Call_Review__c event is a review: checked against the ledger, stored as a review event,
