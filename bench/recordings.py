@@ -10,6 +10,8 @@
 - HubSpot requests per recording for match + attach + review tasks, 1 and 100 arriving
   together, through the real app, worker, adapter and SDK on the loopback fake HubSpot seeded
   with this org (bench/recordings_hubspot.py; target at 100: <= 0.1), by endpoint.
+- the rotation's spread over 1,000 recordings (max - min peer assignments per eligible
+  reviewer, target <= 1) through the real SQLite ledger (bench/rotation.py, more there).
 - Salesforce HTTP requests per recording (match + attach + review tasks) for 1 and 100
   recordings posted together, through the real app, worker and simple-salesforce against a
   `responses` org seeded from the same generated org (bench/recordings_salesforce.py; target
@@ -111,6 +113,23 @@ def main() -> None:
     timing(org, cases)
     hubspot_requests(org, cases)
     salesforce_requests(org, cases)
+    rotation_spread(args.seed)
+
+
+def rotation_spread(seed: int, recordings: int = 1000) -> None:
+    """The rotation's spread over 1,000 recordings through the real SQLite ledger (bench/rotation.py
+    measures it on DynamoDB too, with latencies and contention)."""
+    import tempfile
+
+    from bench.rotation import fairness
+    from integration.store.sqlite import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "rotation.db")
+        try:
+            fairness("rotation (SQLite ledger)", store.ledger(), recordings, seed)
+        finally:
+            store.close()
 
 
 if __name__ == "__main__":
