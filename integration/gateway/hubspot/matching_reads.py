@@ -1,18 +1,19 @@
 """The batched reads that matching recordings and running reviews need, on HubSpot.
 
 Requests (never one per record): owners by email: the owners list once per gateway and hour
-(500 per page, archived then active); contacts by email and deals by id: one batch read per 100
-up to 100, above that the CRM search (IN filters of 100 values, five groups ORed, 200 results a
+(500 per page, archived then active); contacts by email and deals by id: a batch read up to
+100 values, above that the CRM search (IN filters of 100 values, five groups ORed, 200 results a
 page: ceil(n / 200) requests instead of ceil(n / 100)); companies by domain: the search likewise;
 deals of contacts/companies: associations v4 (100 ids per request) then the deals read (for
 matching, one read for the contacts', companies' and explicit deals together); calls: one batch
 read + one associations read to deals and one to contacts per 100 calls; tasks: one batch read
-per 100 tasks. Searches are paced by the adapter's search limiter (HubSpot allows a few a second).
+per 100 tasks. Searches are paced by the adapter's search limiter (HubSpot allows a few a second);
+a query stops at 10,000 results, far above 500 values of a property one record holds.
 
 The trade-off of the search: HubSpot indexes records for search a few seconds after a create or
-change, so a contact created seconds before its call may not be found yet; that recording stays
-`unmatched` and is retried daily. Deals the search does not return (created seconds ago) are
-batch read, so an associated deal is never missed for lag.
+change, so a contact created seconds before the recording is matched may not be found; that recording stays
+`unmatched` and is retried daily. Deal ids the search does not return (created seconds ago, or a
+named deal since deleted: it cannot tell them apart) are batch read, so no deal is missed for lag.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class MatchingReads:
         return {e: known[e] for e in unique(e.strip().lower() for e in emails if e and e.strip()) if e in known}
 
     def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
-        """Company ids by lower-cased domain: `domain` IN (up to 100 values) per search."""
+        """Company ids by lower-cased domain: `domain` IN, 100 values a group, five groups a search."""
         wanted = unique(_domain(d) for d in domains if d and _domain(d))
         found: dict[str, list[str]] = {}
         wanted_set = set(wanted)
