@@ -185,6 +185,10 @@ def report(org: Org, cases: Sequence[Case]) -> None:
     print(f"at 100 together, match + attach + self-assessment: {later:.3f} requests per recording (target <= {TARGET}): {verdict}")
     print(f"peer tasks of {at_100.total} recordings ({at_100.ticks} hourly ticks, 100 due recordings each): {sum(at_100.peers.values())} requests"
           f" for {at_100.peer_tasks} tasks (and the daily re-match of the unmatched)")  # fmt: skip
+    totals = [sum(p.values()) for p in at_100.passes]
+    print(f"requests per pass of 100: {totals} (a deals batch/read after the search: the ids it did not return, e.g. a named deal deleted or not indexed yet)")
+    named_exist = run(org, [c for c in cases if c.kind != "explicit-deleted"], 100, 4)
+    print(f"requests per pass of 100 when every named deal exists (no 'explicit-deleted' case): {[sum(p.values()) for p in named_exist.passes]}")
     for line in at_100.misses[:5]:
         print(line)
     print("\nrequests by endpoint, 100 together: first pass | a later pass | the peer ticks")

@@ -21,8 +21,8 @@ from integration import samples
 from integration.app import create_app
 from integration.commands import marker_for
 from integration.config import parse
-from integration.signature import gamefilm_header
-from tests.conftest import ENVIRON, ORG_ID, SF_REC_SECRET, SF_SECRET
+from integration.signature import gamefilm_header, zoom_signature
+from tests.conftest import ENVIRON, ORG_ID, SF_REC_SECRET, SF_SECRET, ZOOM_TOKEN
 from tests.salesforce_records import INSTANCE, SeededOrg, sf_time
 
 TENANT = "acme-sf"
@@ -41,6 +41,7 @@ SETTINGS: dict[str, Any] = {
 RECORDING_ID = "GameFilm_Recording_Id__c"
 UPSERT_CALLS = f"upsert Task.{RECORDING_ID}"
 UPSERT_TASKS = "upsert Task.GameFilm_Key__c"
+ZOOM_ENV = {"ZOOM_CLIENT_ID": "zoom-client-id", "ZOOM_CLIENT_SECRET": "zoom-client-secret"}
 
 
 def seed(org: SeededOrg) -> None:
@@ -89,6 +90,18 @@ class SfLoop:
             r = self.client.post("/hooks/recordings", data=body, headers=headers)
             assert (r.status_code, r.get_json()["accepted"], r.get_json()["duplicates"]) == (200, int(n == 0), int(n > 0)), r.get_json()
             self.run()
+
+    def post_zoom(self, body: dict[str, Any], times: int = 3) -> list[Any]:
+        """Zoom delivers a signed event `times` (its retries resend the same body); the worker runs after each."""
+        raw, answers = json.dumps(body).encode(), []
+        for _ in range(times):
+            ts = str(int(self.clock()))
+            headers = {"Content-Type": "application/json; charset=utf-8", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(ZOOM_TOKEN, ts, raw)}
+            r = self.client.post("/hooks/zoom", data=raw, headers=headers)
+            assert r.status_code == 200, r.get_json()
+            answers.append(r.get_json())
+            self.run()
+        return answers
 
     def json_event(self, task_id: str, fields: dict[str, Any], times: int = 3) -> None:
         """A signed JSON event about a Task (a Flow's HTTP callout), sent `times`."""
@@ -148,7 +161,8 @@ class SfLoop:
         return sorted(markers[t["GameFilm_Key__c"]] for t in self.review_tasks("peer") if t["GameFilm_Key__c"] in markers)
 
 
-def make_sf_loop(tmp_path, store, clock, http: responses.RequestsMock, **settings: Any) -> SfLoop:
+def make_sf_loop(tmp_path, store, clock, http: responses.RequestsMock, *, zoom: bool = False, **settings: Any) -> SfLoop:
+    """`zoom`: the tenant has Zoom server-to-server OAuth credentials (participants from Zoom's API)."""
     from simple_salesforce import Salesforce
 
     from integration.gateway.salesforce import SalesforceGateway
@@ -156,18 +170,19 @@ def make_sf_loop(tmp_path, store, clock, http: responses.RequestsMock, **setting
     clock.now = MONDAY.timestamp()
     org = SeededOrg(http, now=lambda: datetime.fromtimestamp(clock(), tz=timezone.utc))
     seed(org)
-    cfg = parse({
-        "tenants": [{"id": TENANT, "crm": "salesforce", "org_id": ORG_ID, "shared_secret_envs": ["SF_SECRET"], "instance_url": INSTANCE, "auth": "session", "session_id_env": "SF_SESSION",
-                     "recorder_secret_envs": ["SF_REC_SECRET"], "dry_run": False, "rules": {"game_film": {**SETTINGS, **settings}}}],
-        "store": {"path": str(tmp_path / "unused.db")},
-    })  # fmt: skip
+    tenant = {"id": TENANT, "crm": "salesforce", "org_id": ORG_ID, "shared_secret_envs": ["SF_SECRET"], "instance_url": INSTANCE, "auth": "session",
+              "session_id_env": "SF_SESSION", "recorder_secret_envs": ["SF_REC_SECRET"], "zoom_secret_token_env": "ZOOM_TOKEN", "dry_run": False,
+              "rules": {"game_film": {**SETTINGS, **settings}}}  # fmt: skip
+    if zoom:
+        tenant |= {"zoom_account_id": "AAAAAABBBB", "zoom_client_id_env": "ZOOM_CLIENT_ID", "zoom_client_secret_env": "ZOOM_CLIENT_SECRET"}
+    cfg = parse({"tenants": [tenant], "store": {"path": str(tmp_path / "unused.db")}})
 
     def gateway_for(tenant):
         return SalesforceGateway(lambda: Salesforce(instance_url=INSTANCE, session_id="00D!session"), sleep=lambda s: None,
                                  now=lambda: datetime.fromtimestamp(clock(), tz=timezone.utc))  # fmt: skip
 
     def make_app() -> Any:
-        return create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "SF_SESSION": "sess"}, "worker_mode": "none",
+        return create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "SF_SESSION": "sess", **ZOOM_ENV}, "worker_mode": "none",
                            "gateway_for": gateway_for, "rng": lambda: 0.5})  # fmt: skip
 
     app = make_app()

@@ -36,8 +36,8 @@ Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_N
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
 `objectWriteTraceId` and stores the associations; batch upsert (on a property with unique
 values: updates the record holding the value, else creates it; `new` says which; 400 for
-duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY filters, ANDed in a group, groups
-ORed; 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
+duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY filters, `hs_object_id` too, ANDed in a group, groups
+ORed, at most 5 groups and 100 IN values (else 400); 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
 records that do not exist or a type the pair does not define; an existing association is kept
 once), association labels; owners (paged), properties (calls carry `gamefilm_recording_id`,
 unique) and groups (list, create with 409 for an existing name, archive with 204), OAuth token
@@ -123,6 +123,7 @@ class HubSpotServer:
         self.rate_limit_headers = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
         self.history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # (type, id, property) -> versions, oldest first
         self.clock: Callable[[], float] = time.time  # stamps history versions
+        self.unindexed: set[str] = set()  # record ids the search does not find yet (HubSpot's indexing lag)
         self.hang_seconds = 1.0  # how long a "hang" fault waits before answering
         self.latency = 0.0  # seconds every reply waits (a stand-in for the network and HubSpot)
         self.limit: tuple[int, float] | None = None  # (requests, window seconds) enforced with 429s
@@ -388,7 +389,9 @@ class HubSpotServer:
         store = self.objects.get(_type(object_type), {})
         groups = request.body.get("filterGroups") or [{"filters": []}]
         wanted = request.body.get("properties") or []
-        hits = [(i, p) for i, p in store.items() if any(all(_matches(p, f) for f in g.get("filters", [])) for g in groups)]
+        if len(groups) > 5 or any(len(f.get("values") or []) > 100 for g in groups for f in g.get("filters", [])):
+            return error_reply(400, "VALIDATION_ERROR", "at most 5 filter groups and 100 values per IN filter")
+        hits = [(i, p) for i, p in store.items() if i not in self.unindexed and any(all(_matches({**p, "hs_object_id": i}, f) for f in g.get("filters", [])) for g in groups)]
         start, limit = int(request.body.get("after") or 0), int(request.body.get("limit") or 10)
         if limit > 200:
             return error_reply(400, "VALIDATION_ERROR", "limit must be at most 200")

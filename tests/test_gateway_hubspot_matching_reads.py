@@ -91,14 +91,17 @@ def test_accounts_by_domain_search_companies_with_one_in_filter(gateway: HubSpot
     }
 
 
-@pytest.mark.parametrize(("domains", "searches"), [(1, 1), (100, 1), (101, 2)])
-def test_accounts_by_domain_send_100_domains_per_search(gateway: HubSpotGateway, hubspot_server: HubSpotServer, domains: int, searches: int) -> None:
+@pytest.mark.parametrize(("domains", "groups"), [(1, [[1]]), (100, [[100]]), (101, [[100, 1]]), (501, [[100] * 5, [1]])])
+def test_accounts_by_domain_send_100_domains_per_group_and_5_groups_per_search(
+    gateway: HubSpotGateway, hubspot_server: HubSpotServer, domains: int, groups: list[list[int]]
+) -> None:
     names = [f"d{n}.example" for n in range(domains)]
     for n, name in enumerate(names):
         hubspot_server.add_object("companies", str(300 + n), domain=name)
 
     assert len(gateway.find_accounts_by_domain(names)) == domains
-    assert [len(r.body["filterGroups"][0]["filters"][0]["values"]) for r in hubspot_server.requests] == [min(100, domains - 100 * i) for i in range(searches)]
+    pages = [[len(g["filters"][0]["values"]) for g in r.body["filterGroups"]] for r in hubspot_server.requests if not r.body.get("after")]
+    assert pages == groups
 
 
 def test_search_pages_are_followed_and_paced_below_the_search_limit(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
@@ -186,7 +189,7 @@ def test_deals_for_matching_with_nothing_to_ask_sends_nothing(gateway: HubSpotGa
     assert hubspot_server.requests == []
 
 
-@pytest.mark.parametrize(("contacts", "requests"), [(1, 2), (100, 2), (101, 4)])
+@pytest.mark.parametrize(("contacts", "requests"), [(1, 2), (100, 2), (101, 3)])  # 101 deals: one search
 def test_deals_for_contacts_batch_100_per_request(gateway: HubSpotGateway, hubspot_server: HubSpotServer, contacts: int, requests: int) -> None:
     for n in range(contacts):
         hubspot_server.add_deal(str(1000 + n), hs_is_closed="false")
@@ -195,7 +198,7 @@ def test_deals_for_contacts_batch_100_per_request(gateway: HubSpotGateway, hubsp
     deals = gateway.deals_for_contacts([str(5000 + n) for n in range(contacts)], SINCE)
 
     assert sum(len(d) for d in deals.values()) == contacts
-    assert len(hubspot_server.requests) == requests and max(len(r.body["inputs"]) for r in hubspot_server.requests) <= 100
+    assert len(hubspot_server.requests) == requests and max(len(r.body.get("inputs") or ()) for r in hubspot_server.requests) <= 100
 
 
 # ---- calls and tasks --------------------------------------------------------------------------

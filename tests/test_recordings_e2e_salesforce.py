@@ -4,6 +4,8 @@ answers the adapter's SOQL and keeps what it writes (tests/game_film_sf.py). Eac
 sent three times; the org ends with one call Task and one set of review Tasks."""
 from __future__ import annotations
 
+import base64
+import re
 import threading
 
 import pytest
@@ -262,3 +264,42 @@ def test_an_upsert_applied_then_answered_500_leaves_one_call_task(loop):
     sent = loop.org.bodies(UPSERT_CALLS)
     assert len(sent) == 3 and "TaskSubtype" in sent[1]["records"][0] and "TaskSubtype" not in sent[2]["records"][0]
     assert len(loop.review_tasks("self")) == 1
+
+
+def test_zoom_recording_with_participants_from_zoom_api_lands_once_on_the_matched_opportunity(tmp_path, store, clock, http, monkeypatch):
+    from integration import zoom
+    from tests.game_film_sf import ZOOM_ENV
+    from tests.webhooks import zoom_recording_completed
+
+    for name, value in ZOOM_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(zoom, "_clients", {})
+    loop = make_sf_loop(tmp_path, store, clock, http, zoom=True)
+    uuid = "4444AAAiAAAAAiAiAiiAii=="
+    body = zoom_recording_completed(uuid, host_email="Rep@Acme.io", start_time="2026-11-23T14:00:00Z", topic="Globex demo")
+    token = http.post("https://zoom.us/oauth/token", json={"access_token": "zoom-access", "token_type": "bearer", "expires_in": 3599})
+    people = http.get(re.compile(r"https://api\.zoom\.us/v2/past_meetings/4444AAAiAAAAAiAiAiiAii%3D%3D/participants.*"),
+                      json={"page_size": 300, "next_page_token": "", "participants": [
+                          {"id": "a", "name": "Rep", "user_email": "rep@acme.io"}, {"id": "b", "name": "Buyer", "user_email": "Buyer@Globex.com"},
+                          {"id": "", "name": "Guest (email hidden)", "user_email": ""}]})  # fmt: skip
+
+    answers = loop.post_zoom(body)
+
+    assert [a["accepted"] for a in answers] == [1, 0, 0] and [a["duplicates"] for a in answers] == [0, 1, 1]
+    assert token.call_count == 1 and people.call_count == 1  # the two redeliveries are duplicates: Zoom is not asked again
+    assert people.calls[0].request.headers["Authorization"] == "Bearer zoom-access"
+    asked = token.calls[0].request
+    assert asked.url == "https://zoom.us/oauth/token?grant_type=account_credentials&account_id=AAAAAABBBB"
+    assert asked.headers["Authorization"] == "Basic " + base64.b64encode(b"zoom-client-id:zoom-client-secret").decode()
+    share_url = "https://example.zoom.us/rec/share/Qg75t7xZBtEbAkjdlgbfdngBBBB"
+    [upsert] = loop.org.bodies(UPSERT_CALLS)  # once over three deliveries
+    assert upsert == {"allOrNone": False, "records": [{
+        "attributes": {"type": "Task"}, RECORDING_ID: f"zoom:{uuid}", "Subject": "Globex demo", "TaskSubtype": "Call",
+        "Status": "Completed", "ActivityDate": "2026-11-23", "Description": f"Game Film recording: {share_url}\n\nRecording: {share_url}",
+        "WhatId": OPP1, "WhoId": BUYER, "OwnerId": REP, "CallDurationInSeconds": 42 * 60, "GameFilm_Recording_URL__c": share_url,
+    }]}  # fmt: skip
+    _one_call_and_self_task(loop, OPP1, BUYER)  # Buyer (known only from Zoom) has the role on Opp1, which the rep owns
+    entry = _ledger(loop, f"zoom:{uuid}")
+    assert (entry.deal_id, entry.rep_user_id) == (OPP1, REP)
+    assert entry.status == REC_PRIVATE  # Zoom says nothing about consent: under the "flag" policy the call stays the rep's
+    assert loop.org.kinds().count(UPSERT_CALLS) == 1 and loop.org.kinds().count(UPSERT_TASKS) == 1

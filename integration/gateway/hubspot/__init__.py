@@ -129,18 +129,7 @@ class HubSpotGateway(CrmGateway):
         return {p.id: p.label for p in page.results or []}
 
     def find_contacts(self, emails: Sequence[str]) -> dict[str, Contact]:
-        """By email as idProperty; `account_id` is the primary company (`associatedcompanyid`)."""
-        wanted = unique(e.strip().lower() for e in emails if e and e.strip())
-        records = self.records.read("contacts", wanted, ("email", "firstname", "lastname", "associatedcompanyid"), id_property="email")
-        wanted_set = set(wanted)
-        contacts = {}
-        for r in records:
-            props = r.properties or {}
-            email = (props.get("email") or "").lower()
-            if email in wanted_set:
-                name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
-                contacts[email] = Contact(id=r.id, email=email, name=name, account_id=props.get("associatedcompanyid") or None)
-        return contacts
+        return self.matching_reads.contacts_by_email(emails)
 
     def open_deals_for_contacts(self, contact_ids: Sequence[str]) -> dict[str, list[Deal]]:
         deal_ids_by_contact = self.records.associated_ids("contacts", "deals", unique(contact_ids))

@@ -1,11 +1,19 @@
 """The batched reads that matching recordings and running reviews need, on HubSpot.
 
 Requests (never one per record): owners by email: the owners list once per gateway and hour
-(500 per page, archived then active); companies by domain: one search per 100 domains, paced by the
-search limiter; deals of contacts/companies: associations v4 (100 ids per request) then one
-deals batch read per 100 deals (for matching, one read for the contacts', companies' and
-explicit deals together); calls: one batch read + one associations read to deals and
-one to contacts per 100 calls; tasks: one batch read per 100 tasks.
+(500 per page, archived then active); contacts by email and deals by id: a batch read up to
+100 values, above that the CRM search (IN filters of 100 values, five groups ORed, 200 results a
+page: ceil(n / 200) requests instead of ceil(n / 100)); companies by domain: the search likewise;
+deals of contacts/companies: associations v4 (100 ids per request) then the deals read (for
+matching, one read for the contacts', companies' and explicit deals together); calls: one batch
+read + one associations read to deals and one to contacts per 100 calls; tasks: one batch read
+per 100 tasks. Searches are paced by the adapter's search limiter (HubSpot allows a few a second);
+a query stops at 10,000 results, far above 500 values of a property one record holds.
+
+The trade-off of the search: HubSpot indexes records for search a few seconds after a create or
+change, so a contact created seconds before the recording is matched may not be found; that recording stays
+`unmatched` and is retried daily. Deal ids the search does not return (created seconds ago, or a
+named deal since deleted: it cannot tell them apart) are batch read, so no deal is missed for lag.
 """
 from __future__ import annotations
 
@@ -14,12 +22,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from integration.commands import Deal, User
-from integration.gateway.hubspot.mapping import CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
-from integration.gateway.hubspot.records import Records
+from integration.commands import Contact, Deal, User
+from integration.gateway.hubspot.mapping import BATCH_SIZE, CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
+from integration.gateway.hubspot.records import SEARCH_PAGE, Records
 from integration.recordings import CallActivity, TaskState
 
-DOMAINS_PER_SEARCH = 100  # values of one IN filter, kept at the batch size
+CONTACT_PROPERTIES = ("email", "firstname", "lastname", "associatedcompanyid")
 OWNERS_MAX_AGE = 3600.0  # seconds: a rep added in HubSpot is known within the hour
 
 
@@ -48,15 +56,36 @@ class MatchingReads:
         return {e: known[e] for e in unique(e.strip().lower() for e in emails if e and e.strip()) if e in known}
 
     def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
-        """Company ids by lower-cased domain: `domain` IN (up to 100 values) per search."""
+        """Company ids by lower-cased domain: `domain` IN, 100 values a group, five groups a search."""
         wanted = unique(_domain(d) for d in domains if d and _domain(d))
         found: dict[str, list[str]] = {}
-        for chunk in chunks(wanted, DOMAINS_PER_SEARCH):
-            for company in self.records.search("companies", [{"property_name": "domain", "operator": "IN", "values": list(chunk)}], ("domain",)):
-                domain = _domain((company.properties or {}).get("domain") or "")
-                if domain in chunk:
-                    found.setdefault(domain, []).append(str(company.id))
+        wanted_set = set(wanted)
+        for company in self.records.search_in("companies", "domain", wanted, ("domain",)) if wanted else ():
+            domain = _domain((company.properties or {}).get("domain") or "")
+            if domain in wanted_set:
+                found.setdefault(domain, []).append(str(company.id))
         return {d: unique(ids) for d, ids in found.items()}
+
+    def contacts_by_email(self, emails: Sequence[str]) -> dict[str, Contact]:
+        """Contacts by lower-cased email; `account_id` is the primary company
+        (`associatedcompanyid`). Up to 100 emails: a batch read on the `email` idProperty;
+        more: the search (`email` IN), half the requests, subject to its indexing lag."""
+        wanted = unique(e.strip().lower() for e in emails if e and e.strip())
+        if not wanted:
+            return {}
+        if searching_pays(len(wanted)):
+            records = self.records.search_in("contacts", "email", wanted, CONTACT_PROPERTIES)
+        else:
+            records = self.records.read("contacts", wanted, CONTACT_PROPERTIES, id_property="email")
+        wanted_set = set(wanted)
+        contacts = {}
+        for r in records:
+            props = r.properties or {}
+            email = (props.get("email") or "").lower()
+            if email in wanted_set:
+                name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
+                contacts[email] = Contact(id=str(r.id), email=email, name=name, account_id=props.get("associatedcompanyid") or None)
+        return contacts
 
     def deals_for(self, from_type: str, ids: Sequence[str], closed_since: datetime) -> dict[str, list[Deal]]:
         """Deals associated with each contact/company: open, or closed on/after `closed_since`.
@@ -77,8 +106,18 @@ class MatchingReads:
         return _kept("contacts", by_contact, properties, closed_since), _kept("companies", by_account, properties, closed_since), explicit
 
     def _deals(self, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+        """Deal properties by id: a batch read up to 100 ids, else the search on `hs_object_id`
+        with the ids it did not return (not indexed yet) batch read after it."""
         wanted = unique(ids)
-        return {str(r.id): r.properties or {} for r in self.records.read("deals", wanted, MATCH_DEAL_PROPERTIES)} if wanted else {}
+        if not wanted:
+            return {}
+        found: dict[str, Mapping[str, Any]] = {}
+        if searching_pays(len(wanted)):
+            found = {str(r.id): r.properties or {} for r in self.records.search_in("deals", "hs_object_id", wanted, MATCH_DEAL_PROPERTIES)}
+        missing = [d for d in wanted if d not in found]
+        if missing:
+            found.update({str(r.id): r.properties or {} for r in self.records.read("deals", missing, MATCH_DEAL_PROPERTIES)})
+        return found
 
     def calls(self, ids: Sequence[str]) -> dict[str, CallActivity]:
         wanted = unique(ids)
@@ -90,6 +129,12 @@ class MatchingReads:
 
     def tasks(self, ids: Sequence[str]) -> dict[str, TaskState]:
         return {str(r.id): task_from_record(r) for r in self.records.read("tasks", unique(ids), TASK_PROPERTIES)}
+
+
+def searching_pays(count: int) -> bool:
+    """True when the search (200 results a page, at most one hit per value) needs fewer
+    requests than batch reads of 100: from 101 values on."""
+    return -(-count // SEARCH_PAGE) < -(-count // BATCH_SIZE)
 
 
 def _kept(from_type: str, deal_ids: Mapping[str, Sequence[str]], properties: Mapping[str, Mapping[str, Any]], closed_since: datetime) -> dict[str, list[Deal]]:

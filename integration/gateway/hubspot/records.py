@@ -11,6 +11,8 @@ from integration.gateway.ratelimit import SlidingWindowLimiter
 
 Link = tuple[str, int]  # (record id, HUBSPOT_DEFINED association type id)
 SEARCH_PAGE = 200  # the search API's largest page
+IN_VALUES = 100  # values per IN filter, kept at the batch size
+SEARCH_GROUPS = 5  # filter groups per search (ORed): 500 values per search request
 
 
 class Records:
@@ -109,13 +111,25 @@ class Records:
 
     def search(self, object_type: str, filters: Sequence[Mapping[str, Any]], properties: Iterable[str]) -> list[Any]:
         """Every record matching all `filters` (one filter group), 200 per page."""
+        return self._search(object_type, [filters], properties)
+
+    def search_in(self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str]) -> list[Any]:
+        """Every record whose `property_name` is one of `values`: IN filters of 100 values, five
+        groups (ORed) per search, so 500 values and ceil(hits / 200) pages per search."""
+        records: list[Any] = []
+        for chunk in chunks(unique(values), IN_VALUES * SEARCH_GROUPS):
+            groups = [[{"property_name": property_name, "operator": "IN", "values": list(part)}] for part in chunks(chunk, IN_VALUES)]
+            records.extend(self._search(object_type, groups, properties))
+        return records
+
+    def _search(self, object_type: str, groups: Sequence[Sequence[Mapping[str, Any]]], properties: Iterable[str]) -> list[Any]:
         from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
 
-        group = FilterGroup(filters=[Filter(**f) for f in filters])
+        filter_groups = [FilterGroup(filters=[Filter(**f) for f in filters]) for filters in groups]
         records: list[Any] = []
         after: str | None = None
         while True:
-            request = PublicObjectSearchRequest(filter_groups=[group], properties=list(properties), limit=SEARCH_PAGE, after=after)
+            request = PublicObjectSearchRequest(filter_groups=filter_groups, properties=list(properties), limit=SEARCH_PAGE, after=after)
             slot = self.search_limiter.acquire() if self.search_limiter else 0.0
             try:
                 page = self.transport.sdk("crm.objects.search_api", "do_search", object_type, request)
