@@ -13,14 +13,15 @@ from typing import Any, Mapping
 
 from integration import events as ev
 from integration.batch import raw_json
-from integration.config import Config, Tenant
+from integration.config_model import Tenant
 from integration.events import Event, Received
 from integration.ledger import Assignment, RecordingEntry, ReviewLedger
 from integration.review.submitted import FROM_SALESFORCE_RECORD, REVIEW_OBJECT, Submitted, submitted_from_changed, submitted_to_changed
 from integration.review_record import CALL_FIELD, record_review
 from integration.review_form import ReviewTask, SubmissionError, validate_submission
-from integration.rubric import DEFAULT_RUBRIC, Rubric
+from integration.rubric import Rubric, load_rubric
 
+GAME_FILM = "game_film"  # the rule whose settings carry the rubric
 REVIEW = "review"  # source suffix: `hubspot-review`, `salesforce-review`
 
 
@@ -32,10 +33,11 @@ def is_review_source(source: str) -> bool:
     return source.rpartition("-")[2] == REVIEW
 
 
-def rubric_of(config: Config) -> Rubric:
-    """The deployment's rubric (`[rubric]`, once the config carries it), else the default."""
-    rubric = getattr(config, "rubric", None)
-    return rubric if isinstance(rubric, Rubric) else DEFAULT_RUBRIC
+def rubric_of(tenant: Tenant) -> Rubric:
+    """The tenant's rubric (`[tenants.rules.game_film.rubric]`, validated when the config was
+    loaded), else the default: the edge checks what the worker will score."""
+    raw = tenant.rules.get(GAME_FILM, {})
+    return load_rubric(raw.get("rubric") if isinstance(raw, Mapping) else None, f"tenants[{tenant.id}].rules.{GAME_FILM}.rubric")
 
 
 Found = tuple[ReviewTask, RecordingEntry]  # the task as validation sees it, and the call it reviews
