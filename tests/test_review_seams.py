@@ -3,12 +3,16 @@ link opens it), the entry paths check the tenant's own rubric, and Salesforce te
 `review_intake = "poll"` have their `Call_Review__c` records polled on the hourly tick."""
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from integration.review_link import read_token
 from tests.conftest import make_config, tenants_raw
 from tests.game_film_org import ANA, BEN, LINK_SECRET, REP, TENANT, make_loop, recording
+from tests.game_film_org import org as org_of_loop
+from tests.salesforce_http import connector, gateway, http, sleeps  # noqa: F401  (fixtures)
 from tests.review_entry import LINK_ENVIRON, PEER_TASK, REVIEWER, STRENGTH, T, org, post_card, seed
 from tests.review_entry import LINK_SECRET as ENTRY_SECRET
 
@@ -104,3 +108,68 @@ def test_the_review_page_asks_and_checks_the_tenants_own_rubric(make_app, tmp_pa
     taken = client.post(path, data=urlencode({"strengths": STRENGTH, "scores.rapport": "9", "scores.pain": "6"}), headers=FORM)
     assert taken.status_code == 200 and "<strong>8.00</strong>" in taken.text
     assert len(store.list_events(tenant=T, limit=10)) == 1
+
+
+# --- Salesforce editions without outbound messages: the hourly poll ----------------------------
+def _record(n: int, stamp: str, reviewer: str, **over) -> dict:
+    marks = {"Discovery_Questions__c": 5.0, "Objection_Handling__c": 4.0, "Closing_Technique__c": 3.0, "Next_Steps_Agreed__c": 4.0}
+    return {"attributes": {"type": "Call_Review__c", "url": f"/services/data/v59.0/sobjects/Call_Review__c/a0X00000000000{n}AAA"},
+            "Id": f"a0X00000000000{n}AAA", "Opportunity__c": "d1", "Call_External_Id__c": "rec:1", "Reviewer__c": reviewer,
+            "Rep__c": REP, "Strengths__c": STRENGTH, "Suggestions__c": "Confirm the next meeting", "Self_Assessment__c": False,
+            "Improvement_Area__c": None, "LastModifiedDate": stamp, "SystemModstamp": stamp, **marks, **over}  # fmt: skip
+
+
+def test_salesforce_reviews_are_polled_hourly_from_the_last_high_water_mark_and_written_back_once(tmp_path, store, clock, http, gateway):
+    from decimal import Decimal
+
+    from integration.review.poll import CURSOR_ID
+    from tests.review_events import updates
+    from tests.salesforce_http import QUERY, page, soql
+
+    crm = org_of_loop()
+    crm.read_changed_records = gateway.read_changed_records  # the poll's one read: simple-salesforce over HTTP
+    loop = make_loop(tmp_path, store, clock, salesforce=True, crm=crm, review_intake="poll")
+    loop.deliver(recording("rec:1", "buyer@globex.com"), times=1)
+    own = _record(1, "2026-11-23T15:20:00.000+0000", REP, Self_Assessment__c=True, Improvement_Area__c="closing_technique",
+                  Strengths__c=None, Suggestions__c=None)  # fmt: skip
+    peer = _record(2, "2026-11-23T16:40:00.000+0000", ANA)
+    answers = [[own], [own, peer], [peer]]  # each poll from the newest stamp seen: the boundary record comes again
+    http.add_callback("GET", QUERY, callback=lambda request: (200, {}, json.dumps(page(answers.pop(0)))))
+
+    loop.tick(hours=1)  # 16:00: the first poll looks back 14 days; the self-assessment is stored as an event
+    assert "WHERE SystemModstamp >= 2026-11-09T16:00:00Z ORDER BY SystemModstamp, Id LIMIT 200" in soql(http.calls[0])
+    loop.run()
+    assert sorted(t.owner_id for t in loop.tasks("peer")) == [ANA, BEN]  # the self-assessment, polled, started the peers
+    assert loop.ledger.get_reviews(TENANT, [CURSOR_ID])[CURSOR_ID].submitted_at == datetime(2026, 11, 23, 15, 20, tzinfo=timezone.utc).timestamp()
+
+    loop.tick(hours=1)  # 17:00: from 15:20; the self-assessment again (a duplicate) and the peer review
+    assert "WHERE SystemModstamp >= 2026-11-23T15:20:00Z " in soql(http.calls[1])
+    loop.run()
+    loop.tick(hours=1)  # 18:00: from 16:40; the peer review again: nothing new
+    assert "WHERE SystemModstamp >= 2026-11-23T16:40:00Z " in soql(http.calls[2])
+    loop.run()
+    assert len(http.calls) == 3
+    reviews = [e for e in store.list_events(tenant=TENANT, limit=50) if e.event.object_type == "review"]
+    assert len(reviews) == 2
+    records = {u.record_id: dict(u.fields) for u in updates(loop, "Call_Review__c")}  # one write each, the self-assessment's too
+    assert len(updates(loop, "Call_Review__c")) == 2 and records["a0X000000000002AAA"] == {"Weighted_Score__c": Decimal("4.00"), "GameFilm_Error__c": None}
+    done = sorted(u.record_id for u in updates(loop, "Task") if dict(u.fields) == {"Status": "Completed"})
+    assert done == sorted(loop.task_id(f"review#{TENANT}#rec:1#{who}") for who in ("self", f"peer#{ANA}")) and len(updates(loop, "Task")) == 2
+    [opp] = updates(loop, "Opportunity")
+    assert opp.record_id == "d1" and opp.fields["GameFilm_Review_Count__c"] == 1
+
+
+def test_a_poll_that_fails_fails_the_tick_only_and_keeps_the_mark(tmp_path, store, clock, http, gateway):
+    from integration.review.poll import CURSOR_ID
+    from tests.salesforce_http import QUERY
+
+    crm = org_of_loop()
+    crm.read_changed_records = gateway.read_changed_records
+    loop = make_loop(tmp_path, store, clock, salesforce=True, crm=crm, review_intake="poll")
+    http.add("GET", QUERY, status=503, json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "down"}])
+    clock.advance(3600)
+    loop.services.worker.insert_ticks()
+    report = loop.services.worker.run_due()
+    [failed] = report.failed
+    assert failed.startswith(f"tick#{TENANT}#") and "polling Call_Review__c" in store.get_event(failed).last_error
+    assert loop.ledger.get_reviews(TENANT, [CURSOR_ID]) == {}

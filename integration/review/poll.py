@@ -44,7 +44,8 @@ def _keep(ledger: ReviewLedger, tenant: str, mark: datetime) -> None:
 
 def poll(run: Run, store: Callable[[Sequence[Received]], int]) -> int:
     """Poll up to MAX_PAGES pages; answers how many new review events were stored. Refused
-    records are logged by id and field name only (never their text)."""
+    records are logged by id and field name only (never their text), at info: the record at
+    the mark is read again by the next poll and, once its task is done, refused as closed."""
     tenant, ledger = run.tenant, run.ledger
     mark, new = since(ledger, tenant.id, run.now), 0
     for _ in range(MAX_PAGES):
@@ -52,7 +53,7 @@ def poll(run: Run, store: Callable[[Sequence[Received]], int]) -> int:
         if polled.received:
             new += store(polled.received)
         for record_id, fields in sorted(polled.refused.items()):
-            log.warning("Call_Review__c %s not taken as a review: %s", record_id, ", ".join(fields))
+            log.info("Call_Review__c %s not taken as a review: %s", record_id, ", ".join(fields))
         if polled.next_since is not None and polled.next_since > mark:
             mark = polled.next_since
             _keep(ledger, tenant.id, mark)
