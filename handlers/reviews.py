@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, jsonify, request
@@ -29,7 +29,9 @@ from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_REVIEW_PAGE
 from integration.review_form import ReviewTask, SubmissionError, form_fields
 from integration.events import Received
 from integration.intake import StoreUnavailable
-from integration.review_intake import accept_submission, record_received, rubric_of, task_by_assignment, task_by_crm_id
+from integration.review_intake import (
+    accept_submission, learn_task_ids, record_received, rubric_of, task_by_assignment, task_by_crm_id,
+)  # fmt: skip
 from integration.review_record import RecordError
 from integration.review_link import LINK_SECRET_ENV, LinkClaim, LinkError, read_token
 from integration.signature import SignatureError, verify_hubspot_v3
@@ -67,6 +69,12 @@ def _ledger_reads() -> Iterator[None]:
         raise
     except Exception as exc:
         raise StoreUnavailable(exc) from exc
+
+
+def _learn(tenant: Tenant) -> Callable[[], int]:
+    """A task created since the last tick: its id is in the outbox, not yet on the assignment."""
+    s = services()
+    return lambda: learn_task_ids(_ledger(), tenant.id, s.store.get_action, s.clock())
 
 
 def _hubspot_tenant(body: bytes) -> Tenant:
@@ -137,7 +145,7 @@ def hubspot_review() -> Response | tuple[Response, int]:
             raise SubmissionError(400, {"body": "must be an object: taskId and the form's fields"})
         task_id = _task_id(payload.pop("taskId", None))
         with _ledger_reads():
-            task, _ = task_by_crm_id(_ledger(), tenant.id, task_id)
+            task, _ = task_by_crm_id(_ledger(), tenant.id, task_id, learn=_learn(tenant))
         submitter = _submitter(tenant)
         submitted, received = accept_submission(rubric_of(tenant), tenant, task, submitter, payload, s.clock(), FROM_HUBSPOT_CARD)
     except SubmissionError as exc:
@@ -153,7 +161,7 @@ def hubspot_review_form() -> Response | tuple[Response, int]:
     tenant = _hubspot_tenant(b"")
     try:
         with _ledger_reads():
-            task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")))
+            task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")), learn=_learn(tenant))
     except SubmissionError as exc:
         return _review_errors(exc)
     fields = [asdict(f) for f in form_fields(rubric_of(tenant), task.kind)]
