@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+import responses
 
 from integration.signature import hubspot_v3_signature
 from tests.conftest import HUBSPOT_SECRET, PORTAL_ID
@@ -19,6 +20,12 @@ from tests.hubspot_server import hubspot_server  # noqa: F401  (fixture)
 BASE = "https://hooks.acme.io/prod"
 DEALS_UPDATE = "/crm/v3/objects/deals/batch/update"
 MARKS = {"discovery_questions": 5, "objection_handling": 4, "closing_technique": 3, "next_steps_agreed": 4}
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:  # the seeded org serves every endpoint
+        yield rsps
 
 
 @pytest.fixture
@@ -94,3 +101,42 @@ def test_hubspot_reviews_from_the_card_and_the_page_are_written_back_once_each(p
     [scores] = writes[CALLS_UPDATE]
     assert scores["inputs"][0]["id"] == call and scores["inputs"][0]["properties"]["gamefilm_weighted_score"] == "3.50"
     assert portal.tasks()[peers[ANA]]["hs_task_status"] == portal.tasks()[peers[BEN]]["hs_task_status"] == "COMPLETED"
+
+
+def test_a_salesforce_call_review_outbound_message_is_one_patch_of_review_opportunity_task_and_rep(tmp_path, store, clock, http):
+    from integration import samples
+    from integration.commands import marker_for
+    from tests.conftest import ORG_ID
+    from tests.game_film_sf import ANA as SF_ANA, BEN as SF_BEN, OPP1, REP as SF_REP, TENANT as SF_TENANT, make_sf_loop
+    from tests.salesforce_records import sf_time
+
+    loop = make_sf_loop(tmp_path, store, clock, http, submit_url=None)
+    loop.post_recording("call-1", "buyer@globex.com")
+    loop.task_completed(loop.self_task("rec:call-1")["Id"])
+    assert loop.peer_owners("rec:call-1") == [SF_ANA, SF_BEN]
+    ana_task = loop.task(f"review#{SF_TENANT}#rec:call-1#peer#{SF_ANA}")
+    review = loop.org.add("Call_Review__c", "a0X000000000001AAA", Opportunity__c=OPP1, Call_External_Id__c="rec:call-1",
+                          Reviewer__c=SF_ANA, Rep__c=SF_REP)  # fmt: skip
+    values = {"Id": review, "Opportunity__c": OPP1, "Call_External_Id__c": "rec:call-1", "Reviewer__c": SF_ANA, "Rep__c": SF_REP,
+              "Strengths__c": "Named the buyer's pain in their words", "Suggestions__c": "Confirm the next meeting",
+              "Self_Assessment__c": "false", "LastModifiedDate": sf_time(loop.now()), "Discovery_Questions__c": "5.0",
+              "Objection_Handling__c": "4.0", "Closing_Technique__c": "3.0", "Next_Steps_Agreed__c": "4.0"}  # fmt: skip
+    mark = len(loop.org.requests)
+    message = samples.outbound_message(ORG_ID, [("04l5e000000RV01AAG", "Call_Review__c", values)])
+    for _ in range(3):  # Salesforce resends until acked; each one acked
+        r = loop.client.post("/hooks/salesforce/outbound", data=message, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+        assert r.status_code == 200 and b"<Ack>true</Ack>" in r.data
+        loop.run()
+    writes = [(kind, body) for kind, body in loop.org.requests[mark:] if not kind.startswith("query")]
+    [(kind, body)] = writes
+    assert kind == "update Call_Review__c,Opportunity,Task,User" and body["allOrNone"] is False
+    by_id = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in body["records"]}
+    assert by_id[review] == {"attributes": {"type": "Call_Review__c"}, "Weighted_Score__c": 4.0, "GameFilm_Error__c": None}
+    assert by_id[ana_task["Id"]] == {"attributes": {"type": "Task"}, "Status": "Completed"}
+    assert by_id[OPP1] == {"attributes": {"type": "Opportunity"}, "GameFilm_Avg_Discovery_Questions__c": 5.0,
+                           "GameFilm_Avg_Objection_Handling__c": 4.0, "GameFilm_Avg_Closing_Technique__c": 3.0,
+                           "GameFilm_Avg_Next_Steps_Agreed__c": 4.0, "GameFilm_Weighted_Avg__c": 4.0, "GameFilm_Review_Count__c": 1,
+                           "GameFilm_Last_Score__c": 4.0, "GameFilm_Last_Reviewed__c": loop.now().date().isoformat()}  # fmt: skip
+    assert by_id[SF_REP]["GameFilm_Rolling_Avg__c"] == 4.0 and by_id[SF_REP]["GameFilm_Status__c"] == "enrolled"
+    assert loop.org.records[review]["Weighted_Score__c"] == 4.0 and loop.org.records[ana_task["Id"]]["Status"] == "Completed"
+    assert ana_task["GameFilm_Key__c"] == marker_for(f"review#{SF_TENANT}#rec:call-1#peer#{SF_ANA}")
