@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, jsonify, request
@@ -29,7 +29,9 @@ from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_REVIEW_PAGE
 from integration.review_form import ReviewTask, SubmissionError, form_fields
 from integration.events import Received
 from integration.intake import StoreUnavailable
-from integration.review_intake import accept_submission, record_received, rubric_of, task_by_assignment, task_by_crm_id
+from integration.review_intake import (
+    accept_submission, learn_task_ids, record_received, rubric_of, task_by_assignment, task_by_crm_id,
+)  # fmt: skip
 from integration.review_record import RecordError
 from integration.review_link import LINK_SECRET_ENV, LinkClaim, LinkError, read_token
 from integration.signature import SignatureError, verify_hubspot_v3
@@ -67,6 +69,12 @@ def _ledger_reads() -> Iterator[None]:
         raise
     except Exception as exc:
         raise StoreUnavailable(exc) from exc
+
+
+def _learn(tenant: Tenant) -> Callable[[], int]:
+    """A task created since the last tick: its id is in the outbox, not yet on the assignment."""
+    s = services()
+    return lambda: learn_task_ids(_ledger(), tenant.id, s.store.get_action, s.clock())
 
 
 def _hubspot_tenant(body: bytes) -> Tenant:
@@ -137,9 +145,9 @@ def hubspot_review() -> Response | tuple[Response, int]:
             raise SubmissionError(400, {"body": "must be an object: taskId and the form's fields"})
         task_id = _task_id(payload.pop("taskId", None))
         with _ledger_reads():
-            task, _ = task_by_crm_id(_ledger(), tenant.id, task_id)
+            task, _ = task_by_crm_id(_ledger(), tenant.id, task_id, learn=_learn(tenant))
         submitter = _submitter(tenant)
-        submitted, received = accept_submission(rubric_of(s.config), tenant, task, submitter, payload, s.clock(), FROM_HUBSPOT_CARD)
+        submitted, received = accept_submission(rubric_of(tenant), tenant, task, submitter, payload, s.clock(), FROM_HUBSPOT_CARD)
     except SubmissionError as exc:
         return _review_errors(exc)
     accepted = s.intake.accept([received])  # type: ignore[list-item]  # Received: stored raw, as every ack does
@@ -153,10 +161,10 @@ def hubspot_review_form() -> Response | tuple[Response, int]:
     tenant = _hubspot_tenant(b"")
     try:
         with _ledger_reads():
-            task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")))
+            task, recording = task_by_crm_id(_ledger(), tenant.id, _task_id(request.args.get("taskId")), learn=_learn(tenant))
     except SubmissionError as exc:
         return _review_errors(exc)
-    fields = [asdict(f) for f in form_fields(rubric_of(services().config), task.kind)]
+    fields = [asdict(f) for f in form_fields(rubric_of(tenant), task.kind)]
     call = {"external_id": task.call_external_id, "title": recording.title, "recording_url": recording.recording_url,
             "deal_id": task.deal_id, "rep_id": task.rep_id}  # fmt: skip
     return jsonify({"taskId": task.task_id, "kind": task.kind, "open": task.open, "assignee_id": task.assignee_id,
@@ -167,7 +175,7 @@ def salesforce_reviews(tenant: Tenant, records: Sequence[Mapping[str, Any]]) -> 
     """`Call_Review__c` records (outbound message or Flow callout) as review events; the refused
     ones by position, {field: problem} (our sentences, never the record's values)."""
     s = services()
-    ledger, rubric, events, refused = s.ledger, rubric_of(s.config), [], {}
+    ledger, rubric, events, refused = s.ledger, rubric_of(tenant), [], {}
     for index, values in enumerate(records):
         if ledger is None:
             refused[index] = {"path": "this deployment's store keeps no review ledger"}
@@ -224,10 +232,10 @@ def _page_task(token: str) -> tuple[Tenant, LinkClaim, ReviewTask, RecordingEntr
 
 @bp.get("/review/<token>")
 def review_form(token: str) -> Response | tuple[Response, int]:
-    _, _, task, recording = _page_task(token)
+    tenant, _, task, recording = _page_task(token)
     if not task.open:
         return _html(review_page.error_page("Review closed", "This review task is no longer open; nothing to do."), 409)
-    fields = form_fields(rubric_of(services().config), task.kind)
+    fields = form_fields(rubric_of(tenant), task.kind)
     return _html(review_page.form_page(fields, recording, task.kind, request.path))
 
 
@@ -237,7 +245,8 @@ def review_submit(token: str) -> Response | tuple[Response, int]:
     body = raw_body()
     tenant, claim, task, recording = _page_task(token)
     s = services()
-    fields = form_fields(rubric_of(s.config), task.kind)
+    rubric = rubric_of(tenant)
+    fields = form_fields(rubric, task.kind)
     try:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
@@ -249,7 +258,7 @@ def review_submit(token: str) -> Response | tuple[Response, int]:
         else:
             payload[name] = value
     try:
-        submitted, received = accept_submission(rubric_of(s.config), tenant, task, claim.reviewer_id, payload, s.clock(), FROM_REVIEW_PAGE)
+        submitted, received = accept_submission(rubric, tenant, task, claim.reviewer_id, payload, s.clock(), FROM_REVIEW_PAGE)
     except SubmissionError as exc:
         note(error="invalid_review")
         if exc.status != 400:

@@ -110,7 +110,8 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         if not built:
             from integration.worker import Worker
 
-            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random), ledger=ledger))
+            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random), ledger=ledger,
+                                 environ=environ))  # fmt: skip
         return built[0]
 
     mode = o.get("worker_mode", cfg.worker.mode)

@@ -8,19 +8,22 @@ a `Received` with source `<crm>-review` and the `review.submitted` shape, keyed 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from integration import events as ev
 from integration.batch import raw_json
-from integration.config import Config, Tenant
+from integration.config_model import Tenant
 from integration.events import Event, Received
 from integration.ledger import Assignment, RecordingEntry, ReviewLedger
 from integration.review.submitted import FROM_SALESFORCE_RECORD, REVIEW_OBJECT, Submitted, submitted_from_changed, submitted_to_changed
 from integration.review_record import CALL_FIELD, record_review
 from integration.review_form import ReviewTask, SubmissionError, validate_submission
-from integration.rubric import DEFAULT_RUBRIC, Rubric
+from integration.rubric import Rubric, load_rubric
 
+OPEN_HORIZON = 400 * 86400.0  # open assignments due before now + this: all of them
+GAME_FILM = "game_film"  # the rule whose settings carry the rubric
 REVIEW = "review"  # source suffix: `hubspot-review`, `salesforce-review`
 
 
@@ -32,10 +35,11 @@ def is_review_source(source: str) -> bool:
     return source.rpartition("-")[2] == REVIEW
 
 
-def rubric_of(config: Config) -> Rubric:
-    """The deployment's rubric (`[rubric]`, once the config carries it), else the default."""
-    rubric = getattr(config, "rubric", None)
-    return rubric if isinstance(rubric, Rubric) else DEFAULT_RUBRIC
+def rubric_of(tenant: Tenant) -> Rubric:
+    """The tenant's rubric (`[tenants.rules.game_film.rubric]`, validated when the config was
+    loaded), else the default: the edge checks what the worker will score."""
+    raw = tenant.rules.get(GAME_FILM, {})
+    return load_rubric(raw.get("rubric") if isinstance(raw, Mapping) else None, f"tenants[{tenant.id}].rules.{GAME_FILM}.rubric")
 
 
 Found = tuple[ReviewTask, RecordingEntry]  # the task as validation sees it, and the call it reviews
@@ -48,9 +52,27 @@ def _task(ledger: ReviewLedger, tenant: str, assignment: Assignment, field: str)
     return ReviewTask.of(assignment, recording), recording
 
 
-def task_by_crm_id(ledger: ReviewLedger, tenant: str, task_id: str, field: str = "taskId") -> Found:
-    """The review task behind a CRM task id; SubmissionError 404 naming `field` when none."""
+def learn_task_ids(ledger: ReviewLedger, tenant: str, action: Callable[[str], Any], now: float) -> int:
+    """Record on open assignments the CRM task ids their CreateTask rows got (the outbox is the
+    truth of what was created); the hourly tick does the same. Answers how many were learned."""
+    learned = []
+    for a in ledger.open_assignments(tenant, now + OPEN_HORIZON):
+        row = None if a.task_id else action(a.task_key)
+        if row is not None and row.crm_id:
+            learned.append(replace(a, task_id=str(row.crm_id)))
+    if learned:
+        ledger.update_assignments(learned, now)
+    return len(learned)
+
+
+def task_by_crm_id(ledger: ReviewLedger, tenant: str, task_id: str, field: str = "taskId",
+                   learn: Callable[[], int] | None = None) -> Found:  # fmt: skip
+    """The review task behind a CRM task id; SubmissionError 404 naming `field` when none.
+    A task created since the last tick is not on its assignment yet: `learn()` records the
+    ids the outbox holds, and the lookup is made once more."""
     assignment = ledger.assignments_by_task(tenant, [task_id]).get(task_id)
+    if assignment is None and learn is not None and learn():
+        assignment = ledger.assignments_by_task(tenant, [task_id]).get(task_id)
     if assignment is None:
         raise SubmissionError(404, {field: "not a Game Film review task"})
     return _task(ledger, tenant, assignment, field)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from integration.config import Tenant
+from integration.config_model import Tenant
 from integration.events import Received
 from integration.gateway import CrmGateway
 from integration.ledger import ReviewLedger

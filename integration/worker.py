@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 from integration import events as ev
 from integration.commands import Command
 from integration.config import Config, Tenant
-from integration.events import CREATED, Event, StoredEvent
+from integration.events import CREATED, Event, Received, StoredEvent
 from integration.gateway import CrmError, CrmGateway, RecordDataError
 from integration.gateway.transport import RetryPolicy
 from integration.outbox import Outbox
@@ -53,9 +53,11 @@ class Worker:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         ledger: ReviewLedger | None = None,
+        environ: Mapping[str, str] | None = None,
     ):
         self.store = store
         self.ledger = ledger
+        self.environ = environ or {}  # the deployment's secrets (env/SSM), for rules that sign links
         self.config = config
         self.gateway_for = gateway_for
         self.rules = dict(rules) if rules is not None else registry()
@@ -242,7 +244,8 @@ class Worker:
                 if key in held:
                     settler.fail(held[key], error, retryable=retryable)
 
-            batch = Batch(tenant, [s.event for s in stored_events], gateway, self.ledger, self.store.get_action, self.clock(), fail)
+            batch = Batch(tenant, [s.event for s in stored_events], gateway, self.ledger, self.store.get_action, self.clock(), fail,
+                          self.config.intake.public_base_url, self._secret, self._store_events)  # fmt: skip
             try:
                 prepared[name] = rule.prepare(batch, settings)
             except CrmError as exc:
@@ -253,6 +256,12 @@ class Worker:
                 for stored in stored_events:
                     settler.fail(stored, f"{name}: {type(exc).__name__}: {exc}")
         return replace(state, prepared=prepared)
+
+    def _secret(self, name: str) -> str | None:
+        return self.environ.get(name) or None
+
+    def _store_events(self, events: Sequence[Event | Received]) -> int:
+        return sum(self.store.add_events(events, self.clock()))
 
     def insert_ticks(self) -> int:
         """Add this hour's synthetic event for every tenant with a rule that `ticks`; its key

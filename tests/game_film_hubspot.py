@@ -20,6 +20,7 @@ from integration import samples
 from integration.app import create_app
 from integration.config import parse
 from integration.gateway.hubspot import HubSpotGateway
+from integration.review_link import LINK_SECRET_ENV
 from integration.signature import gamefilm_header, zoom_signature
 from tests.conftest import ENVIRON, HUBSPOT_SECRET, PORTAL_ID, REC_SECRET, ZOOM_TOKEN
 from tests.hubspot_server import HubSpotServer, Request
@@ -36,6 +37,7 @@ SETTINGS: dict[str, Any] = {
     "grace_hours": 48,
     "submit_url": "https://scores.example.com/submit",
 }
+LINK_SECRET = "portal-review-link-secret-0123456789"
 ZOOM_ENV = {"ZOOM_CLIENT_ID": "zoom-client-id", "ZOOM_CLIENT_SECRET": "zoom-client-secret"}
 UPSERT = "/crm/v3/objects/calls/batch/upsert"
 TASKS_CREATE = "/crm/v3/objects/tasks/batch/create"
@@ -107,7 +109,8 @@ class Portal:
                     "occurredAt": int(self.clock() * 1000), "subscriptionType": subscription, "attemptNumber": attempt,
                     "objectTypeId": object_type_id, "objectId": int(object_id), "changeSource": "CRM_UI", **extra}  # fmt: skip
             raw = json.dumps([item]).encode()
-            headers = samples.hubspot_headers(HUBSPOT_SECRET, "http://localhost/hooks/hubspot", raw, int(self.clock() * 1000))
+            base = self.services.config.intake.public_base_url or "http://localhost"  # the URI HubSpot signed
+            headers = samples.hubspot_headers(HUBSPOT_SECRET, f"{base}/hooks/hubspot", raw, int(self.clock() * 1000))
             r = self.client.post("/hooks/hubspot", data=raw, headers=headers)
             assert r.status_code == 200, r.get_json()
             self.run()
@@ -171,11 +174,12 @@ class Portal:
             g.close()
 
 
-def make_portal(server: HubSpotServer, store: Any, clock: Any, *, zoom: bool = False, **settings: Any) -> Portal:
+def make_portal(server: HubSpotServer, store: Any, clock: Any, *, zoom: bool = False, public_base_url: str | None = None,
+                **settings: Any) -> Portal:  # fmt: skip
     clock.now = MONDAY.timestamp()
     server.clock = clock
     seed(server)
-    environ = {**ENVIRON, "HS_TOKEN": "pat-na1-test", **ZOOM_ENV}
+    environ = {**ENVIRON, "HS_TOKEN": "pat-na1-test", **ZOOM_ENV, LINK_SECRET_ENV: LINK_SECRET}
     tenant: dict[str, Any] = {
         "id": TENANT, "crm": "hubspot", "portal_id": PORTAL_ID, "client_secret_env": "HS_SECRET", "access_token_env": "HS_TOKEN",
         "api_base_url": server.url, "dry_run": False, "recorder_secret_envs": ["REC_SECRET"], "zoom_secret_token_env": "ZOOM_TOKEN",
@@ -183,7 +187,7 @@ def make_portal(server: HubSpotServer, store: Any, clock: Any, *, zoom: bool = F
     }  # fmt: skip
     if zoom:
         tenant |= {"zoom_account_id": "AAAAAABBBB", "zoom_client_id_env": "ZOOM_CLIENT_ID", "zoom_client_secret_env": "ZOOM_CLIENT_SECRET"}
-    cfg = parse({"tenants": [tenant], "worker": {"base_delay_seconds": 1}})
+    cfg = parse({"tenants": [tenant], "worker": {"base_delay_seconds": 1}, **({"intake": {"public_base_url": public_base_url}} if public_base_url else {})})
     gateways: list[HubSpotGateway] = []
 
     def gateway_for(t: Any) -> HubSpotGateway:

@@ -12,6 +12,7 @@ from integration.app import create_app
 from integration.commands import Contact, CreateTask, Deal, RemindTask, UpsertCall, User
 from integration.config import parse
 from integration.events import CREATED, Event
+from integration.review_link import LINK_SECRET_ENV
 from integration.recordings import RECORDING_OBJECT, SOURCE_RECORDER, Recording, recording_to_changed
 from integration.rules import registry
 from integration.rules.game_film import GameFilmRule
@@ -22,6 +23,7 @@ from tests.fakes import FakeCrm
 TENANT = "acme-hubspot"
 MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
 REP, ANA, BEN, CY, DEE = "501", "502", "503", "504", "505"
+LINK_SECRET = "loop-review-link-secret-0123456789"
 SETTINGS: dict[str, Any] = {
     "pool": ["ana@acme.io", BEN, CY, DEE, REP],
     "seed_reviewers": [ANA, BEN],
@@ -78,7 +80,8 @@ class Loop:
                     "occurredAt": int(self.clock() * 1000), "subscriptionType": subscription, "attemptNumber": attempt,
                     "objectTypeId": object_type_id, "objectId": int(object_id), **extra}  # fmt: skip
             body = json.dumps([item]).encode()
-            headers = samples.hubspot_headers(HUBSPOT_SECRET, "http://localhost/hooks/hubspot", body, int(self.clock() * 1000))
+            base = self.services.config.intake.public_base_url or "http://localhost"  # the URI HubSpot signed
+            headers = samples.hubspot_headers(HUBSPOT_SECRET, f"{base}/hooks/hubspot", body, int(self.clock() * 1000))
             r = self.client.post("/hooks/hubspot", data=body, headers=headers)
             assert r.status_code == 200, r.get_json()
             self.run()
@@ -114,7 +117,7 @@ class Loop:
 
 
 def make_loop(tmp_path, store, clock, *, zoom=None, crm: FakeCrm | None = None, ledger: FakeLedger | None = None, salesforce: bool = False,
-              **settings: Any) -> Loop:  # fmt: skip
+              public_base_url: str | None = None, **settings: Any) -> Loop:  # fmt: skip
     clock.now = MONDAY.timestamp()
     crm = crm or org()
     ledger = ledger or FakeLedger()
@@ -126,9 +129,10 @@ def make_loop(tmp_path, store, clock, *, zoom=None, crm: FakeCrm | None = None, 
     cfg = parse({
         "tenants": [{"id": TENANT, **connection, "dry_run": False, "rules": {"game_film": {**SETTINGS, **settings}}}],
         "store": {"path": str(tmp_path / "unused.db")},
+        **({"intake": {"public_base_url": public_base_url}} if public_base_url else {}),
     })  # fmt: skip
     rules = {**registry(), "game_film": GameFilmRule(zoom_participants=zoom)}
-    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "HS_TOKEN": "pat", "SF_SESSION": "sess"}, "worker_mode": "none",
+    app = create_app({"config": cfg, "store": store, "clock": clock, "environ": {**ENVIRON, "HS_TOKEN": "pat", "SF_SESSION": "sess", LINK_SECRET_ENV: LINK_SECRET}, "worker_mode": "none",
                       "gateway_for": lambda tenant: crm, "ledger": ledger, "rules": rules, "rng": lambda: 0.5})  # fmt: skip
     return Loop(app.test_client(), app.extensions["gamefilm"], crm, ledger, clock)
 

@@ -181,7 +181,7 @@ def test_the_rubric_comes_from_config_errors_name_the_key_and_tasks_name_its_cri
     loop.deliver(recording("rec:1", "buyer@globex.com"), times=1)
     [task] = loop.tasks("self")
     assert "Score the call from 1 to 10 on each rubric criterion:\n- Rapport: Builds trust early.\n- Closing\n" in task.body
-    assert "Submit your review with the Game Film review form on this record" in task.body
+    assert "Submit your review with the Game Film review card on the deal" in task.body
 
 
 def test_an_older_version_delivered_after_the_edit_changes_nothing(tmp_path, store, clock):

@@ -67,6 +67,7 @@ class Attach:
     contact_ids: tuple[str, ...]
     associate_deal: bool
     self_assignment: Assignment | None
+    review_url: str | None = None  # the self-assessment's signed review page link
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ReviewTask:
     assignment: Assignment
     skipped: Mapping[str, str] = field(default_factory=dict)
     call_id: str | None = None  # the call's CRM id when its attach was sent already
+    review_url: str | None = None  # the signed review page link (None: no public base URL or link secret)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class Writes:
 Decision = Union[Attach, ReviewTask, Nudge, Writes]
 
 
-def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmSettings) -> list[Command]:
+def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmSettings, crm: str = "") -> list[Command]:
     """`plan`'s half: the commands of an event's decisions (pure)."""
     out: list[Command] = []
     for d in decisions:
@@ -105,10 +107,12 @@ def commands_for(tenant: str, decisions: Sequence[Decision], settings: GameFilmS
             out.append(tasks.upsert_call(tenant, d.recording, d.entry.deal_id or "", d.entry.rep_user_id, d.contact_ids,
                                          d.reason, evidence, associate_deal=d.associate_deal))  # fmt: skip
             if d.self_assignment is not None:
-                out.append(tasks.self_task(tenant, d.entry, d.self_assignment, settings))
+                out.append(tasks.self_task(tenant, d.entry, d.self_assignment, settings, review_url=d.review_url, crm=crm))
         elif isinstance(d, ReviewTask):
-            build = tasks.self_task(tenant, d.entry, d.assignment, settings, d.call_id) if d.assignment.kind == SELF else None
-            out.append(build or tasks.peer_task(tenant, d.entry, d.assignment, settings, d.skipped, d.call_id))
+            if d.assignment.kind == SELF:
+                out.append(tasks.self_task(tenant, d.entry, d.assignment, settings, d.call_id, d.review_url, crm))
+            else:
+                out.append(tasks.peer_task(tenant, d.entry, d.assignment, settings, d.skipped, d.call_id, d.review_url, crm))
         elif isinstance(d, Writes):
             out.extend(d.commands)
         else:
@@ -121,7 +125,8 @@ class Run:
 
     def __init__(self, tenant: Tenant, gateway: CrmGateway, ledger: ReviewLedger, settings: GameFilmSettings, now: float,
                  fail: Callable[[str, str, bool], None], zoom: ZoomParticipants | None = None,
-                 action: Callable[[str], Action | None] | None = None):  # fmt: skip
+                 action: Callable[[str], Action | None] | None = None,
+                 link: Callable[[Assignment], str | None] | None = None):  # fmt: skip
         self.tenant = tenant
         self.gateway = gateway
         self.ledger = ledger
@@ -130,6 +135,7 @@ class Run:
         self.fail = fail
         self.zoom = zoom
         self.action = action  # the outbox row of a command key (the attach's outcome: the call's CRM id)
+        self.link = link or (lambda _: None)  # an assignment's signed review page URL, for its task's text
         self.decisions: dict[str, list[Decision]] = defaultdict(list)
         self.entries: dict[str, RecordingEntry] = {}  # to write, by external id
         self._people: dict[str, str] | None = None
@@ -278,7 +284,7 @@ class Run:
         explicit_by_person = recording.call_id is not None and recording.deal_id == entry.deal_id
         contact_ids = tuple(dict.fromkeys([*recording.contact_ids, *contacts]))
         self.decisions[key].append(Attach(recording, entry, f"Recording attached: {reason}", step, contact_ids,
-                                          not explicit_by_person, own[0] if own else None))  # fmt: skip
+                                          not explicit_by_person, own[0] if own else None, self.link(own[0]) if own else None))  # fmt: skip
 
     # --- reviews ------------------------------------------------------------------------------
     def _assign(self, entry: RecordingEntry, kind: str, candidates: Sequence[str],
@@ -310,7 +316,7 @@ class Run:
         chosen = self._assign(entry, PEER, pool, chooser, due)
         self.entries[entry.external_id] = replace(entry, peers_due_at=0.0 if chosen else self.now + DAY, updated_at=self.now)
         for assignment in chosen:
-            self.decisions[key].append(ReviewTask(entry, assignment, skipped, self.call_id(entry)))
+            self.decisions[key].append(ReviewTask(entry, assignment, skipped, self.call_id(entry), self.link(assignment)))
 
     def call_id(self, entry: RecordingEntry) -> str | None:
         """The CRM id of the recording's call, from its attach command's outbox row (None

@@ -75,20 +75,34 @@ def upsert_call(
     )
 
 
-def _rubric(settings: GameFilmSettings) -> str:
-    """The rubric's criteria, the scale and how to submit (the review form's link, else the
-    CRM's own form: the app card on the task / the Call Review quick action)."""
+_IN_CRM = {
+    "hubspot": "Submit your review with the Game Film review card on the deal (it completes this task).",
+    "salesforce": "Submit your review with the Call Review quick action on the opportunity (it completes this task).",
+}
+
+
+def _rubric(settings: GameFilmSettings, review_url: str | None, crm: str) -> str:
+    """The rubric's criteria, the scale and how to submit: the one-click signed link to the
+    review page, else the tenant's own form (`submit_url`), else the CRM's own form (the app
+    card on the deal / the Call Review quick action on the opportunity)."""
     rubric = settings.rubric
     lines = "\n".join(f"- {c.label}: {c.description}" if c.description else f"- {c.label}" for c in rubric.criteria)
-    how = (f"Submit your review here: {settings.submit_url}" if settings.submit_url else
-           "Submit your review with the Game Film review form on this record (it completes this task).")  # fmt: skip
+    if review_url:
+        how = f"Open your review form: {review_url}"
+    elif settings.submit_url:
+        how = f"Submit your review here: {settings.submit_url}"
+    else:
+        how = _IN_CRM.get(crm, "Submit your review with the Game Film review form on this record (it completes this task).")
     return f"Score the call from {rubric.scale_min} to {rubric.scale_max} on each rubric criterion:\n{lines}\n{how}"
 
 
-def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, call_id: str | None = None) -> CreateTask:
+def self_task(
+    tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, call_id: str | None = None,
+    review_url: str | None = None, crm: str = "",
+) -> CreateTask:  # fmt: skip
     body = (
         f"Listen back to your call \"{entry.title}\": {entry.recording_url}\n"
-        f"{_rubric(settings)}\n"
+        f"{_rubric(settings, review_url, crm)}\n"
         "Then name the one area you will improve on your next call. Peers review the call after you."
     )
     return CreateTask(
@@ -108,11 +122,11 @@ def self_task(tenant: str, entry: RecordingEntry, assignment: Assignment, settin
 
 def peer_task(
     tenant: str, entry: RecordingEntry, assignment: Assignment, settings: GameFilmSettings, skipped: Mapping[str, str],
-    call_id: str | None = None,
+    call_id: str | None = None, review_url: str | None = None, crm: str = "",
 ) -> CreateTask:
     body = (
         f"Listen to the call \"{entry.title}\": {entry.recording_url}\n"
-        f"{_rubric(settings)}\n"
+        f"{_rubric(settings, review_url, crm)}\n"
         "Feedback: what went well first, then one or two suggestions at most."
     )
     reason = (

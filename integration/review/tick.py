@@ -90,7 +90,7 @@ def review_tasks(run: Run, task_events: Sequence[Event], tick_key: str | None, a
         for a in missing:
             entry = entries.get(a.external_id)
             if entry is not None and a.assigned_at < now - RECENT:
-                run.decisions[tick_key].append(ReviewTask(entry, a, call_id=run.call_id(entry)))
+                run.decisions[tick_key].append(ReviewTask(entry, a, call_id=run.call_id(entry), review_url=run.link(a)))
 
 
 def _entries(run: Run, external_ids: Sequence[str]) -> dict[str, RecordingEntry]:

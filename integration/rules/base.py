@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from marshmallow import Schema
 
-from integration.events import Event
+from integration.events import Event, Received
 
 if TYPE_CHECKING:  # commands are what rules return at run time, not what loading one needs
     from integration.commands import Command, Deal, User
@@ -56,7 +56,10 @@ class Batch:
     """What a rule's `prepare` works with: one tenant's events of one batch, the CRM, the
     store-backed review ledger (None when the store has none), the outbox's rows by key (read
     only: e.g. the CRM id a create got), the time, and `fail(event_key, error, retryable)` to
-    settle one event as failed without failing the others."""
+    settle one event as failed without failing the others; `public_base_url` and `secret(name)`
+    (the deployment's secrets, env/SSM) let a rule put signed links to this app in CRM text;
+    `store_events` stores events a rule found by polling (duplicates by key), answering how
+    many were new: the worker processes them like any delivery."""
 
     tenant: Tenant
     events: Sequence[Event]
@@ -65,6 +68,9 @@ class Batch:
     action: Callable[[str], Action | None]
     now: float
     fail: Callable[[str, str, bool], None]
+    public_base_url: str | None = None
+    secret: Callable[[str], str | None] = field(default=lambda _: None)
+    store_events: Callable[[Sequence[Received]], int] | None = None
 
 
 class Rule(ABC):

@@ -8,7 +8,7 @@ batches, the review ledger's atomic assignment) is done once per batch in `prepa
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from integration.events import Event
 from integration.recordings import CALL_OBJECT, RECORDING_OBJECT, TASK_OBJECT, Recording, recording_from_changed
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from integration.commands import Command
     from integration.config import Tenant
     from integration.gateway import CrmGateway, Finding
+    from integration.ledger import Assignment
     from integration.review.flow import ZoomParticipants
 
 _OBJECTS = (RECORDING_OBJECT, CALL_OBJECT, TASK_OBJECT, TICK_OBJECT, REVIEW_OBJECT)
@@ -40,6 +41,18 @@ def zoom_participant_emails(tenant: Tenant, recording: Recording) -> Sequence[st
         if exc.status in (400, 404):
             return None
         raise
+
+
+def review_links(batch: Batch) -> Callable[[Assignment], str | None]:
+    """An assignment's signed review page link (`/review/<token>`) for its task's text; None
+    (the task then points at the CRM's own form) without `intake.public_base_url` or a link
+    secret, since a link nobody can open is worse than none."""
+    from integration.review_link import LINK_SECRET_ENV, MIN_SECRET_CHARS, review_link
+
+    base, secret = batch.public_base_url, batch.secret(LINK_SECRET_ENV) or ""
+    if not base or len(secret) < MIN_SECRET_CHARS:
+        return lambda _: None
+    return lambda a: review_link(batch.tenant.id, a, base, batch.now, secret=secret)
 
 
 class GameFilmRule(Rule):
@@ -82,11 +95,12 @@ class GameFilmRule(Rule):
         return Needs() if event.object_type in _OBJECTS else None
 
     def prepare(self, batch: Batch, settings: GameFilmSettings) -> Any:
-        from integration.review import digest, flow, scored, tick
+        from integration.review import digest, flow, poll, scored, tick
 
         if batch.ledger is None:
             raise RuntimeError("the review loop needs a review ledger and this store provides none (Store.ledger)")
-        run = flow.Run(batch.tenant, batch.gateway, batch.ledger, settings, batch.now, batch.fail, self.zoom_participants, batch.action)
+        run = flow.Run(batch.tenant, batch.gateway, batch.ledger, settings, batch.now, batch.fail, self.zoom_participants, batch.action,
+                       review_links(batch))  # fmt: skip
         found = run.recordings_from_events(batch.events)
         ticks = [e.key for e in batch.events if e.object_type == TICK_OBJECT]
         due = batch.ledger.recordings_due(batch.tenant.id, batch.now) if ticks else []
@@ -105,10 +119,26 @@ class GameFilmRule(Rule):
         if ticks:
             digest.weekly(run, ticks[0], batch.action)
         run.write()
+        if ticks and poll.polls(run):
+            self._poll(run, batch, ticks[0])
         return run.decisions
+
+    @staticmethod
+    def _poll(run: Any, batch: Batch, tick_key: str) -> None:
+        """Salesforce editions without outbound messages: this hour's `Call_Review__c` poll.
+        A failure fails the tick only (retried); the rest of the batch goes on."""
+        from integration.review import poll
+
+        if batch.store_events is None:
+            batch.fail(tick_key, "polling Call_Review__c needs a worker that stores events", False)
+            return
+        try:
+            poll.poll(run, batch.store_events)
+        except Exception as exc:
+            batch.fail(tick_key, f"polling Call_Review__c: {type(exc).__name__}: {exc}", True)
 
     def plan(self, event: Event, settings: GameFilmSettings, state: State, tenant: Tenant) -> list[Command]:
         from integration.review.flow import commands_for
 
         decisions = (state.prepared.get(self.name) or {}).get(event.key, [])
-        return commands_for(tenant.id, decisions, settings)
+        return commands_for(tenant.id, decisions, settings, tenant.crm)
