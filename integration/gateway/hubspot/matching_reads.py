@@ -1,51 +1,27 @@
 """The batched reads that matching recordings and running reviews need, on HubSpot.
 
-Requests (never one per record): owners by email: the owners list once per gateway and hour
-(500 per page, archived then active); companies by domain: one search per 100 domains, paced by the
-search limiter; deals of contacts/companies: associations v4 (100 ids per request) then one
-deals batch read per 100 deals (for matching, one read for the contacts', companies' and
-explicit deals together); calls: one batch read + one associations read to deals and
-one to contacts per 100 calls; tasks: one batch read per 100 tasks.
+Requests (never one per record; owners by email: see `owners`): companies by domain: one search
+per 100 domains, paced by the search limiter; deals of contacts/companies: associations v4 (100
+ids per request) then one deals batch read per 100 deals (for matching, one read for the
+contacts', companies' and explicit deals together); calls: one batch read + one associations
+read to deals and one to contacts per 100 calls; tasks: one batch read per 100 tasks.
 """
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from integration.commands import Deal, User
-from integration.gateway.hubspot.mapping import CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
+from integration.commands import Deal
+from integration.gateway.hubspot.mapping import CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique
 from integration.gateway.hubspot.records import Records
 from integration.recordings import CallActivity, TaskState
 
 DOMAINS_PER_SEARCH = 100  # values of one IN filter, kept at the batch size
-OWNERS_MAX_AGE = 3600.0  # seconds: a rep added in HubSpot is known within the hour
 
 
 class MatchingReads:
-    def __init__(self, records: Records, clock: Callable[[], float] = time.monotonic, owners_max_age: float = OWNERS_MAX_AGE) -> None:
+    def __init__(self, records: Records) -> None:
         self.records = records
-        self._clock = clock
-        self._owners_max_age = owners_max_age
-        self._owners_by_email: dict[str, User] | None = None
-        self._owners_read_at = 0.0
-        self._lock = threading.Lock()
-
-    def users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
-        """Owners by lower-cased email, archived ones as inactive; an active owner wins over an
-        archived one with the same email. The list is read once per gateway and `owners_max_age`."""
-        with self._lock:
-            if self._owners_by_email is None or self._clock() - self._owners_read_at > self._owners_max_age:
-                self._owners_read_at = self._clock()
-                found: dict[str, User] = {}
-                for archived in (True, False):  # active last: it replaces an archived namesake
-                    for owner in owners(self.records, archived):
-                        if owner.email:
-                            found[owner.email.strip().lower()] = user_from_owner(owner)
-                self._owners_by_email = found
-            known = self._owners_by_email
-        return {e: known[e] for e in unique(e.strip().lower() for e in emails if e and e.strip()) if e in known}
 
     def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
         """Company ids by lower-cased domain: `domain` IN (up to 100 values) per search."""
@@ -100,18 +76,6 @@ def _kept(from_type: str, deal_ids: Mapping[str, Sequence[str]], properties: Map
         deals = [match_deal(d, properties[d], owner_id if from_type == "companies" else None) for d in linked if d in properties]
         out[owner_id] = [d for d in deals if d is not None and (not d.closed or (d.closed_at is not None and d.closed_at >= since))]
     return out
-
-
-def owners(records: Records, archived: bool) -> Iterator[Any]:
-    """Every owner page (`GET /crm/v3/owners`, 500 per page) of active or archived owners."""
-    flag = "true" if archived else "false"  # the SDK would send Python's "False"
-    after = None
-    while True:
-        page = records.transport.sdk("crm.owners.owners_api", "get_page", limit=500, archived=flag, **({"after": after} if after else {}))
-        yield from page.results or []
-        after = page.paging.next.after if page.paging and page.paging.next else None
-        if not after:
-            return
 
 
 def _domain(value: str) -> str:
