@@ -149,19 +149,6 @@ def test_open_deals_for_contacts_uses_associations_v4_and_drops_closed_deals(gat
     assert read.body["inputs"] == [{"id": "101"}, {"id": "102"}]
 
 
-def test_read_users_lists_owners_and_looks_at_archived_ones_only_when_needed(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
-    hubspot_server.add_owner("7", "rep@example.com", "Rae", "Rep")
-    hubspot_server.add_owner("8", "gone@example.com", "Old", "Timer", archived=True)
-
-    assert gateway.read_users(["7"])["7"].name == "Rae Rep"
-    assert len(hubspot_server.requests) == 1
-
-    users = gateway.read_users(["7", "8"])
-
-    assert users["7"].active is True and users["8"].active is False
-    assert [r.query["archived"] for r in hubspot_server.requests_to("GET", "/crm/v3/owners/")] == [["false"], ["false"], ["true"]]
-
-
 # ---- writes -----------------------------------------------------------------------------
 
 

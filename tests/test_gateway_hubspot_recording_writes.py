@@ -4,12 +4,12 @@ from the labels API), review tasks linked to their call, RemindTask; exactly onc
 redelivery, 207 partial failures and 5xx after applying."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
 
-from integration.commands import CreateTask, RemindTask, UpsertCall
+from integration.commands import CreateTask, RemindTask, UpsertCall, marker_for
 from integration.gateway.hubspot import HubSpotGateway
 from tests.hubspot_server import HubSpotServer, hubspot_server  # noqa: F401
 from tests.test_gateway_hubspot import FakeTime, fake_time, gateway, make_gateway  # noqa: F401
@@ -213,6 +213,76 @@ def test_a_call_this_gateway_did_not_just_upsert_is_looked_up_by_its_recording_i
     [lookup] = hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read")
     assert (lookup.body["idProperty"], lookup.body["inputs"]) == ("gamefilm_recording_id", [{"id": "zoom:meeting-1"}])
     assert outcome.ok and hubspot_server.associations[("tasks", "calls")] == {outcome.crm_id: ["9001"]}
+
+
+TASK_TO_CALL = [{"category": "HUBSPOT_DEFINED", "typeId": 1214, "label": None}]
+
+
+def test_a_review_task_carrying_its_call_id_is_associated_without_a_lookup(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    """The peers' tick: a fresh gateway (no upsert remembered), the call id from the attach
+    command's outbox row: no calls read, the exact create body links deal and call."""
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "9001", hs_call_title="Call", gamefilm_recording_id="zoom:meeting-1")
+    hubspot_server.association_labels[("tasks", "calls")] = TASK_TO_CALL
+
+    [outcome] = gateway.execute([_review(call_id="9001")])
+
+    assert outcome.ok and hubspot_server.associations[("tasks", "calls")] == {outcome.crm_id: ["9001"]}
+    assert [(r.method, r.path) for r in hubspot_server.requests] == [
+        ("GET", "/crm/v4/associations/tasks/calls/labels"),
+        ("GET", "/crm/v4/associations/tasks/deals/labels"),
+        ("POST", TASKS_CREATE),
+    ]
+    due_noon_utc = int(datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp() * 1000)
+    assert hubspot_server.requests[-1].body == {
+        "inputs": [
+            {
+                "objectWriteTraceId": "0",
+                "properties": {
+                    "hs_timestamp": str(due_noon_utc),
+                    "hs_task_subject": "Review the call",
+                    "hs_task_body": f"Listen &amp; score<br>Game Film ref {marker_for('review#1')}",
+                    "hs_task_status": "NOT_STARTED",
+                    "hs_task_priority": "MEDIUM",
+                    "hs_task_type": "TODO",
+                    "hubspot_owner_id": "8",
+                },
+                "associations": [
+                    {"to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 216}]},
+                    {"to": {"id": "9001"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1214}]},
+                ],
+            }
+        ]
+    }
+
+
+def test_only_review_tasks_without_a_call_id_look_their_call_up(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "9001", gamefilm_recording_id="zoom:meeting-1")
+    hubspot_server.add_object("calls", "9002", gamefilm_recording_id="zoom:meeting-2")
+    hubspot_server.association_labels[("tasks", "calls")] = TASK_TO_CALL
+    tasks = [
+        _review("review#1", call_id="9001"),
+        _review("review#2", call_external_id="zoom:meeting-2"),
+        _review("review#3", call_external_id="zoom:meeting-2", call_id="9002"),
+    ]
+
+    outcomes = gateway.execute(tasks)
+
+    [lookup] = hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read")
+    assert lookup.body == {"idProperty": "gamefilm_recording_id", "inputs": [{"id": "zoom:meeting-2"}], "properties": ["gamefilm_recording_id"], "propertiesWithHistory": []}
+    assert all(o.ok for o in outcomes)
+    assert hubspot_server.associations[("tasks", "calls")] == {outcomes[0].crm_id: ["9001"], outcomes[1].crm_id: ["9002"], outcomes[2].crm_id: ["9002"]}
+
+
+def test_without_a_task_to_call_type_a_known_call_id_is_named_in_the_body(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server)
+
+    gateway.execute([_review(call_id="9001")])
+
+    [create] = hubspot_server.requests_to("POST", TASKS_CREATE)
+    assert create.body["inputs"][0]["properties"]["hs_task_body"].startswith("Listen &amp; score<br>Recording zoom:meeting-1: HubSpot call 9001<br>Game Film ref gf-")
+    assert hubspot_server.requests_to("POST", "/crm/v3/objects/calls/batch/read") == []
 
 
 def test_remembered_call_ids_expire():

@@ -3,8 +3,9 @@
 Split by concern: `session` (token, OAuth, redaction), `transport` (limiter, timeouts,
 resends by the shared RetryPolicy, ambiguity), `records` (the batch endpoints and search),
 `association_types` (type ids from the labels API), `mapping` (records <-> port data),
-`matching_reads` (what matching recordings and reviews read), `writes`, `recording_writes`
-and `collaborators` (command handlers), `doctor`.
+`owners` (the owners list behind every read of users), `matching_reads` (what matching
+recordings and reviews read), `writes`, `recording_writes` and `collaborators` (command
+handlers), `doctor`.
 Every operation goes through batch endpoints, 100 records per request. One gateway per
 tenant is shared by the worker's threads: limiter, session and ledger are thread-safe.
 """
@@ -21,9 +22,10 @@ from integration.gateway import CommandHandler, CrmError, CrmGateway, Finding
 from integration.gateway.hubspot import doctor
 from integration.gateway.hubspot.association_types import AssociationTypes
 from integration.gateway.hubspot.collaborators import Collaborators, Ledger
-from integration.gateway.hubspot.mapping import COLLABORATORS, DEAL_PROPERTIES, deal_from_properties, unique, user_from_owner
+from integration.gateway.hubspot.mapping import COLLABORATORS, DEAL_PROPERTIES, deal_from_properties, unique
 from integration.gateway.hubspot.known_calls import KnownCalls
-from integration.gateway.hubspot.matching_reads import MatchingReads, owners
+from integration.gateway.hubspot.matching_reads import MatchingReads
+from integration.gateway.hubspot.owners import Owners
 from integration.gateway.hubspot.recording_writes import RecordingWrites
 from integration.gateway.hubspot.records import Records
 from integration.gateway.hubspot.session import OAuthCredentials, Session
@@ -67,7 +69,8 @@ class HubSpotGateway(CrmGateway):
         self.known_calls = KnownCalls(clock)
         self.writes = Writes(self.records, wall_clock, self.association_types, self.known_calls)
         self.recording_writes = RecordingWrites(self.records, self.association_types, self.known_calls)
-        self.matching_reads = MatchingReads(self.records, clock)
+        self.matching_reads = MatchingReads(self.records)
+        self.owners = Owners(self.records, clock)
         self.collaborators = Collaborators(self.records, Ledger(), max_state_age=max_state_age, clock=clock, wall_clock=wall_clock)
 
     @classmethod
@@ -112,16 +115,8 @@ class HubSpotGateway(CrmGateway):
         return self.collaborators.repair(self.records.read("deals", pending, (COLLABORATORS,), history=(COLLABORATORS,)))
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
-        """Owners by id: list active owners, then archived ones only if some are still missing."""
-        wanted = set(unique(ids))
-        users: dict[str, User] = {}
-        for archived in (False, True):
-            if not wanted - users.keys():
-                break
-            for owner in owners(self.records, archived):
-                if str(owner.id) in wanted:
-                    users[str(owner.id)] = user_from_owner(owner)
-        return users
+        """Owners by id, from the owners list read once an hour (see `owners`)."""
+        return self.owners.by_id(ids)
 
     def read_pipelines(self) -> dict[str, str]:
         """Deal pipelines by id (for the doctor: threshold tiers scoped to unknown pipelines)."""
@@ -139,7 +134,7 @@ class HubSpotGateway(CrmGateway):
     # ---- reads for recordings and reviews (see `matching_reads` for the requests) -------
 
     def find_users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
-        return self.matching_reads.users_by_email(emails)
+        return self.owners.by_email(emails)
 
     def find_accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
         return self.matching_reads.accounts_by_domain(domains)

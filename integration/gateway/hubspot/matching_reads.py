@@ -1,7 +1,6 @@
 """The batched reads that matching recordings and running reviews need, on HubSpot.
 
-Requests (never one per record): owners by email: the owners list once per gateway and hour
-(500 per page, archived then active); contacts by email and deals by id: a batch read up to
+Requests (never one per record; owners by email: see `owners`): contacts by email and deals by id: a batch read up to
 100 values, above that the CRM search (IN filters of 100 values, five groups ORed, 200 results a
 page: ceil(n / 200) requests instead of ceil(n / 100)); companies by domain: the search likewise;
 deals of contacts/companies: associations v4 (100 ids per request) then the deals read (for
@@ -17,43 +16,20 @@ named deal since deleted: it cannot tell them apart) are batch read, so no deal 
 """
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from integration.commands import Contact, Deal, User
-from integration.gateway.hubspot.mapping import BATCH_SIZE, CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique, user_from_owner
+from integration.commands import Contact, Deal
+from integration.gateway.hubspot.mapping import BATCH_SIZE, CALL_PROPERTIES, MATCH_DEAL_PROPERTIES, TASK_PROPERTIES, call_from_record, chunks, match_deal, task_from_record, unique
 from integration.gateway.hubspot.records import SEARCH_PAGE, Records
 from integration.recordings import CallActivity, TaskState
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "associatedcompanyid")
-OWNERS_MAX_AGE = 3600.0  # seconds: a rep added in HubSpot is known within the hour
 
 
 class MatchingReads:
-    def __init__(self, records: Records, clock: Callable[[], float] = time.monotonic, owners_max_age: float = OWNERS_MAX_AGE) -> None:
+    def __init__(self, records: Records) -> None:
         self.records = records
-        self._clock = clock
-        self._owners_max_age = owners_max_age
-        self._owners_by_email: dict[str, User] | None = None
-        self._owners_read_at = 0.0
-        self._lock = threading.Lock()
-
-    def users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
-        """Owners by lower-cased email, archived ones as inactive; an active owner wins over an
-        archived one with the same email. The list is read once per gateway and `owners_max_age`."""
-        with self._lock:
-            if self._owners_by_email is None or self._clock() - self._owners_read_at > self._owners_max_age:
-                self._owners_read_at = self._clock()
-                found: dict[str, User] = {}
-                for archived in (True, False):  # active last: it replaces an archived namesake
-                    for owner in owners(self.records, archived):
-                        if owner.email:
-                            found[owner.email.strip().lower()] = user_from_owner(owner)
-                self._owners_by_email = found
-            known = self._owners_by_email
-        return {e: known[e] for e in unique(e.strip().lower() for e in emails if e and e.strip()) if e in known}
 
     def accounts_by_domain(self, domains: Sequence[str]) -> dict[str, list[str]]:
         """Company ids by lower-cased domain: `domain` IN, 100 values a group, five groups a search."""
@@ -145,18 +121,6 @@ def _kept(from_type: str, deal_ids: Mapping[str, Sequence[str]], properties: Map
         deals = [match_deal(d, properties[d], owner_id if from_type == "companies" else None) for d in linked if d in properties]
         out[owner_id] = [d for d in deals if d is not None and (not d.closed or (d.closed_at is not None and d.closed_at >= since))]
     return out
-
-
-def owners(records: Records, archived: bool) -> Iterator[Any]:
-    """Every owner page (`GET /crm/v3/owners`, 500 per page) of active or archived owners."""
-    flag = "true" if archived else "false"  # the SDK would send Python's "False"
-    after = None
-    while True:
-        page = records.transport.sdk("crm.owners.owners_api", "get_page", limit=500, archived=flag, **({"after": after} if after else {}))
-        yield from page.results or []
-        after = page.paging.next.after if page.paging and page.paging.next else None
-        if not after:
-            return
 
 
 def _domain(value: str) -> str:

@@ -9,9 +9,10 @@ Exactly once, per command type:
   commands' deals (associations v4, one request per 100 deals, every page) and reads their
   bodies (one request per 100 records). HubSpot's batch upsert would need a unique-value
   property installed on each engagement type; the marker works on every portal as it is.
-- A review task about a call (`call_external_id`): the call is the one this gateway just
-  upserted (`KnownCalls`), else found by its recording id (one batch read per 100 tasks,
-  idProperty `gamefilm_recording_id`), and the task is associated
+- A review task about a call: the call is `call_id` when the command carries it (the id its
+  UpsertCall answered, from the outbox: no request), else the one this gateway just upserted
+  for `call_external_id` (`KnownCalls`), else found by its recording id (one batch read per
+  100 tasks, idProperty `gamefilm_recording_id`), and the task is associated
   with it when the portal defines a task -> call association type (labels API); otherwise,
   or while the call is not attached yet, the task body names the call instead.
 """
@@ -74,9 +75,9 @@ class Writes:
         return in_chunks(commands, self._create_tasks_chunk)
 
     def _create_tasks_chunk(self, commands: Sequence[CreateTask]) -> list[Outcome]:
-        recordings = unique(c.call_external_id for c in commands if c.call_external_id)
+        recordings = unique(c.call_external_id for c in commands if c.call_external_id and not c.call_id)
         calls = self.call_ids(recordings) if recordings else {}
-        to_call = self.types.find("tasks", "calls") if calls else None
+        to_call = self.types.find("tasks", "calls") if calls or any(c.call_id for c in commands) else None
         to_deal = self.types.require("tasks", "deals")
         to_contact = self.types.require("tasks", "contacts") if any(c.contact_id for c in commands) else 0
 
@@ -85,13 +86,14 @@ class Writes:
             links = [(command.record_id, to_deal)]
             if command.contact_id:
                 links.append((command.contact_id, to_contact))
-            if command.call_external_id:
-                call_id = calls.get(command.call_external_id)
-                if call_id and to_call is not None:
-                    links.append((call_id, to_call))
-                else:
-                    where = f"HubSpot call {call_id}" if call_id else "not attached to a HubSpot call yet"
-                    body = f"{body}\nRecording {command.call_external_id}: {where}"
+            call_id = command.call_id or calls.get(command.call_external_id or "")
+            if call_id and to_call is not None:
+                links.append((call_id, to_call))
+            elif command.call_external_id:
+                where = f"HubSpot call {call_id}" if call_id else "not attached to a HubSpot call yet"
+                body = f"{body}\nRecording {command.call_external_id}: {where}"
+            elif call_id:
+                body = f"{body}\nHubSpot call {call_id}"
             properties = {
                 "hs_timestamp": str(due_ms(command.due)),
                 "hs_task_subject": command.subject,
