@@ -50,7 +50,7 @@ def test_first_install_deploys_the_whole_manifest_with_its_stamp_then_assigns_th
     assert "GameFilmCalloutTest" in deploy["files"]["classes/GameFilmCalloutTest.cls"]
     assert org.stamp == members(MANIFEST)
     assert list(org.assignments.values()) == [(USER_ID, "GameFilm_Integration")]
-    assert progress[:2] == ["deploying 9 component(s): InProgress (0/3 components)", "deploying 9 component(s): Succeeded (3/3 components)"]
+    assert progress[:2] == [f"deploying {len(EVERYTHING)} component(s): InProgress (0/3 components)", f"deploying {len(EVERYTHING)} component(s): Succeeded (3/3 components)"]
     assert {c.status for c in installer.verify()} == {OK}
     assert all(c.owned for c in installer.verify())
 
@@ -110,5 +110,5 @@ def test_a_deploy_that_does_not_finish_in_time_says_where_to_follow_it(org, inst
     installer.max_polls = 3
     with pytest.raises(InstallError, match=r"deploy 0Af000000000001AAA did not finish in 6 s; follow it in Setup > Deployment Status, then run verify"):
         install(installer)
-    assert progress == ["deploying 9 component(s): InProgress (0/3 components)"] * 3
+    assert progress == [f"deploying {len(EVERYTHING)} component(s): InProgress (0/3 components)"] * 3
     assert org.assignments == {}  # nothing assigned before the deploy is known to have landed

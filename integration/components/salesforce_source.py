@@ -14,7 +14,7 @@ import zipfile
 from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
-from integration.components.manifest import API_VERSION, Manifest, SfField, SfPermissionSet
+from integration.components.manifest import API_VERSION, Manifest, SfField, SfObject, SfPermissionSet
 
 XMLNS = "http://soap.sforce.com/2006/04/metadata"
 SOURCE_ROOT = "force-app/main/default"
@@ -32,26 +32,59 @@ def _el(name: str, value: object) -> str:
 
 
 def _field_elements(f: SfField, *, with_name: bool) -> list[str]:
+    """The CustomField elements Salesforce shows on retrieve for each type (checkboxes and
+    long text take no `required`; a User lookup takes no delete constraint or related list label)."""
     elements = [_el("fullName", f.name)] if with_name else []
     if f.type == "Text":
         elements.append(_el("caseSensitive", False))
+    if f.type == "Checkbox":
+        elements.append(_el("defaultValue", False))
+    if f.type == "Lookup" and f.reference_to != "User":
+        elements.append(_el("deleteConstraint", "SetNull"))
     elements += [_el("description", f.description), _el("externalId", f.external_id), _el("label", f.label)]
     if f.length is not None:
         elements.append(_el("length", f.length))
-    elements += [_el("required", False), _el("type", f.type)]
-    if f.type == "Text":
+    if f.precision is not None:
+        elements.append(_el("precision", f.precision))
+    if f.type == "Lookup":
+        elements.append(_el("referenceTo", f.reference_to))
+        if f.reference_to != "User":
+            elements.append(_el("relationshipLabel", f.label + "s"))
+        elements.append(_el("relationshipName", f.relationship_name))
+    if f.type not in ("Checkbox", "LongTextArea"):
+        elements.append(_el("required", False))
+    if f.scale is not None:
+        elements.append(_el("scale", f.scale))
+    elements.append(_el("type", f.type))
+    if f.type in ("Text", "Number"):
         elements.append(_el("unique", f.unique))
+    if f.type == "LongTextArea":
+        elements.append(_el("visibleLines", 5))
     return elements
+
+
+def _object_elements(o: SfObject) -> list[str]:
+    name_field = "".join([_el("displayFormat", o.name_format), _el("label", o.name_label), _el("type", "AutoNumber")])
+    return [
+        _el("deploymentStatus", "Deployed"), _el("description", o.description), _el("enableActivities", False),
+        _el("enableReports", True),  # report types and reports are built on it
+        _el("label", o.label), f"<nameField>{name_field}</nameField>", _el("pluralLabel", o.plural), _el("sharingModel", "Private"),
+    ]  # fmt: skip
 
 
 def _permission_set(p: SfPermissionSet, manifest: Manifest) -> str:
     elements = [_el("description", p.description)]
     for principal in p.principals:
         elements.append(f"<externalCredentialPrincipalAccesses>{_el('enabled', True)}{_el('externalCredentialPrincipal', principal)}</externalCredentialPrincipalAccesses>")
-    if p.fields:
+    if p.fields:  # FLS is refused on required and master-detail fields: the manifest has none
         for f in sorted(manifest.sf_fields, key=lambda f: f"{f.sobject}.{f.name}"):
             elements.append(f"<fieldPermissions>{_el('editable', True)}{_el('field', f'{f.sobject}.{f.name}')}{_el('readable', True)}</fieldPermissions>")
     elements += [_el("hasActivationRequired", False), _el("label", p.label)]
+    if p.fields:
+        for o in sorted(manifest.sf_objects, key=lambda o: o.name):
+            access = [("allowCreate", True), ("allowDelete", False), ("allowEdit", True), ("allowRead", True),
+                      ("modifyAllRecords", False), ("object", o.name), ("viewAllRecords", False)]  # fmt: skip
+            elements.append(f"<objectPermissions>{''.join(_el(k, v) for k, v in access)}</objectPermissions>")
     return _doc("PermissionSet", elements)
 
 
@@ -83,6 +116,8 @@ def source_files(manifest: Manifest) -> dict[str, str]:
         "packageDirectories": [{"path": "force-app", "default": True}],
         "name": "gamefilm", "namespace": "", "sourceApiVersion": API_VERSION,
     }, indent=2) + "\n"}  # fmt: skip
+    for o in manifest.sf_objects:
+        files[f"{SOURCE_ROOT}/objects/{o.name}/{o.name}.object-meta.xml"] = _doc("CustomObject", _object_elements(o))
     for f in manifest.sf_fields:
         files[f"{SOURCE_ROOT}/objects/{f.object}/fields/{f.name}.field-meta.xml"] = _doc("CustomField", _field_elements(f, with_name=True))
     for p in manifest.sf_permission_sets:
@@ -101,6 +136,7 @@ def members(manifest: Manifest) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {
         "ApexClass": [c.name for c in manifest.sf_apex_classes],
         "CustomField": [f.full_name for f in manifest.sf_fields],
+        "CustomObject": [o.name for o in manifest.sf_objects],
         "ExternalCredential": [e.name for e in manifest.sf_external_credentials],
         "NamedCredential": [n.name for n in manifest.sf_named_credentials],
         "PermissionSet": [p.name for p in manifest.sf_permission_sets],
@@ -118,9 +154,11 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     resource listing every component Game Film installed), so both land in one deploy."""
     chosen = {t: set(names) for t, names in selected.items()}
     fields = [f for f in manifest.sf_fields if f.full_name in chosen.get("CustomField", ())]
+    objects = {o.name: o for o in manifest.sf_objects if o.name in chosen.get("CustomObject", ())}
     files: dict[str, str] = {}
-    for obj in sorted({f.object for f in fields}):
-        files[f"objects/{obj}.object"] = _doc("CustomObject", [f"<fields>{''.join(_field_elements(f, with_name=True))}</fields>" for f in fields if f.object == obj])
+    for obj in sorted({f.object for f in fields} | set(objects)):
+        own = _object_elements(objects[obj]) if obj in objects else []
+        files[f"objects/{obj}.object"] = _doc("CustomObject", own + [f"<fields>{''.join(_field_elements(f, with_name=True))}</fields>" for f in fields if f.object == obj])
     for c in manifest.sf_apex_classes:
         if c.name in chosen.get("ApexClass", ()):
             files[f"classes/{c.name}.cls"] = apex_bodies[c.name]
