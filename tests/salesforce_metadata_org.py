@@ -51,6 +51,7 @@ class MetadataOrg:
         http.add_callback(responses.POST, re.compile(re.escape(METADATA) + r"(/.*)?"), callback=self._soap)
         http.add_callback(responses.GET, f"{DATA}/query/", callback=self._query)
         http.add_callback(responses.GET, f"{DATA}/tooling/query/", callback=self._tooling_query)
+        http.add_callback(responses.GET, f"{DATA}/analytics/reportTypes", callback=self._report_types)
         http.add_callback(responses.GET, re.compile(re.escape(f"{DATA}/sobjects/") + r"(\w+)/describe"), callback=self._describe)
         http.add_callback(responses.GET, re.compile(re.escape(f"{DATA}/sobjects/StaticResource/") + r"\w+/Body"), callback=self._stamp_body)
         http.add_callback(responses.POST, f"{DATA}/sobjects/PermissionSetAssignment", callback=self._assign)
@@ -152,7 +153,7 @@ class MetadataOrg:
         if m := re.fullmatch(r"SELECT (\w+) FROM (\w+) WHERE \w+ IN \((.*)\)", soql):
             field, sobject, listed = m.groups()
             wanted = re.findall(r"'([^']*)'", listed)
-            records = [{field: n} for n in wanted if f"{sobject} {n}" in self.components]
+            records = [{field: n} for n in wanted if _component(sobject, n) in self.components]
         elif soql.startswith("SELECT Parent.Name, Field"):
             records = [{"Parent": {"Name": ps}, "Field": f, "PermissionsRead": True, "PermissionsEdit": True} for ps, fs in self.field_permissions.items() for f in sorted(fs)]
         elif soql.startswith("SELECT Id FROM StaticResource"):
@@ -174,8 +175,13 @@ class MetadataOrg:
 
     def _tooling_query(self, request: Any) -> tuple[int, dict, str]:
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
-        assert " FROM ExternalCredential " in soql, f"only External Credentials are read through the Tooling API: {soql}"
+        assert " FROM ExternalCredential " in soql or " FROM QuickActionDefinition " in soql, f"only External Credentials and quick actions are read through the Tooling API: {soql}"
         return self._query(request, tooling=True)
+
+    def _report_types(self, request: Any) -> tuple[int, dict, str]:
+        custom = [{"type": f"{m.split(' ', 1)[1]}__c", "label": m, "describeUrl": ""} for m in self.components if m.startswith("ReportType ")]
+        return 200, {}, json.dumps([{"label": "Accounts & Contacts", "reportTypes": [{"type": "AccountList", "label": "Accounts", "describeUrl": ""}]},
+                                    {"label": "Other Reports", "reportTypes": custom}])  # fmt: skip
 
     def _stamp_body(self, request: Any) -> tuple[int, dict, str]:
         return 200, {}, json.dumps(self.stamp)
@@ -190,6 +196,18 @@ class MetadataOrg:
     def _unassign(self, request: Any) -> tuple[int, dict, str]:
         del self.assignments[request.url.rsplit("/", 1)[1]]
         return 204, {}, ""
+
+
+def _component(sobject: str, name: str) -> str:
+    """The "Type member" a queried row stands for (quick actions and reports are named without
+    their object or folder; this org has one of each)."""
+    if sobject == "QuickActionDefinition":
+        return f"QuickAction Opportunity.{name}"
+    if sobject == "Folder":
+        return f"Report {name}/"
+    if sobject == "Report":
+        return f"Report GameFilm/{name}"
+    return f"{sobject} {name}"
 
 
 def _members(package: str) -> list[str]:

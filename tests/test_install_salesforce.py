@@ -142,3 +142,17 @@ def test_uninstall_keeps_a_review_object_holding_records_and_deletes_an_empty_on
     assert "Call_Review__c" not in destructive
     assert not [c for c in org.components if c.startswith("CustomField Rep_Scorecard__c.")]
     assert "Call_Review__c" in org.stamp["CustomObject"] and "Call_Review__c.Strengths__c" in org.stamp["CustomField"]
+
+
+def test_reports_quick_action_and_report_type_verify_through_their_apis_and_a_missing_one_is_redeployed_alone(org, installer):
+    install(installer)
+    files = org.deploys[0]["files"]
+    assert {"reports/GameFilm-meta.xml", "reports/GameFilm/Leaderboard.report", "reportTypes/Call_Reviews.reportType",
+            "quickActions/Opportunity.New_Call_Review.quickAction"} <= set(files)  # fmt: skip
+    assert "<reportType>Call_Reviews__c</reportType>" in files["reports/GameFilm/Leaderboard.report"]
+    del org.components["Report GameFilm/Leaderboard"]  # an admin deleted the report
+    checks = {c.component: c.status for c in installer.verify()}
+    assert checks["Report GameFilm/Leaderboard"] == MISSING and checks["Report GameFilm/"] == OK
+    assert checks["ReportType Call_Reviews"] == OK and checks["QuickAction Opportunity.New_Call_Review"] == OK
+    install(installer)
+    assert package_xml({"Report": ["GameFilm/Leaderboard"], "StaticResource": ["GameFilm_Install"]}) == org.deploys[-1]["files"]["package.xml"]

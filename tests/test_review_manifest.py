@@ -74,3 +74,28 @@ def test_the_integration_permission_set_grants_every_field_and_both_objects():
     objects = {p.findtext(f"{MD}object"): (p.findtext(f"{MD}allowCreate"), p.findtext(f"{MD}allowRead"), p.findtext(f"{MD}allowDelete"))
                for p in xml.findall(f"{MD}objectPermissions")}  # fmt: skip
     assert objects == {"Call_Review__c": ("true", "true", "false"), "Rep_Scorecard__c": ("true", "true", "false")}
+
+
+def test_the_quick_action_creates_a_review_on_the_opportunity_with_the_rubrics_fields():
+    files = source_files(manifest_for(TENANT_RUBRIC))
+    xml = ET.fromstring(files["force-app/main/default/quickActions/Opportunity.New_Call_Review.quickAction-meta.xml"])
+    assert (xml.findtext(f"{MD}type"), xml.findtext(f"{MD}targetObject"), xml.findtext(f"{MD}targetParentField")) == ("Create", "Call_Review__c", "Opportunity__c")
+    layout = [i.findtext(f"{MD}field") for i in xml.iter(f"{MD}quickActionLayoutItems")]
+    assert layout == ["Call_External_Id__c", "Rep__c", "Reviewer__c", "Strengths__c", "Pricing_Confidence__c", "Discovery_Questions__c",
+                      "Suggestions__c", "Self_Assessment__c", "Improvement_Area__c"]  # fmt: skip
+    assert [(o.findtext(f"{MD}field"), o.findtext(f"{MD}formula")) for o in xml.findall(f"{MD}fieldOverrides")] == [("Reviewer__c", "$User.Id")]
+
+
+def test_the_leaderboard_averages_peer_weighted_scores_by_rep_this_quarter():
+    files = source_files(MANIFEST)
+    xml = ET.fromstring(files["force-app/main/default/reports/GameFilm/Leaderboard.report-meta.xml"])
+    assert [(c.findtext(f"{MD}field"), c.findtext(f"{MD}aggregateTypes")) for c in xml.findall(f"{MD}columns")] == [("Call_Review__c.Weighted_Score__c", "Average")]
+    assert xml.findtext(f"{MD}groupingsDown/{MD}field") == "Call_Review__c.Rep__c" and xml.findtext(f"{MD}format") == "Summary"
+    assert xml.findtext(f"{MD}timeFrameFilter/{MD}interval") == "INTERVAL_CURRENT"
+    assert xml.findtext(f"{MD}filter/{MD}criteriaItems/{MD}column") == "Call_Review__c.Self_Assessment__c"
+    by_criterion = ET.fromstring(files["force-app/main/default/reports/GameFilm/Scores_By_Criterion.report-meta.xml"])
+    assert [c.findtext(f"{MD}field") for c in by_criterion.findall(f"{MD}columns")] == [
+        "Call_Review__c.Discovery_Questions__c", "Call_Review__c.Objection_Handling__c", "Call_Review__c.Closing_Technique__c", "Call_Review__c.Next_Steps_Agreed__c"]
+    report_type = ET.fromstring(files["force-app/main/default/reportTypes/Call_Reviews.reportType-meta.xml"])
+    assert report_type.findtext(f"{MD}baseObject") == "Call_Review__c"
+    assert {c.findtext(f"{MD}field") for c in report_type.iter(f"{MD}columns")} >= {"Rep__c", "Weighted_Score__c", "Objection_Handling__c", "Self_Assessment__c"}

@@ -52,6 +52,61 @@ class SfObject:
 
 
 @dataclass(frozen=True)
+class SfQuickAction:
+    """A Create action on `object`'s record page: a new `target_object` record whose
+    `target_parent_field` points at the page's record; `overrides` are (field, formula)."""
+
+    object: str
+    name: str
+    label: str
+    target_object: str
+    target_parent_field: str
+    fields: tuple[str, ...]  # the action's layout, in order
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.object}.{self.name}"
+
+
+@dataclass(frozen=True)
+class SfReportType:
+    """A custom report type on one object (reports reference it as `<name>__c`)."""
+
+    name: str
+    label: str
+    description: str
+    base_object: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SfReportFolder:
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SfReport:
+    """A Summary report: one row grouping, averaged columns, filters, a relative date range."""
+
+    folder: str
+    name: str
+    label: str
+    description: str
+    report_type: str  # e.g. "Call_Reviews__c"
+    grouping: str  # "<Object>.<Field>"
+    averaged: tuple[str, ...]  # "<Object>.<Field>" columns summarised by Average
+    filters: tuple[tuple[str, str, str], ...]  # (column, operator, value)
+    date_column: str
+    interval: str  # e.g. INTERVAL_CURRENT: the current fiscal quarter
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.folder}/{self.name}"
+
+
+@dataclass(frozen=True)
 class SfPermissionSet:
     """Grants read/edit on every manifest field (fields without FLS are invisible to the API)
     and create/read/edit on every manifest object when `fields` is true, and access to
@@ -117,6 +172,10 @@ class Manifest:
     sf_apex_classes: tuple[SfApexClass, ...] = ()
     sf_external_credentials: tuple[SfExternalCredential, ...] = ()
     sf_named_credentials: tuple[SfNamedCredential, ...] = ()
+    sf_quick_actions: tuple[SfQuickAction, ...] = ()
+    sf_report_types: tuple[SfReportType, ...] = ()
+    sf_report_folders: tuple[SfReportFolder, ...] = ()
+    sf_reports: tuple[SfReport, ...] = ()
     hubspot_groups: tuple[HubSpotGroup, ...] = ()
     hubspot_properties: tuple[HubSpotProperty, ...] = field(default=())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from integration.components.kinds import HubSpotGroup, HubSpotProperty, Manifest, SfField, SfObject
+from integration.components.kinds import HubSpotGroup, HubSpotProperty, Manifest, SfField, SfObject, SfQuickAction, SfReport, SfReportFolder, SfReportType
 from integration.review.fields import SF_CALL_REVIEW, SF_REVIEW_ERROR, SF_SCORECARD, SF_SCORECARD_KEY, SF_SCORECARD_REP, SF_WEIGHTED_SCORE
 from integration.review_record import CALL_FIELD, REVIEWER_FIELD, SELF_FIELD, criterion_field
 from integration.rubric import Rubric
@@ -89,6 +89,35 @@ OBJECTS = (
 )  # fmt: skip
 
 
+REPORT_FOLDER = "GameFilm"
+REPORT_TYPE = "Call_Reviews"
+THIS_QUARTER = "INTERVAL_CURRENT"  # the current fiscal quarter
+CREATED = "CUST_CREATED_DATE"  # a custom report type's name for the base object's Created Date
+PEER_ONLY = ((f"{SF_CALL_REVIEW}.{SELF_FIELD}", "equals", "0"),)  # self-assessments never count
+
+
+def quick_action(rubric: Rubric) -> SfQuickAction:
+    layout = (CALL_FIELD, "Rep__c", REVIEWER_FIELD, "Strengths__c") + tuple(criterion_field(k) for k in rubric.keys)
+    return SfQuickAction("Opportunity", "New_Call_Review", "New Call Review", SF_CALL_REVIEW, "Opportunity__c",
+                         layout + ("Suggestions__c", SELF_FIELD, "Improvement_Area__c"), overrides=((REVIEWER_FIELD, "$User.Id"),))  # fmt: skip
+
+
+def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfReport, ...]]:
+    """The report type on Call_Review__c and its reports: the leaderboard (average weighted
+    score by rep this quarter) and the scores by criterion by rep."""
+    columns = tuple(f.name for f in call_review_fields(rubric))
+    report_type = SfReportType(REPORT_TYPE, "Game Film Call Reviews", "Peer and self reviews of recorded calls with their scores.", SF_CALL_REVIEW, columns)
+    rep = f"{SF_CALL_REVIEW}.Rep__c"
+    criteria = tuple(f"{SF_CALL_REVIEW}.{criterion_field(k)}" for k in rubric.keys)
+    reports = (
+        SfReport(REPORT_FOLDER, "Leaderboard", "Leaderboard this quarter", "Average weighted peer score by rep, this fiscal quarter.",
+                 f"{REPORT_TYPE}__c", rep, (f"{SF_CALL_REVIEW}.{SF_WEIGHTED_SCORE}",), PEER_ONLY, CREATED, THIS_QUARTER),
+        SfReport(REPORT_FOLDER, "Scores_By_Criterion", "Scores by criterion by rep", "Average peer score on each criterion by rep, this fiscal quarter.",
+                 f"{REPORT_TYPE}__c", rep, criteria, PEER_ONLY, CREATED, THIS_QUARTER),
+    )  # fmt: skip
+    return report_type, SfReportFolder(REPORT_FOLDER, "Game Film"), reports
+
+
 def _hs_number(obj: str, name: str, label: str, description: str) -> HubSpotProperty:
     return HubSpotProperty(obj, name, label, "number", "number", "gamefilm", description)
 
@@ -111,7 +140,9 @@ def hubspot_properties(rubric: Rubric) -> tuple[HubSpotProperty, ...]:
 
 def review_manifest(rubric: Rubric) -> Manifest:
     fields = opportunity_fields(rubric) + rep_fields("User", rubric) + call_review_fields(rubric) + scorecard_fields(rubric)
-    return Manifest(sf_objects=OBJECTS, sf_fields=fields, hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
+    report_type, folder, reports = reporting(rubric)
+    return Manifest(sf_objects=OBJECTS, sf_fields=fields, sf_quick_actions=(quick_action(rubric),), sf_report_types=(report_type,),
+                    sf_report_folders=(folder,), sf_reports=reports, hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
                     hubspot_properties=hubspot_properties(rubric))  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 
 `verify` reads the org (one describe per object the manifest adds fields to (Task,
 Opportunity, User, the custom objects: a 404 is an object still missing), one query per
-component type (External Credentials through the Tooling API), the field permissions of our
-permission sets, the install stamp): 12-13 REST calls. `install` deploys one Metadata
+component type (External Credentials and quick actions through the Tooling API, report types
+through the Analytics API), the field permissions of our permission sets, the install stamp):
+about 17 REST calls. `install` deploys one Metadata
 API package of what is missing (rollbackOnError: a failed deploy installs nothing) together
 with the stamp, a static resource listing every component Game Film installed, then assigns
 the permission set to the integration user. `uninstall` deletes only stamped components,
@@ -71,16 +72,35 @@ class SalesforceInstaller:
     # ---- reading the org ---------------------------------------------------------------
 
     def _names(self, mdtype: str, wanted: list[str]) -> set[str]:
+        sobject, name = NAME_QUERIES[mdtype]
+        return self._names_in(sobject, name, wanted, tooling=mdtype in TOOLING_ONLY)
+
+    def _names_in(self, sobject: str, name: str, wanted: list[str], *, tooling: bool = False) -> set[str]:
         if not wanted:
             return set()
-        sobject, name = NAME_QUERIES[mdtype]
         listed = ", ".join(f"'{w}'" for w in wanted)
         soql = f"SELECT {name} FROM {sobject} WHERE {name} IN ({listed})"
-        if mdtype in TOOLING_ONLY:
+        if tooling:
             from urllib.parse import quote
 
             return {r[name] for r in (self.sf.toolingexecute(f"query/?q={quote(soql)}") or {}).get("records", [])}
         return {r[name] for r in self.sf.query_all(soql)["records"]}
+
+    def _present(self, mdtype: str, wanted: list[str]) -> set[str]:
+        """Which of the manifest's members of `mdtype` the org has (one read per type)."""
+        if mdtype in NAME_QUERIES:
+            return self._names(mdtype, wanted)
+        if mdtype == "QuickAction":  # "Opportunity.New_Call_Review"
+            found = self._names_in("QuickActionDefinition", "DeveloperName", [w.split(".", 1)[1] for w in wanted], tooling=True)
+            return {w for w in wanted if w.split(".", 1)[1] in found}
+        if mdtype == "Report":  # folders "GameFilm/", reports "GameFilm/Leaderboard"
+            folders = self._names_in("Folder", "DeveloperName", [w[:-1] for w in wanted if w.endswith("/")])
+            reports = self._names_in("Report", "DeveloperName", [w.split("/", 1)[1] for w in wanted if not w.endswith("/")])
+            return {w for w in wanted if (w[:-1] in folders if w.endswith("/") else w.split("/", 1)[1] in reports)}
+        if mdtype == "ReportType":  # the Analytics API lists custom report types as "<name>__c"
+            listed = {t.get("type") for group in self.sf.restful("analytics/reportTypes") or [] for t in group.get("reportTypes", [])}
+            return {w for w in wanted if f"{w}__c" in listed}
+        return set()
 
     def _read_stamp(self) -> dict[str, list[str]]:
         found = self.sf.query(f"SELECT Id FROM StaticResource WHERE Name = '{source.STAMP}'")["records"]
@@ -98,7 +118,7 @@ class SalesforceInstaller:
                   for o in self.manifest.sf_objects]  # fmt: skip
         checks += [_field_check(f, _field(described[f.sobject], f.name)) for f in self.manifest.sf_fields]
         wanted = source.members(self.manifest)
-        present = {t: self._names(t, wanted.get(t, [])) for t in NAME_QUERIES}
+        present = {t: self._present(t, names) for t, names in wanted.items() if t not in ("CustomField", "CustomObject")}
         granted = self._field_permissions([p.name for p in self.manifest.sf_permission_sets if p.fields])
         for mdtype, names in wanted.items():
             if mdtype in ("CustomField", "CustomObject"):

@@ -14,6 +14,7 @@ import zipfile
 from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
+from integration.components import salesforce_ui as ui
 from integration.components.manifest import API_VERSION, Manifest, SfField, SfObject, SfPermissionSet
 
 XMLNS = "http://soap.sforce.com/2006/04/metadata"
@@ -128,6 +129,14 @@ def source_files(manifest: Manifest) -> dict[str, str]:
         files[f"{SOURCE_ROOT}/externalCredentials/{e.name}.externalCredential-meta.xml"] = _external_credential(e.name, e.label, e.principal)
     for n in manifest.sf_named_credentials:
         files[f"{SOURCE_ROOT}/namedCredentials/{n.name}.namedCredential-meta.xml"] = _named_credential(n.label, n.external_credential, n.url)
+    for q in manifest.sf_quick_actions:
+        files[f"{SOURCE_ROOT}/quickActions/{q.full_name}.quickAction-meta.xml"] = ui.quick_action(q, _doc, _el)
+    for t in manifest.sf_report_types:
+        files[f"{SOURCE_ROOT}/reportTypes/{t.name}.reportType-meta.xml"] = ui.report_type(t, _doc, _el)
+    for folder in manifest.sf_report_folders:
+        files[f"{SOURCE_ROOT}/reports/{folder.name}.reportFolder-meta.xml"] = ui.report_folder(folder, _doc, _el)
+    for r in manifest.sf_reports:
+        files[f"{SOURCE_ROOT}/reports/{r.full_name}.report-meta.xml"] = ui.report(r, _doc, _el)
     return files
 
 
@@ -140,6 +149,10 @@ def members(manifest: Manifest) -> dict[str, list[str]]:
         "ExternalCredential": [e.name for e in manifest.sf_external_credentials],
         "NamedCredential": [n.name for n in manifest.sf_named_credentials],
         "PermissionSet": [p.name for p in manifest.sf_permission_sets],
+        "QuickAction": [q.full_name for q in manifest.sf_quick_actions],
+        # a folder is "<name>/", as the Salesforce CLI lists it (forcedotcom/cli#3183: deploys on Linux and macOS)
+        "Report": [f"{f.name}/" for f in manifest.sf_report_folders] + [r.full_name for r in manifest.sf_reports],
+        "ReportType": [t.name for t in manifest.sf_report_types],
     }
     return {t: sorted(names) for t, names in sorted(found.items()) if names}
 
@@ -172,6 +185,18 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     for n in manifest.sf_named_credentials:
         if n.name in chosen.get("NamedCredential", ()):
             files[f"namedCredentials/{n.name}.namedCredential"] = _named_credential(n.label, n.external_credential, n.url)
+    for q in manifest.sf_quick_actions:
+        if q.full_name in chosen.get("QuickAction", ()):
+            files[f"quickActions/{q.full_name}.quickAction"] = ui.quick_action(q, _doc, _el)
+    for t in manifest.sf_report_types:
+        if t.name in chosen.get("ReportType", ()):
+            files[f"reportTypes/{t.name}.reportType"] = ui.report_type(t, _doc, _el)
+    for folder in manifest.sf_report_folders:
+        if f"{folder.name}/" in chosen.get("Report", ()):
+            files[f"reports/{folder.name}-meta.xml"] = ui.report_folder(folder, _doc, _el)
+    for r in manifest.sf_reports:
+        if r.full_name in chosen.get("Report", ()):
+            files[f"reports/{r.full_name}.report"] = ui.report(r, _doc, _el)
     files[f"staticresources/{STAMP}.resource"] = _stamp(stamp)
     files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
     files["package.xml"] = package_xml({**{t: sorted(n) for t, n in chosen.items()}, "StaticResource": [STAMP]})
