@@ -50,7 +50,7 @@ def _field_elements(f: SfField, *, with_name: bool) -> list[str]:
     if f.type == "Lookup":
         elements.append(_el("referenceTo", f.reference_to))
         if f.reference_to != "User":
-            elements.append(_el("relationshipLabel", f.label + "s"))
+            elements.append(_el("relationshipLabel", (f.relationship_name or "").replace("_", " ")))  # the parent's related list
         elements.append(_el("relationshipName", f.relationship_name))
     if f.type not in ("Checkbox", "LongTextArea"):
         elements.append(_el("required", False))
