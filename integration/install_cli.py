@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from integration import config as config_mod
 from integration.app import config_path
@@ -51,13 +51,24 @@ def cmd_components(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def tenant_manifest(tenant: config_mod.Tenant) -> Any:
+    """The manifest for the tenant's rubric (`[tenants.rules.game_film.rubric]`): its criteria
+    are fields and properties of their own."""
+    from integration.components.manifest import manifest_for
+    from integration.review.settings import GameFilmSchema
+    from integration.rubric import DEFAULT_RUBRIC
+
+    raw = tenant.rules.get("game_film")
+    return manifest_for(GameFilmSchema().load(raw).rubric if isinstance(raw, Mapping) else DEFAULT_RUBRIC)
+
+
 def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None]) -> Any:
     """The tenant's installer, connected with the same credentials the gateway uses."""
     if tenant.crm == "hubspot":
         from integration.components.hubspot_installer import HubSpotInstaller
         from integration.gateway.hubspot import HubSpotGateway
 
-        return HubSpotInstaller(HubSpotGateway.from_tenant(tenant).transport, progress=progress)
+        return HubSpotInstaller(HubSpotGateway.from_tenant(tenant).transport, tenant_manifest(tenant), progress=progress)
     from integration.components.build import apex_bodies
     from integration.components.salesforce_installer import SalesforceInstaller
     from integration.gateway.salesforce.session import connector
@@ -65,7 +76,8 @@ def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None]) ->
 
     timeouts = Timeouts(connect=tenant.connect_timeout_seconds, read=max(tenant.read_timeout_seconds, 60.0))  # deploy requests carry the zip
     sandbox = tenant.domain == "test" or ".sandbox." in (tenant.instance_url or "")
-    return SalesforceInstaller(connector(tenant, None, timeouts), apex_bodies(), integration_user=tenant.username, sandbox=sandbox, progress=progress)
+    return SalesforceInstaller(connector(tenant, None, timeouts), apex_bodies(), manifest=tenant_manifest(tenant), integration_user=tenant.username,
+                               sandbox=sandbox, progress=progress)  # fmt: skip
 
 
 def component_findings(tenant: config_mod.Tenant) -> list[Finding]:

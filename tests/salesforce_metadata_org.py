@@ -3,9 +3,10 @@
 Answers like Salesforce: the Metadata API SOAP `deploy` (the zip is decoded and, when the
 deploy succeeds, applied: package.xml adds, destructiveChanges.xml deletes) and
 `checkDeployStatus` (InProgress once, then Succeeded, or Failed with componentFailures and
-nothing applied when `fail_component` names a member); REST Task describe, SOQL on
+nothing applied when `fail_component` names a member); REST describe of Task, Opportunity,
+User and the custom objects deployed (404 NOT_FOUND before), SOQL on
 ApexClass / PermissionSet / NamedCredential / ExternalCredential / FieldPermissions /
-StaticResource / User / PermissionSetAssignment / COUNT() of Tasks (ExternalCredential
+StaticResource / User / PermissionSetAssignment / COUNT() of records (ExternalCredential
 through the Tooling API's query), the static resource
 Body, and PermissionSetAssignment create/delete.
 """
@@ -29,7 +30,8 @@ METADATA = f"{INSTANCE}/services/Soap/m/59.0/deployRequest"
 MD = "{http://soap.sforce.com/2006/04/metadata}"
 USER_ID = "005000000000009AAA"
 ENVELOPE = '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="http://soap.sforce.com/2006/04/metadata"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>'
-DESCRIBE = {"Text": "string", "Url": "url"}
+DESCRIBE = {"Text": "string", "Url": "url", "Number": "double", "Date": "date", "Checkbox": "boolean", "LongTextArea": "textarea", "Lookup": "reference"}
+STANDARD = ("Task", "Opportunity", "User")
 NAME_FIELDS = {"ApexClass": "Name", "PermissionSet": "Name", "NamedCredential": "DeveloperName", "ExternalCredential": "DeveloperName"}
 
 
@@ -40,6 +42,7 @@ class MetadataOrg:
         self.stamp: dict[str, list[str]] | None = None
         self.assignments: dict[str, tuple[str, str]] = {}  # id -> (user id, permission set name)
         self.task_values: dict[str, int] = {}  # field -> Tasks holding a value
+        self.record_values: dict[str, int] = {}  # "Object" -> its records, "Object.Field" -> records holding a value
         self.fail_component: str | None = None
         self.stuck = False  # deploys stay InProgress (Salesforce's queue is slow today)
         self.deploys: list[dict[str, Any]] = []  # each deploy: its options and zip files
@@ -48,7 +51,8 @@ class MetadataOrg:
         http.add_callback(responses.POST, re.compile(re.escape(METADATA) + r"(/.*)?"), callback=self._soap)
         http.add_callback(responses.GET, f"{DATA}/query/", callback=self._query)
         http.add_callback(responses.GET, f"{DATA}/tooling/query/", callback=self._tooling_query)
-        http.add_callback(responses.GET, f"{DATA}/sobjects/Task/describe", callback=self._describe)
+        http.add_callback(responses.GET, f"{DATA}/analytics/reportTypes", callback=self._report_types)
+        http.add_callback(responses.GET, re.compile(re.escape(f"{DATA}/sobjects/") + r"(\w+)/describe"), callback=self._describe)
         http.add_callback(responses.GET, re.compile(re.escape(f"{DATA}/sobjects/StaticResource/") + r"\w+/Body"), callback=self._stamp_body)
         http.add_callback(responses.POST, f"{DATA}/sobjects/PermissionSetAssignment", callback=self._assign)
         http.add_callback(responses.DELETE, re.compile(re.escape(f"{DATA}/sobjects/PermissionSetAssignment/") + r"\w+"), callback=self._unassign)
@@ -100,6 +104,9 @@ class MetadataOrg:
             mdtype, name = member.split(" ", 1)
             if mdtype == "StaticResource":
                 self.stamp = json.loads(files[f"staticresources/{name}.resource"])
+            elif mdtype == "CustomObject":
+                object_xml = ET.fromstring(files[f"objects/{name}.object"])
+                self.components[member] = {c.tag.removeprefix(MD): c.text for c in object_xml if c.tag != f"{MD}fields"}
             elif mdtype == "CustomField":
                 obj, field = name.split(".")
                 object_xml = ET.fromstring(files[f"objects/{obj}.object"])
@@ -116,17 +123,27 @@ class MetadataOrg:
             if member.startswith("PermissionSet ") and any(ps == member.split(" ", 1)[1] for _, ps in self.assignments.values()):
                 raise AssertionError(f"{member} is still assigned: Salesforce refuses to delete it")
             self.components.pop(member, None)
+            if member.startswith("CustomObject "):  # its fields go with it
+                for gone in [m for m in self.components if m.startswith(f"CustomField {member.split(' ', 1)[1]}.")]:
+                    del self.components[gone]
             self.field_permissions.pop(member.split(" ", 1)[1], None)
 
     # ---- REST ---------------------------------------------------------------------------
 
     def _describe(self, request: Any) -> tuple[int, dict, str]:
-        fields = [{"name": "Subject", "type": "string", "length": 255, "externalId": False, "unique": False, "label": "Subject"}]
+        sobject = request.url.rsplit("/", 2)[1]
+        if sobject not in STANDARD and f"CustomObject {sobject}" not in self.components:
+            return 404, {}, json.dumps([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+        in_source = "Activity" if sobject == "Task" else sobject
+        fields = [{"name": "Id", "type": "id", "length": 18, "externalId": False, "unique": False, "label": "Record ID"}]
         for member, e in self.components.items():
-            if member.startswith("CustomField Activity."):
+            if member.startswith(f"CustomField {in_source}."):
                 fields.append({"name": member.split(".")[1], "type": DESCRIBE.get(e.get("type", ""), "string"), "label": e.get("label"),
-                               "length": int(e["length"]) if e.get("length") else 255, "externalId": e.get("externalId") == "true", "unique": e.get("unique") == "true"})  # fmt: skip
-        return 200, {}, json.dumps({"name": "Task", "fields": fields})
+                               "length": int(e["length"]) if e.get("length") else 255, "externalId": e.get("externalId") == "true", "unique": e.get("unique") == "true",
+                               "precision": int(e["precision"]) if e.get("precision") else 0, "scale": int(e["scale"]) if e.get("scale") else 0,
+                               "referenceTo": [e["referenceTo"]] if e.get("referenceTo") else []})  # fmt: skip
+        label = self.components.get(f"CustomObject {sobject}", {}).get("label", sobject)
+        return 200, {}, json.dumps({"name": sobject, "label": label, "fields": fields})
 
     def _query(self, request: Any, tooling: bool = False) -> tuple[int, dict, str]:
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
@@ -136,7 +153,7 @@ class MetadataOrg:
         if m := re.fullmatch(r"SELECT (\w+) FROM (\w+) WHERE \w+ IN \((.*)\)", soql):
             field, sobject, listed = m.groups()
             wanted = re.findall(r"'([^']*)'", listed)
-            records = [{field: n} for n in wanted if f"{sobject} {n}" in self.components]
+            records = [{field: n} for n in wanted if _component(sobject, n) in self.components]
         elif soql.startswith("SELECT Parent.Name, Field"):
             records = [{"Parent": {"Name": ps}, "Field": f, "PermissionsRead": True, "PermissionsEdit": True} for ps, fs in self.field_permissions.items() for f in sorted(fs)]
         elif soql.startswith("SELECT Id FROM StaticResource"):
@@ -149,14 +166,22 @@ class MetadataOrg:
             records = [{"Id": i} for i, pair in self.assignments.items() if pair == m.groups()]
         elif m := re.fullmatch(r"SELECT COUNT\(\) FROM Task WHERE (\w+) != null", soql):
             return 200, {}, json.dumps({"totalSize": self.task_values.get(m.group(1), 0), "done": True, "records": []})
+        elif m := re.fullmatch(r"SELECT COUNT\(\) FROM (\w+)(?: WHERE (\w+) (?:!= null|= true))?", soql):
+            key = m.group(1) + (f".{m.group(2)}" if m.group(2) else "")
+            return 200, {}, json.dumps({"totalSize": self.record_values.get(key, 0), "done": True, "records": []})
         elif not soql.startswith("SELECT Id FROM User"):
             raise AssertionError(f"unexpected SOQL {soql}")
         return 200, {}, json.dumps({"totalSize": len(records), "done": True, "records": records})
 
     def _tooling_query(self, request: Any) -> tuple[int, dict, str]:
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
-        assert " FROM ExternalCredential " in soql, f"only External Credentials are read through the Tooling API: {soql}"
+        assert " FROM ExternalCredential " in soql or " FROM QuickActionDefinition " in soql, f"only External Credentials and quick actions are read through the Tooling API: {soql}"
         return self._query(request, tooling=True)
+
+    def _report_types(self, request: Any) -> tuple[int, dict, str]:
+        custom = [{"type": f"{m.split(' ', 1)[1]}__c", "label": m, "describeUrl": ""} for m in self.components if m.startswith("ReportType ")]
+        return 200, {}, json.dumps([{"label": "Accounts & Contacts", "reportTypes": [{"type": "AccountList", "label": "Accounts", "describeUrl": ""}]},
+                                    {"label": "Other Reports", "reportTypes": custom}])  # fmt: skip
 
     def _stamp_body(self, request: Any) -> tuple[int, dict, str]:
         return 200, {}, json.dumps(self.stamp)
@@ -171,6 +196,18 @@ class MetadataOrg:
     def _unassign(self, request: Any) -> tuple[int, dict, str]:
         del self.assignments[request.url.rsplit("/", 1)[1]]
         return 204, {}, ""
+
+
+def _component(sobject: str, name: str) -> str:
+    """The "Type member" a queried row stands for (quick actions and reports are named without
+    their object or folder; this org has one of each)."""
+    if sobject == "QuickActionDefinition":
+        return f"QuickAction Opportunity.{name}"
+    if sobject == "Folder":
+        return f"Report {name}/"
+    if sobject == "Report":
+        return f"Report GameFilm/{name}"
+    return f"{sobject} {name}"
 
 
 def _members(package: str) -> list[str]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 import pytest
 
 from integration.cli import main
+from integration.components.manifest import MANIFEST
+from integration.components.salesforce_source import members
+
+HUBSPOT_COMPONENTS = len(MANIFEST.hubspot_groups) + len(MANIFEST.hubspot_properties)
+SALESFORCE_COMPONENTS = sum(map(len, members(MANIFEST).values()))
 from tests.hubspot_server import HubSpotServer, hubspot_server  # noqa: F401  (fixture)
 
 
@@ -26,7 +31,7 @@ def test_dry_run_prints_the_plan_then_install_verify_rerun_and_uninstall(tmp_pat
 
     assert main(["--config", cfg, "install", "--tenant", "acme", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "acme (hubspot): install plan, 3 change(s)" in out
+    assert f"acme (hubspot): install plan, {HUBSPOT_COMPONENTS} change(s)" in out
     assert "  create  calls property gamefilm_recording_id: missing" in out and "dry run: nothing changed" in out
     assert not [r for r in hubspot_server.requests if r.method == "POST"]
 
@@ -34,11 +39,11 @@ def test_dry_run_prints_the_plan_then_install_verify_rerun_and_uninstall(tmp_pat
     assert "pass --yes" in capsys.readouterr().err
     assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "  ... [3/3] creating calls property gamefilm_recording_id" in out and "3 change(s) made" in out
+    assert f"  ... [{HUBSPOT_COMPONENTS}/{HUBSPOT_COMPONENTS}] creating calls property gamefilm_rep_status" in out and f"{HUBSPOT_COMPONENTS} change(s) made" in out
 
     assert main(["--config", cfg, "verify", "--tenant", "acme"]) == 0
     out = capsys.readouterr().out
-    assert "3 of 3 components in place" in out and "  ok      calls property gamefilm_recording_id [installed by Game Film]" in out
+    assert f"{HUBSPOT_COMPONENTS} of {HUBSPOT_COMPONENTS} components in place" in out and "  ok      calls property gamefilm_recording_id [installed by Game Film]" in out
 
     assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
     assert "nothing to change" in capsys.readouterr().out
@@ -48,7 +53,7 @@ def test_dry_run_prints_the_plan_then_install_verify_rerun_and_uninstall(tmp_pat
     assert "DRIFT   calls property gamefilm_recording_id [installed by Game Film] (label: 'Game Film recording id' expected, 'Recording' found)" in capsys.readouterr().out
 
     assert main(["--config", cfg, "uninstall", "--tenant", "acme", "--yes"]) == 0
-    assert "gamefilm_recording_id" not in hubspot_server.properties["calls"] and hubspot_server.groups == {"calls": {}, "tasks": {}}
+    assert "gamefilm_recording_id" not in hubspot_server.properties["calls"] and hubspot_server.groups == {"calls": {}, "deals": {}, "tasks": {}}
 
 
 def test_unknown_tenant_is_one_line(tmp_path, capsys, hubspot_server):  # noqa: F811
@@ -75,7 +80,7 @@ def test_doctor_components_names_each_missing_piece(tmp_path, monkeypatch, capsy
     assert main(["--config", cfg, "install", "--tenant", "acme", "--yes"]) == 0
     capsys.readouterr()
     assert main(["--config", cfg, "doctor", "--components"]) == 0
-    assert "ok   components: All 3 Game Film components are installed as the manifest defines them." in capsys.readouterr().out
+    assert f"ok   components: All {HUBSPOT_COMPONENTS} Game Film components are installed as the manifest defines them." in capsys.readouterr().out
 
 
 def test_salesforce_dry_run_lists_the_deploy_and_changes_nothing(tmp_path, monkeypatch, capsys):
@@ -92,7 +97,7 @@ def test_salesforce_dry_run_lists_the_deploy_and_changes_nothing(tmp_path, monke
         assert main(["--config", str(path), "install", "--tenant", "acme-sf", "--dry-run"]) == 0
         assert main(["--config", str(path), "verify", "--tenant", "acme-sf"]) == 1
     out = capsys.readouterr().out
-    assert "acme-sf (salesforce): install plan, 9 change(s)" in out
+    assert f"acme-sf (salesforce): install plan, {SALESFORCE_COMPONENTS} change(s)" in out
     assert "  deploy  CustomField Activity.GameFilm_Recording_Id__c: missing" in out and "dry run: nothing changed" in out
-    assert "0 of 9 components in place" in out and "  MISSING NamedCredential GameFilm" in out
+    assert f"0 of {SALESFORCE_COMPONENTS} components in place" in out and "  MISSING NamedCredential GameFilm" in out
     assert org.deploys == []

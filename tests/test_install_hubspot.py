@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integration.components.hubspot_installer import HubSpotInstaller
-from integration.components.manifest import MANIFEST, OWNED_MARK
+from integration.components.manifest import BASE, MANIFEST, OWNED_MARK, manifest_for
 from integration.components.plan import DRIFT, MISSING, OK, InstallError
 from integration.gateway.hubspot import HubSpotGateway
 from tests.hubspot_server import HubSpotServer, error_reply, hubspot_server  # noqa: F401
@@ -21,11 +21,16 @@ def fresh_portal(hubspot_server: HubSpotServer) -> None:  # noqa: F811
 
 
 @pytest.fixture
-def installer(hubspot_server: HubSpotServer):
+def gateway(hubspot_server: HubSpotServer):
     gateway = HubSpotGateway("t", host=hubspot_server.url, sleep=lambda s: None)
-    lines: list[str] = []
-    yield HubSpotInstaller(gateway.transport, MANIFEST, progress=lines.append)
+    yield gateway
     gateway.close()
+
+
+@pytest.fixture
+def installer(gateway):
+    """The installer's mechanics on the base manifest (groups and the one unique property)."""
+    return HubSpotInstaller(gateway.transport, BASE)
 
 
 def writes(server: HubSpotServer) -> list[tuple[str, str, object]]:
@@ -106,3 +111,30 @@ def _existing() -> dict:
     return {"name": "gamefilm_recording_id", "label": "Game Film recording id", "description": "made by an admin", "groupName": "gamefilm",
             "type": "string", "fieldType": "text", "options": [], "calculated": False, "externalOptions": False, "hasUniqueValue": True,
             "hidden": False, "formField": False, "createdAt": "2026-11-20T10:00:00.000Z", "updatedAt": "2026-11-20T10:00:00.000Z"}  # fmt: skip
+
+
+def test_the_review_properties_are_created_per_object_in_a_gamefilm_group_as_hubspot_documents_them(hubspot_server, gateway):
+    done = install(HubSpotInstaller(gateway.transport, MANIFEST))
+    assert done[:3] == ["calls group gamefilm", "tasks group gamefilm", "deals group gamefilm"]
+    bodies = {(path.rsplit("/", 1)[1], body["name"]): body for _, path, body in writes(hubspot_server) if "/groups" not in path}  # type: ignore[index]
+    assert bodies["deals", "gamefilm_avg_objection_handling"] == {
+        "name": "gamefilm_avg_objection_handling", "label": "GF avg Objection handling", "type": "number", "fieldType": "number", "groupName": "gamefilm",
+        "hasUniqueValue": False, "description": f"Average peer score on Objection handling over the deal's reviewed calls. {OWNED_MARK}"}  # fmt: skip
+    assert bodies["deals", "gamefilm_last_reviewed"]["type"] == "date" and bodies["deals", "gamefilm_last_reviewed"]["fieldType"] == "date"
+    assert bodies["calls", "gamefilm_rep_status"]["type"] == "string"
+    assert {name for (obj, name) in bodies if obj == "deals"} == {
+        *(f"gamefilm_avg_{k}" for k in ("discovery_questions", "objection_handling", "closing_technique", "next_steps_agreed")),
+        "gamefilm_weighted_avg", "gamefilm_review_count", "gamefilm_last_score", "gamefilm_last_reviewed"}  # fmt: skip
+    assert {c.status for c in HubSpotInstaller(gateway.transport, MANIFEST).verify()} == {OK}
+
+
+def test_a_tenants_rubric_installs_its_own_criteria(hubspot_server, gateway):
+    from decimal import Decimal
+
+    from integration.rubric import Criterion, Rubric
+
+    rubric = Rubric(criteria=(Criterion("pricing_confidence", "Pricing confidence", "", Decimal(1)),))
+    install(HubSpotInstaller(gateway.transport, manifest_for(rubric)))
+    created = set(hubspot_server.properties["calls"]) | set(hubspot_server.properties["deals"])
+    assert {"gamefilm_score_pricing_confidence", "gamefilm_rep_rolling_pricing_confidence", "gamefilm_avg_pricing_confidence"} <= created
+    assert not any("objection_handling" in name for name in created)

@@ -50,7 +50,7 @@ def test_first_install_deploys_the_whole_manifest_with_its_stamp_then_assigns_th
     assert "GameFilmCalloutTest" in deploy["files"]["classes/GameFilmCalloutTest.cls"]
     assert org.stamp == members(MANIFEST)
     assert list(org.assignments.values()) == [(USER_ID, "GameFilm_Integration")]
-    assert progress[:2] == ["deploying 9 component(s): InProgress (0/3 components)", "deploying 9 component(s): Succeeded (3/3 components)"]
+    assert progress[:2] == [f"deploying {len(EVERYTHING)} component(s): InProgress (0/3 components)", f"deploying {len(EVERYTHING)} component(s): Succeeded (3/3 components)"]
     assert {c.status for c in installer.verify()} == {OK}
     assert all(c.owned for c in installer.verify())
 
@@ -110,5 +110,49 @@ def test_a_deploy_that_does_not_finish_in_time_says_where_to_follow_it(org, inst
     installer.max_polls = 3
     with pytest.raises(InstallError, match=r"deploy 0Af000000000001AAA did not finish in 6 s; follow it in Setup > Deployment Status, then run verify"):
         install(installer)
-    assert progress == ["deploying 9 component(s): InProgress (0/3 components)"] * 3
+    assert progress == [f"deploying {len(EVERYTHING)} component(s): InProgress (0/3 components)"] * 3
     assert org.assignments == {}  # nothing assigned before the deploy is known to have landed
+
+
+def test_the_review_objects_deploy_with_their_fields_and_verify_through_their_describe(org, installer):
+    checks = {c.component: c for c in installer.verify()}
+    assert checks["CustomObject Call_Review__c"].status == MISSING  # describe answered 404
+    install(installer)
+    from xml.etree import ElementTree as ET
+
+    object_xml = ET.fromstring(org.deploys[0]["files"]["objects/Call_Review__c.object"])
+    md = "{http://soap.sforce.com/2006/04/metadata}"
+    assert object_xml.findtext(f"{md}sharingModel") == "Private" and object_xml.findtext(f"{md}nameField/{md}type") == "AutoNumber"
+    assert "Call_Review__c.Objection_Handling__c" in org.stamp["CustomField"] and org.stamp["CustomObject"] == ["Call_Review__c", "Rep_Scorecard__c"]
+    org.components["CustomField Opportunity.GameFilm_Weighted_Avg__c"]["precision"] = "3"
+    drifted = {c.component: c for c in installer.verify()}["CustomField Opportunity.GameFilm_Weighted_Avg__c"]
+    assert drifted.status == DRIFT and drifted.details == ("precision: 5 expected, 3 found",)
+
+
+def test_uninstall_keeps_a_review_object_holding_records_and_deletes_an_empty_one_with_its_fields(org, installer):
+    install(installer)
+    org.record_values["Call_Review__c"] = 4
+    steps = {s.component: s for s in installer.uninstall_plan()}
+    assert steps["CustomObject Call_Review__c"].action == "keep" and steps["CustomField Call_Review__c.Strengths__c"].action == "keep"
+    assert "4 Call_Review__c record(s) exist" in steps["CustomObject Call_Review__c"].why
+    assert steps["CustomObject Rep_Scorecard__c"].action == "remove"
+    installer.uninstall(list(steps.values()))
+    destructive = org.deploys[-1]["files"]["destructiveChanges.xml"]
+    assert "<members>Rep_Scorecard__c</members>" in destructive and "Rep_Scorecard__c.Rep__c" not in destructive  # its fields go with it
+    assert "Call_Review__c" not in destructive
+    assert not [c for c in org.components if c.startswith("CustomField Rep_Scorecard__c.")]
+    assert "Call_Review__c" in org.stamp["CustomObject"] and "Call_Review__c.Strengths__c" in org.stamp["CustomField"]
+
+
+def test_reports_quick_action_and_report_type_verify_through_their_apis_and_a_missing_one_is_redeployed_alone(org, installer):
+    install(installer)
+    files = org.deploys[0]["files"]
+    assert {"reports/GameFilm-meta.xml", "reports/GameFilm/Leaderboard.report", "reportTypes/Call_Reviews.reportType",
+            "quickActions/Opportunity.New_Call_Review.quickAction"} <= set(files)  # fmt: skip
+    assert "<reportType>Call_Reviews__c</reportType>" in files["reports/GameFilm/Leaderboard.report"]
+    del org.components["Report GameFilm/Leaderboard"]  # an admin deleted the report
+    checks = {c.component: c.status for c in installer.verify()}
+    assert checks["Report GameFilm/Leaderboard"] == MISSING and checks["Report GameFilm/"] == OK
+    assert checks["ReportType Call_Reviews"] == OK and checks["QuickAction Opportunity.New_Call_Review"] == OK
+    install(installer)
+    assert package_xml({"Report": ["GameFilm/Leaderboard"], "StaticResource": ["GameFilm_Install"]}) == org.deploys[-1]["files"]["package.xml"]

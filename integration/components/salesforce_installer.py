@@ -1,12 +1,15 @@
 """Installing the manifest into a Salesforce org through the Metadata API (simple-salesforce).
 
-`verify` reads the org (Task describe, one query per component type (External Credentials
-through the Tooling API), the field permissions of our permission sets, the install stamp):
-8-9 REST calls. `install` deploys one Metadata
+`verify` reads the org (one describe per object the manifest adds fields to (Task,
+Opportunity, User, the custom objects: a 404 is an object still missing), one query per
+component type (External Credentials and quick actions through the Tooling API, report types
+through the Analytics API), the field permissions of our permission sets, the install stamp):
+about 17 REST calls. `install` deploys one Metadata
 API package of what is missing (rollbackOnError: a failed deploy installs nothing) together
 with the stamp, a static resource listing every component Game Film installed, then assigns
 the permission set to the integration user. `uninstall` deletes only stamped components,
-and keeps a field that any Task holds a value in.
+and keeps a field that any record holds a value in and a custom object that holds records
+(its fields go with it).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ if TYPE_CHECKING:
     from simple_salesforce import Salesforce
 
 DONE_STATES = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
-DESCRIBE_TYPES = {"Text": "string", "Url": "url", "Number": "double", "Checkbox": "boolean", "Date": "date", "DateTime": "datetime", "LongTextArea": "textarea"}
+DESCRIBE_TYPES = {"Text": "string", "Url": "url", "Number": "double", "Checkbox": "boolean", "Date": "date", "DateTime": "datetime",
+                  "LongTextArea": "textarea", "Lookup": "reference"}  # fmt: skip
 # Metadata type -> (sObject, name field) to see whether a component exists.
 TOOLING_ONLY = frozenset({"ExternalCredential"})  # a Tooling API object, not in the data API
 NAME_QUERIES = {
@@ -68,16 +72,35 @@ class SalesforceInstaller:
     # ---- reading the org ---------------------------------------------------------------
 
     def _names(self, mdtype: str, wanted: list[str]) -> set[str]:
+        sobject, name = NAME_QUERIES[mdtype]
+        return self._names_in(sobject, name, wanted, tooling=mdtype in TOOLING_ONLY)
+
+    def _names_in(self, sobject: str, name: str, wanted: list[str], *, tooling: bool = False) -> set[str]:
         if not wanted:
             return set()
-        sobject, name = NAME_QUERIES[mdtype]
         listed = ", ".join(f"'{w}'" for w in wanted)
         soql = f"SELECT {name} FROM {sobject} WHERE {name} IN ({listed})"
-        if mdtype in TOOLING_ONLY:
+        if tooling:
             from urllib.parse import quote
 
             return {r[name] for r in (self.sf.toolingexecute(f"query/?q={quote(soql)}") or {}).get("records", [])}
         return {r[name] for r in self.sf.query_all(soql)["records"]}
+
+    def _present(self, mdtype: str, wanted: list[str]) -> set[str]:
+        """Which of the manifest's members of `mdtype` the org has (one read per type)."""
+        if mdtype in NAME_QUERIES:
+            return self._names(mdtype, wanted)
+        if mdtype == "QuickAction":  # "Opportunity.New_Call_Review"
+            found = self._names_in("QuickActionDefinition", "DeveloperName", [w.split(".", 1)[1] for w in wanted], tooling=True)
+            return {w for w in wanted if w.split(".", 1)[1] in found}
+        if mdtype == "Report":  # folders "GameFilm/", reports "GameFilm/Leaderboard"
+            folders = self._names_in("Folder", "DeveloperName", [w[:-1] for w in wanted if w.endswith("/")])
+            reports = self._names_in("Report", "DeveloperName", [w.split("/", 1)[1] for w in wanted if not w.endswith("/")])
+            return {w for w in wanted if (w[:-1] in folders if w.endswith("/") else w.split("/", 1)[1] in reports)}
+        if mdtype == "ReportType":  # the Analytics API lists custom report types as "<name>__c"
+            listed = {t.get("type") for group in self.sf.restful("analytics/reportTypes") or [] for t in group.get("reportTypes", [])}
+            return {w for w in wanted if f"{w}__c" in listed}
+        return set()
 
     def _read_stamp(self) -> dict[str, list[str]]:
         found = self.sf.query(f"SELECT Id FROM StaticResource WHERE Name = '{source.STAMP}'")["records"]
@@ -89,13 +112,16 @@ class SalesforceInstaller:
     def verify(self) -> list[Check]:
         self.stamp = self._read_stamp()
         owned = {f"{t} {n}" for t, names in self.stamp.items() for n in names}
-        described = {f["name"]: f for f in (self.sf.restful("sobjects/Task/describe") or {}).get("fields", [])}
-        checks = [_field_check(f, described.get(f.name)) for f in self.manifest.sf_fields]
+        described = {name: self._describe(name) for name in sorted({f.sobject for f in self.manifest.sf_fields} | {o.name for o in self.manifest.sf_objects})}
+        checks = [Check(f"CustomObject {o.name}", MISSING) if described[o.name] is None else
+                  Check(f"CustomObject {o.name}", *_drift({"label": o.label}, {"label": (described[o.name] or {}).get("label")}))
+                  for o in self.manifest.sf_objects]  # fmt: skip
+        checks += [_field_check(f, _field(described[f.sobject], f.name)) for f in self.manifest.sf_fields]
         wanted = source.members(self.manifest)
-        present = {t: self._names(t, wanted.get(t, [])) for t in NAME_QUERIES}
+        present = {t: self._present(t, names) for t, names in wanted.items() if t not in ("CustomField", "CustomObject")}
         granted = self._field_permissions([p.name for p in self.manifest.sf_permission_sets if p.fields])
         for mdtype, names in wanted.items():
-            if mdtype == "CustomField":
+            if mdtype in ("CustomField", "CustomObject"):
                 continue
             for name in names:
                 details: tuple[str, ...] = ()
@@ -104,6 +130,14 @@ class SalesforceInstaller:
                 status = MISSING if name not in present[mdtype] else DRIFT if details else OK
                 checks.append(Check(f"{mdtype} {name}", status, details))
         return [Check(c.component, c.status, c.details, owned=c.component in owned) for c in checks]
+
+    def _describe(self, sobject: str) -> dict[str, Any] | None:
+        from simple_salesforce.exceptions import SalesforceResourceNotFound
+
+        try:
+            return self.sf.restful(f"sobjects/{sobject}/describe") or {}
+        except SalesforceResourceNotFound:
+            return None
 
     def _field_permissions(self, permission_sets: list[str]) -> dict[str, set[str]]:
         if not permission_sets:
@@ -192,21 +226,34 @@ class SalesforceInstaller:
     def uninstall_plan(self) -> list[Step]:
         checks = {c.component: c for c in self.verify()}
         steps = []
+        objects = set(self.stamp.get("CustomObject", []))
+        kept: dict[str, int] = {}  # our custom objects that hold records
+        for name in sorted(objects):
+            if checks.get(f"CustomObject {name}") is not None and checks[f"CustomObject {name}"].status != MISSING:
+                kept.update({name: n} if (n := self._count(f"SELECT COUNT() FROM {name}")) else {})
         for mdtype, names in sorted(self.stamp.items()):
             for name in names:
                 component = f"{mdtype} {name}"
                 if checks.get(component) is not None and checks[component].status == MISSING:
                     continue
-                holding = self._tasks_holding(name) if mdtype == "CustomField" else 0
-                if holding:
-                    steps.append(Step("keep", component, f"{holding} Task(s) hold a value in it (uninstall never removes data)"))
+                obj = name.split(".", 1)[0] if mdtype == "CustomField" else name if mdtype == "CustomObject" else None
+                if obj in kept:
+                    steps.append(Step("keep", component, f"{kept[obj]} {obj} record(s) exist (uninstall never removes data)"))
+                elif mdtype == "CustomField" and obj not in objects and (holding := self._holding(name)):
+                    steps.append(Step("keep", component, f"{holding} record(s) hold a value in it (uninstall never removes data)"))
                 else:
                     steps.append(Step("remove", component, "installed by Game Film"))
         return steps
 
-    def _tasks_holding(self, full_name: str) -> int:
-        field = full_name.split(".", 1)[1]
-        return int(self.sf.query(f"SELECT COUNT() FROM Task WHERE {field} != null")["totalSize"])
+    def _count(self, soql: str) -> int:
+        return int(self.sf.query(soql)["totalSize"])
+
+    def _holding(self, full_name: str) -> int:
+        """Records of a standard object with a value in the field (a checkbox: checked)."""
+        obj, field = full_name.split(".", 1)
+        f = next((f for f in self.manifest.sf_fields if f.full_name == full_name), None)
+        sobject = "Task" if obj == "Activity" else obj
+        return self._count(f"SELECT COUNT() FROM {sobject} WHERE {field} {'= true' if f is not None and f.type == 'Checkbox' else '!= null'}")
 
     def uninstall(self, steps: list[Step]) -> list[str]:
         doomed: dict[str, list[str]] = {}
@@ -222,13 +269,24 @@ class SalesforceInstaller:
             for r in self.sf.query(soql)["records"] if user_id else []:
                 self.sf.restful(f"sobjects/PermissionSetAssignment/{r['Id']}", method="DELETE")
         remaining = {t: [n for n in names if n not in doomed.get(t, [])] for t, names in self.stamp.items()}
-        self._deploy(source.destructive_package(doomed, remaining), [], what=f"removal of {sum(map(len, doomed.values()))} component(s)")
+        gone_with_object = [n for n in doomed.get("CustomField", []) if n.split(".", 1)[0] in doomed.get("CustomObject", [])]
+        listed = {t: [n for n in names if n not in gone_with_object] for t, names in doomed.items()}  # deleting an object deletes its fields
+        self._deploy(source.destructive_package(listed, remaining), [], what=f"removal of {sum(map(len, doomed.values()))} component(s)")
         self.stamp = {t: n for t, n in remaining.items() if n}
         return [s.component for s in steps if s.action == "remove"]
 
 
 def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _field(described: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] | None:
+    return next((f for f in (described or {}).get("fields", []) if f.get("name") == name), None)
+
+
+def _drift(expected: dict[str, object], actual: dict[str, object]) -> tuple[str, tuple[str, ...]]:
+    details = drift_lines(expected, actual)
+    return (DRIFT if details else OK), details
 
 
 def _field_check(f: SfField, found: Mapping[str, Any] | None) -> Check:
@@ -240,5 +298,11 @@ def _field_check(f: SfField, found: Mapping[str, Any] | None) -> Check:
     if f.type == "Text":
         expected.update(length=f.length, unique=f.unique)
         actual.update(length=found.get("length"), unique=found.get("unique"))
+    if f.type == "Number":
+        expected.update(precision=f.precision, scale=f.scale)
+        actual.update(precision=found.get("precision"), scale=found.get("scale"))
+    if f.type == "Lookup":
+        expected["referenceTo"] = [f.reference_to]
+        actual["referenceTo"] = found.get("referenceTo")
     details = drift_lines(expected, actual)
     return Check(component, DRIFT if details else OK, details)

@@ -14,7 +14,8 @@ import zipfile
 from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
-from integration.components.manifest import API_VERSION, Manifest, SfField, SfPermissionSet
+from integration.components import salesforce_ui as ui
+from integration.components.manifest import API_VERSION, Manifest, SfField, SfObject, SfPermissionSet
 
 XMLNS = "http://soap.sforce.com/2006/04/metadata"
 SOURCE_ROOT = "force-app/main/default"
@@ -32,26 +33,59 @@ def _el(name: str, value: object) -> str:
 
 
 def _field_elements(f: SfField, *, with_name: bool) -> list[str]:
+    """The CustomField elements Salesforce shows on retrieve for each type (checkboxes and
+    long text take no `required`; a User lookup takes no delete constraint or related list label)."""
     elements = [_el("fullName", f.name)] if with_name else []
     if f.type == "Text":
         elements.append(_el("caseSensitive", False))
+    if f.type == "Checkbox":
+        elements.append(_el("defaultValue", False))
+    if f.type == "Lookup" and f.reference_to != "User":
+        elements.append(_el("deleteConstraint", "SetNull"))
     elements += [_el("description", f.description), _el("externalId", f.external_id), _el("label", f.label)]
     if f.length is not None:
         elements.append(_el("length", f.length))
-    elements += [_el("required", False), _el("type", f.type)]
-    if f.type == "Text":
+    if f.precision is not None:
+        elements.append(_el("precision", f.precision))
+    if f.type == "Lookup":
+        elements.append(_el("referenceTo", f.reference_to))
+        if f.reference_to != "User":
+            elements.append(_el("relationshipLabel", (f.relationship_name or "").replace("_", " ")))  # the parent's related list
+        elements.append(_el("relationshipName", f.relationship_name))
+    if f.type not in ("Checkbox", "LongTextArea"):
+        elements.append(_el("required", False))
+    if f.scale is not None:
+        elements.append(_el("scale", f.scale))
+    elements.append(_el("type", f.type))
+    if f.type in ("Text", "Number"):
         elements.append(_el("unique", f.unique))
+    if f.type == "LongTextArea":
+        elements.append(_el("visibleLines", 5))
     return elements
+
+
+def _object_elements(o: SfObject) -> list[str]:
+    name_field = "".join([_el("displayFormat", o.name_format), _el("label", o.name_label), _el("type", "AutoNumber")])
+    return [
+        _el("deploymentStatus", "Deployed"), _el("description", o.description), _el("enableActivities", False),
+        _el("enableReports", True),  # report types and reports are built on it
+        _el("label", o.label), f"<nameField>{name_field}</nameField>", _el("pluralLabel", o.plural), _el("sharingModel", "Private"),
+    ]  # fmt: skip
 
 
 def _permission_set(p: SfPermissionSet, manifest: Manifest) -> str:
     elements = [_el("description", p.description)]
     for principal in p.principals:
         elements.append(f"<externalCredentialPrincipalAccesses>{_el('enabled', True)}{_el('externalCredentialPrincipal', principal)}</externalCredentialPrincipalAccesses>")
-    if p.fields:
+    if p.fields:  # FLS is refused on required and master-detail fields: the manifest has none
         for f in sorted(manifest.sf_fields, key=lambda f: f"{f.sobject}.{f.name}"):
             elements.append(f"<fieldPermissions>{_el('editable', True)}{_el('field', f'{f.sobject}.{f.name}')}{_el('readable', True)}</fieldPermissions>")
     elements += [_el("hasActivationRequired", False), _el("label", p.label)]
+    if p.fields:
+        for o in sorted(manifest.sf_objects, key=lambda o: o.name):
+            access = [("allowCreate", True), ("allowDelete", False), ("allowEdit", True), ("allowRead", True),
+                      ("modifyAllRecords", False), ("object", o.name), ("viewAllRecords", False)]  # fmt: skip
+            elements.append(f"<objectPermissions>{''.join(_el(k, v) for k, v in access)}</objectPermissions>")
     return _doc("PermissionSet", elements)
 
 
@@ -83,6 +117,8 @@ def source_files(manifest: Manifest) -> dict[str, str]:
         "packageDirectories": [{"path": "force-app", "default": True}],
         "name": "gamefilm", "namespace": "", "sourceApiVersion": API_VERSION,
     }, indent=2) + "\n"}  # fmt: skip
+    for o in manifest.sf_objects:
+        files[f"{SOURCE_ROOT}/objects/{o.name}/{o.name}.object-meta.xml"] = _doc("CustomObject", _object_elements(o))
     for f in manifest.sf_fields:
         files[f"{SOURCE_ROOT}/objects/{f.object}/fields/{f.name}.field-meta.xml"] = _doc("CustomField", _field_elements(f, with_name=True))
     for p in manifest.sf_permission_sets:
@@ -93,6 +129,14 @@ def source_files(manifest: Manifest) -> dict[str, str]:
         files[f"{SOURCE_ROOT}/externalCredentials/{e.name}.externalCredential-meta.xml"] = _external_credential(e.name, e.label, e.principal)
     for n in manifest.sf_named_credentials:
         files[f"{SOURCE_ROOT}/namedCredentials/{n.name}.namedCredential-meta.xml"] = _named_credential(n.label, n.external_credential, n.url)
+    for q in manifest.sf_quick_actions:
+        files[f"{SOURCE_ROOT}/quickActions/{q.full_name}.quickAction-meta.xml"] = ui.quick_action(q, _doc, _el)
+    for t in manifest.sf_report_types:
+        files[f"{SOURCE_ROOT}/reportTypes/{t.name}.reportType-meta.xml"] = ui.report_type(t, _doc, _el)
+    for folder in manifest.sf_report_folders:
+        files[f"{SOURCE_ROOT}/reports/{folder.name}.reportFolder-meta.xml"] = ui.report_folder(folder, _doc, _el)
+    for r in manifest.sf_reports:
+        files[f"{SOURCE_ROOT}/reports/{r.full_name}.report-meta.xml"] = ui.report(r, _doc, _el)
     return files
 
 
@@ -101,9 +145,14 @@ def members(manifest: Manifest) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {
         "ApexClass": [c.name for c in manifest.sf_apex_classes],
         "CustomField": [f.full_name for f in manifest.sf_fields],
+        "CustomObject": [o.name for o in manifest.sf_objects],
         "ExternalCredential": [e.name for e in manifest.sf_external_credentials],
         "NamedCredential": [n.name for n in manifest.sf_named_credentials],
         "PermissionSet": [p.name for p in manifest.sf_permission_sets],
+        "QuickAction": [q.full_name for q in manifest.sf_quick_actions],
+        # a folder is "<name>/", as the Salesforce CLI lists it (forcedotcom/cli#3183: deploys on Linux and macOS)
+        "Report": [f"{f.name}/" for f in manifest.sf_report_folders] + [r.full_name for r in manifest.sf_reports],
+        "ReportType": [t.name for t in manifest.sf_report_types],
     }
     return {t: sorted(names) for t, names in sorted(found.items()) if names}
 
@@ -118,9 +167,11 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     resource listing every component Game Film installed), so both land in one deploy."""
     chosen = {t: set(names) for t, names in selected.items()}
     fields = [f for f in manifest.sf_fields if f.full_name in chosen.get("CustomField", ())]
+    objects = {o.name: o for o in manifest.sf_objects if o.name in chosen.get("CustomObject", ())}
     files: dict[str, str] = {}
-    for obj in sorted({f.object for f in fields}):
-        files[f"objects/{obj}.object"] = _doc("CustomObject", [f"<fields>{''.join(_field_elements(f, with_name=True))}</fields>" for f in fields if f.object == obj])
+    for obj in sorted({f.object for f in fields} | set(objects)):
+        own = _object_elements(objects[obj]) if obj in objects else []
+        files[f"objects/{obj}.object"] = _doc("CustomObject", own + [f"<fields>{''.join(_field_elements(f, with_name=True))}</fields>" for f in fields if f.object == obj])
     for c in manifest.sf_apex_classes:
         if c.name in chosen.get("ApexClass", ()):
             files[f"classes/{c.name}.cls"] = apex_bodies[c.name]
@@ -134,6 +185,18 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     for n in manifest.sf_named_credentials:
         if n.name in chosen.get("NamedCredential", ()):
             files[f"namedCredentials/{n.name}.namedCredential"] = _named_credential(n.label, n.external_credential, n.url)
+    for q in manifest.sf_quick_actions:
+        if q.full_name in chosen.get("QuickAction", ()):
+            files[f"quickActions/{q.full_name}.quickAction"] = ui.quick_action(q, _doc, _el)
+    for t in manifest.sf_report_types:
+        if t.name in chosen.get("ReportType", ()):
+            files[f"reportTypes/{t.name}.reportType"] = ui.report_type(t, _doc, _el)
+    for folder in manifest.sf_report_folders:
+        if f"{folder.name}/" in chosen.get("Report", ()):
+            files[f"reports/{folder.name}-meta.xml"] = ui.report_folder(folder, _doc, _el)
+    for r in manifest.sf_reports:
+        if r.full_name in chosen.get("Report", ()):
+            files[f"reports/{r.full_name}.report"] = ui.report(r, _doc, _el)
     files[f"staticresources/{STAMP}.resource"] = _stamp(stamp)
     files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
     files["package.xml"] = package_xml({**{t: sorted(n) for t, n in chosen.items()}, "StaticResource": [STAMP]})
