@@ -22,6 +22,7 @@ from integration.ledger import (
 )
 from integration.store import payload_to_json
 from integration.store.sqlite_pool import PooledStatements, Transaction
+from integration.store.sqlite_rows import select_in_and as _select_in
 from integration.store.sqlite_reviews import REVIEWS_SCHEMA, SqliteReviews
 
 # `due_at` of a recording is when the loop must look at it again (a match retry while
@@ -214,16 +215,6 @@ class SqliteLedger(SqliteReviews, ReviewLedger):
                 " ON CONFLICT (tenant, reviewer_id) DO UPDATE SET overdue_since = excluded.overdue_since",
                 (tenant, reviewer_id, since),
             )
-
-
-def _select_in(db: Any, sql: str, args: list[Any], column: str, values: Sequence[str]) -> list[tuple]:
-    """`sql AND column IN (...)` in chunks under SQLite's variable limit."""
-    values = list(dict.fromkeys(values))
-    rows: list[tuple] = []
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
-        rows += db.execute(f"{sql} AND {column} IN ({', '.join('?' * len(chunk))})", (*args, *chunk)).fetchall()
-    return rows
 
 
 def _stats(db: Any, tenant: str, reviewer_ids: list[str]) -> dict[str, ReviewerStats]:

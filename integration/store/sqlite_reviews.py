@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 from integration.ledger import REVIEW_VALID, ReviewEntry, Standing
 from integration.store import payload_to_json
 from integration.store.sqlite_pool import PooledStatements, Transaction
+from integration.store.sqlite_rows import select_in_and as _select_in
 
 REVIEWS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_scores (
@@ -81,15 +82,6 @@ class SqliteReviews:
     def standings(self, tenant: str) -> dict[str, Standing]:
         rows = self._conn().execute("SELECT tenant, rep_id, status, reason, since FROM rep_standings WHERE tenant = ?", (tenant,)).fetchall()
         return {r[1]: Standing(*r) for r in rows}
-
-
-def _select_in(db: Any, sql: str, args: list[Any], column: str, values: Sequence[str]) -> list[tuple]:
-    values = list(dict.fromkeys(values))
-    rows: list[tuple] = []
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
-        rows += db.execute(f"{sql} AND {column} IN ({', '.join('?' * len(chunk))})", (*args, *chunk)).fetchall()
-    return rows
 
 
 def _review(row: tuple) -> ReviewEntry:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 from integration.events import StoredEvent
 from integration.store import ACTION_PLANNED, Action, decode_event, payload_to_json
@@ -19,6 +19,17 @@ def select_in(db: "sqlite3.Connection | PooledStatements", select: str, column: 
     for start in range(0, len(values), 500):
         chunk = values[start : start + 500]
         rows.extend(db.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+    return rows
+
+
+def select_in_and(db: Any, sql: str, args: Sequence[Any], column: str, values: Sequence[str]) -> list[tuple]:
+    """`sql AND column IN (values)` (`sql` has a WHERE of its own, whose `?` take `args`), in
+    chunks under SQLite's variable limit; each value asked once."""
+    unique = list(dict.fromkeys(values))
+    rows: list[tuple] = []
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows += db.execute(f"{sql} AND {column} IN ({', '.join('?' * len(chunk))})", (*args, *chunk)).fetchall()
     return rows
 
 
