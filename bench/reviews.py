@@ -1,6 +1,6 @@
 """CRM requests per submitted review, through the real worker and the real adapters:
 HubSpot (hubspot-api-client against the loopback fake, tests/hubspot_server.py) and Salesforce
-(simple-salesforce on `responses`, every sObject Collections PATCH answered with successes).
+(simple-salesforce on `responses`, every sObject Collections PATCH/POST answered with successes).
 
 Setup (not counted): N recordings attached on an in-memory CRM, one peer each by rotation.
 Then N peer reviews are stored as the entry paths store them and processed with the real
@@ -135,7 +135,8 @@ def salesforce(count: int, together: bool) -> float:
             records = json.loads(request.body)["records"]
             return 200, {}, json.dumps(created(*(r.get("id") or sf_id("a00", next(numbers)) for r in records)))
 
-        http.add_callback(responses.PATCH, COLLECTIONS, callback=saved)
+        for method in (responses.PATCH, responses.POST):  # updates; the rep's Call_Review__Share inserts
+            http.add_callback(method, COLLECTIONS, callback=saved)
         s, ledger, current, clock = setup(tmp, "salesforce", count)
         current.crm = SalesforceGateway(Connector())
         process(s, reviews(s, ledger, clock, count, True), together, clock)

@@ -176,6 +176,20 @@ class UpsertRecord(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShareRecord(Command):
+    """Give one user access to one record of a Private object (a Salesforce manual share:
+    `<Object>__Share` with ParentId = `record_id`, UserOrGroupId = `user_id`, RowCause Manual),
+    e.g. a rep reading the `Call_Review__c` of their own call. Salesforce updates the existing
+    manual share of the same record and user instead of adding a second, so it is idempotent."""
+
+    idempotent: ClassVar[bool] = True
+
+    share_object: str  # the share object's API name, e.g. "Call_Review__Share"
+    user_id: str
+    access_level: str = "Read"  # Read | Edit
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogCall(Command):
     owner_id: str | None
     title: str

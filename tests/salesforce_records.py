@@ -8,7 +8,7 @@ parent fields (`Opportunity.Name`) and child subqueries (`(SELECT UserId FROM
 OpportunityTeamMembers)`, null when there are no children, as Salesforce answers), `WHERE`
 with AND/OR/parentheses, `IN` (a list, or a semi-join `IN (SELECT <field> FROM ...)`), `=`, `>=`, `LIKE` (case-insensitive, `\\%`/`\\_` literal), and
 `ORDER BY <field> [ASC|DESC]`. Writes as the REST API documents them: sObject Collections
-create (POST) and update (PATCH) with `allOrNone`, upsert on an External ID field
+create (POST; a `<Object>__Share` for a record and user already shared manually updates that share) and update (PATCH) with `allOrNone`, upsert on an External ID field
 (`PATCH composite/sobjects/Task/<field>`, `created` per result; a create-only field such as
 TaskSubtype on an existing record is refused per record), and the OAuth userinfo endpoint.
 `faults` holds what happens to each next write (see tests/salesforce_org.py for the kinds).
@@ -34,7 +34,7 @@ COLLECTIONS = f"{DATA}/composite/sobjects"
 USERINFO = f"{INSTANCE}/services/oauth2/userinfo"
 INTEGRATION_USER = "005000000000009AAA"
 PREFIXES = {"Task": "00T", "User": "005", "Contact": "003", "Account": "001", "Opportunity": "006",
-            "OpportunityContactRole": "00K", "OpportunityTeamMember": "00q"}  # fmt: skip
+            "OpportunityContactRole": "00K", "OpportunityTeamMember": "00q", "Call_Review__Share": "02c"}  # fmt: skip
 CHILDREN = {"OpportunityTeamMembers": ("OpportunityTeamMember", "OpportunityId"),
             "OpportunityContactRoles": ("OpportunityContactRole", "OpportunityId")}  # relationship -> (sObject, its lookup)
 CREATE_ONLY = {"Task": ("TaskSubtype",)}  # createable, not updateable (Task object reference)
@@ -169,6 +169,12 @@ class SeededOrg:
 
     def _create(self, record: dict[str, Any]) -> dict[str, Any]:
         fields = {k: v for k, v in record.items() if k != "attributes"}
+        if record["attributes"]["type"].endswith("__Share"):  # a second manual share of a record and user updates the first
+            same = [r for r in self.of_type(record["attributes"]["type"]) if (r["ParentId"], r["UserOrGroupId"], r.get("RowCause")) ==
+                    (fields["ParentId"], fields["UserOrGroupId"], fields.get("RowCause", "Manual"))]  # fmt: skip
+            if same:
+                self.update(same[0]["Id"], AccessLevel=fields["AccessLevel"])
+                return {"id": same[0]["Id"], "success": True, "errors": []}
         new_id = self.add(record["attributes"]["type"], CreatedById=INTEGRATION_USER, **fields)
         return {"id": new_id, "success": True, "errors": []}
 

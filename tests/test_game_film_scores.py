@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from integration.commands import AddNote, UpsertRecord
+from integration.commands import AddNote, ShareRecord, UpsertRecord
 from integration.config import ConfigError
 from integration.ledger import DONE, REVIEW_REJECTED
 from integration.scoring import ENROLLED, GRADUATED
@@ -140,6 +140,17 @@ def test_salesforce_scores_land_on_the_record_the_opportunity_and_the_rep(tmp_pa
     [user] = updates(loop, "User")
     assert user.record_id == REP and user.fields["GameFilm_Rolling_Avg__c"] == Decimal("4.00") and user.fields["GameFilm_Status__c"] == ENROLLED
     assert updates(loop, "call") == []
+    [share] = [c for c in loop.crm.written if isinstance(c, ShareRecord)]  # Private record, owned by Ana: the rep may read it
+    assert (share.key, share.share_object, share.record_id, share.user_id, share.access_level) == (
+        f"share#{TENANT}#a0X000000000001#{REP}", "Call_Review__Share", "a0X000000000001", REP, "Read")
+
+
+def test_the_reps_own_self_assessment_is_not_shared_with_them(tmp_path, store, clock):
+    loop = make_loop(tmp_path, store, clock, salesforce=True)
+    loop.deliver(recording("rec:1", "buyer@globex.com"), times=1)
+    deliver(loop, submitted(loop, "rec:1", REP, scores(4), self_assessment=True, crm_review_id="a0X000000000000"), times=2, crm="salesforce")
+    assert [r.record_id for r in updates(loop, "Call_Review__c")] == ["a0X000000000000"]
+    assert [c for c in loop.crm.written if isinstance(c, ShareRecord)] == []
 
 
 def test_an_invalid_salesforce_review_is_recorded_and_the_reason_written_on_the_record(tmp_path, store, clock):

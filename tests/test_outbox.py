@@ -18,6 +18,7 @@ from integration.commands import (
     Deal,
     LogCall,
     RemindTask,
+    ShareRecord,
     UpsertCall,
     UpsertRecord,
     UpdateFields,
@@ -46,6 +47,7 @@ EVERY_COMMAND: list[Command] = [
     RemindTask(**COMMON, task_id="t1", remind_at_ms=1_795_000_000_000, note="overdue by 2 business days"),
     UpsertRecord(**COMMON, object_type="Rep_Scorecard__c", id_field="GameFilm_Rep_Key__c", id_value="005x",
                  fields={"GameFilm_Rolling_Avg__c": Decimal("4.25"), "GameFilm_Status_Since__c": date(2026, 11, 2)}),
+    ShareRecord(**COMMON, share_object="Call_Review__Share", user_id="005x", access_level="Read"),
 ]
 
 

@@ -128,8 +128,11 @@ def test_a_salesforce_call_review_outbound_message_is_one_patch_of_review_opport
         assert r.status_code == 200 and b"<Ack>true</Ack>" in r.data
         loop.run()
     writes = [(kind, body) for kind, body in loop.org.requests[mark:] if not kind.startswith("query")]
-    [(kind, body)] = writes
+    (kind, body), share_write = writes  # the updates, and the review shared with the rep (Private, owned by Ana)
     assert kind == "update Call_Review__c,Opportunity,Task,User" and body["allOrNone"] is False
+    assert share_write == ("create Call_Review__Share", {"allOrNone": False, "records": [
+        {"attributes": {"type": "Call_Review__Share"}, "ParentId": review, "UserOrGroupId": SF_REP, "AccessLevel": "Read", "RowCause": "Manual"}]})
+    assert [(s["ParentId"], s["UserOrGroupId"]) for s in loop.org.of_type("Call_Review__Share")] == [(review, SF_REP)]
     by_id = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in body["records"]}
     assert by_id[review] == {"attributes": {"type": "Call_Review__c"}, "Weighted_Score__c": 4.0, "GameFilm_Error__c": None}
     assert by_id[ana_task["Id"]] == {"attributes": {"type": "Task"}, "Status": "Completed"}

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 from integration.scoring import DealRollup, RepStanding
 
 SF_CALL_REVIEW = "Call_Review__c"
+SF_CALL_REVIEW_SHARE = "Call_Review__Share"  # its share object (Private: the rep reads their review through a manual share)
 SF_SCORECARD = "Rep_Scorecard__c"  # one per rep, upserted on SF_SCORECARD_KEY (Text(18), External ID, Unique)
 SF_SCORECARD_KEY = "GameFilm_Rep_Key__c"
 SF_SCORECARD_REP = "Rep__c"  # Lookup(User): reports group scorecards by the rep and their manager

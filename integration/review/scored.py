@@ -88,6 +88,8 @@ def reviews(run: Run, events: Sequence[Event], action: Callable[[str], "Action |
             _add(plans, owner, f"task:{a.task_key}", key, writeback.complete_task(tenant, run.tenant.crm, a.task_key, str(task_id), entry.deal_id or "", s.review_id))
         if s.crm_review_id and run.tenant.crm == "salesforce":
             _add(plans, owner, f"review:{s.crm_review_id}", key, writeback.review_score(tenant, s.crm_review_id, s.review.weighted_score, s.review_id))
+            if s.review.rep_id and s.review.rep_id != s.review.reviewer_id:  # the owner (a self-assessment's rep) needs no share
+                _add(plans, owner, f"share:{s.crm_review_id}", key, writeback.share_review(tenant, s.crm_review_id, s.review.rep_id, s.review_id))
     _scores(run, [(k, s, e) for k, s, _, e in accepted], plans, owner, action)
     for key, commands in plans.items():
         run.decisions[key].append(Writes(tuple(commands)))

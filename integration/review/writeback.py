@@ -3,7 +3,7 @@
 Keys name the intent and the content they write (a digest of the fields), so a redelivery, a
 retry or a second review in the same batch plans each write once, and new numbers are a new
 write: `reviewdone#<tenant>#<task key>`, `reviewscore#<tenant>#<Call_Review__c id>#<score>`,
-`reviewerror#<tenant>#<Call_Review__c id>#<digest>`, `scores#<tenant>#<object>#<id>#<digest>` (a rep's scorecard: `scores#<tenant>#Rep_Scorecard__c#<rep>#<digest>`).
+`reviewerror#<tenant>#<Call_Review__c id>#<digest>`, `share#<tenant>#<Call_Review__c id>#<rep>`, `scores#<tenant>#<object>#<id>#<digest>` (a rep's scorecard: `scores#<tenant>#Rep_Scorecard__c#<rep>#<digest>`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Any, Mapping
 
-from integration.commands import UpdateFields, UpsertRecord
+from integration.commands import ShareRecord, UpdateFields, UpsertRecord
 from integration.review import fields
 
 RULE = "game_film:scores"
@@ -50,3 +50,10 @@ def scorecard(tenant: str, rep_id: str, values: Mapping[str, Any], reason: str, 
     return UpsertRecord(key=f"scores#{tenant}#{fields.SF_SCORECARD}#{rep_id}#{digest(values)}", rule=RULE, reason=reason, record_id=rep_id,
                         evidence=dict(evidence), object_type=fields.SF_SCORECARD, id_field=fields.SF_SCORECARD_KEY, id_value=rep_id,
                         fields=values)  # fmt: skip
+
+
+def share_review(tenant: str, crm_review_id: str, rep_id: str, review_id: str) -> ShareRecord:
+    """Call_Review__c is Private and owned by the reviewer: a manual share lets the rep read the review of their call."""
+    return ShareRecord(key=f"share#{tenant}#{crm_review_id}#{rep_id}", rule=RULE, reason="The rep reads the review of their own call.",
+                       record_id=crm_review_id, evidence={"review": review_id}, share_object=fields.SF_CALL_REVIEW_SHARE,
+                       user_id=rep_id, access_level="Read")  # fmt: skip

@@ -10,6 +10,8 @@ Exactly once, per command type:
 - AddNote: a Chatter FeedItem created with the marker in Body (never resent; `find`).
 - UpsertCall, RemindTask (and CreateTask's link to its call): recording_writes.py.
 - UpsertRecord: a collections upsert on the record's External ID field (idempotent, resent).
+- ShareRecord: `<Object>__Share` inserts (idempotent: a second manual share of the same record
+  and user updates the first), see shares.py.
 Whether GameFilm_Key__c exists is learned once: from the doctor's describe of Task or from
 the first upsert Salesforce refuses because the field is unknown (or not writable). An upsert
 resent after an ambiguous failure sets the task's fields again: within the gateway's retry
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, UpdateFields, UpsertCall, UpsertRecord
+from integration.commands import AddCollaborators, AddNote, Command, CreateTask, LogCall, Outcome, RemindTask, ShareRecord, UpdateFields, UpsertCall, UpsertRecord
 from integration.gateway import CommandHandler, CrmError
 from integration.gateway.salesforce.collections import save, upsert
 from integration.gateway.salesforce.lookup import CreatedLookup, key_field_missing
@@ -39,6 +41,7 @@ from integration.gateway.salesforce.mapping import (
 )
 from integration.gateway.salesforce.org import TASK_KEY_FIELD, OrgShape
 from integration.gateway.salesforce.recording_writes import RecordingCommands
+from integration.gateway.salesforce.shares import share_records
 from integration.gateway.salesforce.transport import SalesforceCallFailed, SalesforceTransport
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class SalesforceCommands:
             UpsertCall: CommandHandler(self._recordings.upsert_calls),
             RemindTask: CommandHandler(self._recordings.remind_tasks),
             UpsertRecord: CommandHandler(self.upsert_records),
+            ShareRecord: CommandHandler(lambda commands: share_records(self._transport, commands)),
         }
 
     def update_fields(self, commands: Sequence[UpdateFields]) -> list[Outcome]:
