@@ -71,9 +71,11 @@ def test_the_integration_permission_set_grants_every_field_and_both_objects():
     xml = ET.fromstring(source_files(MANIFEST)["force-app/main/default/permissionsets/GameFilm_Integration.permissionset-meta.xml"])
     granted = {p.findtext(f"{MD}field") for p in xml.findall(f"{MD}fieldPermissions") if p.findtext(f"{MD}editable") == "true"}
     assert granted == {f"{f.sobject}.{f.name}" for f in MANIFEST.sf_fields}
-    objects = {p.findtext(f"{MD}object"): (p.findtext(f"{MD}allowCreate"), p.findtext(f"{MD}allowRead"), p.findtext(f"{MD}allowDelete"))
+    objects = {p.findtext(f"{MD}object"): tuple(p.findtext(f"{MD}{k}") for k in ("allowCreate", "allowRead", "viewAllRecords", "modifyAllRecords"))
                for p in xml.findall(f"{MD}objectPermissions")}  # fmt: skip
-    assert objects == {"Call_Review__c": ("true", "true", "false"), "Rep_Scorecard__c": ("true", "true", "false")}
+    # Private objects owned by reviewers: the integration user reads them all (the poll), writes the
+    # score back and shares each review with its rep, which takes View All and Modify All.
+    assert objects == {"Call_Review__c": ("true",) * 4, "Rep_Scorecard__c": ("true",) * 4}
 
 
 def test_the_quick_action_creates_a_review_on_the_opportunity_with_the_rubrics_fields():

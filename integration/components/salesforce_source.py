@@ -83,8 +83,11 @@ def _permission_set(p: SfPermissionSet, manifest: Manifest) -> str:
     elements += [_el("hasActivationRequired", False), _el("label", p.label)]
     if p.fields:
         for o in sorted(manifest.sf_objects, key=lambda o: o.name):
-            access = [("allowCreate", True), ("allowDelete", False), ("allowEdit", True), ("allowRead", True),
-                      ("modifyAllRecords", False), ("object", o.name), ("viewAllRecords", False)]  # fmt: skip
+            # View All + Modify All (which needs Delete): the objects are Private and their records
+            # belong to reviewers, yet the integration user reads every review (the poll), writes the
+            # weighted score back and shares each review with its rep (a manual share).
+            access = [("allowCreate", True), ("allowDelete", True), ("allowEdit", True), ("allowRead", True),
+                      ("modifyAllRecords", True), ("object", o.name), ("viewAllRecords", True)]  # fmt: skip
             elements.append(f"<objectPermissions>{''.join(_el(k, v) for k, v in access)}</objectPermissions>")
     return _doc("PermissionSet", elements)
 
