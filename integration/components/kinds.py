@@ -100,6 +100,8 @@ class SfReport:
     filters: tuple[tuple[str, str, str], ...]  # (column, operator, value)
     date_column: str
     interval: str  # e.g. INTERVAL_CURRENT: the current fiscal quarter
+    subgroupings: tuple[str, ...] = ()  # further row groupings under `grouping`
+    details: tuple[str, ...] = ()  # plain columns, counted by the groupings' record counts
 
     @property
     def full_name(self) -> str:

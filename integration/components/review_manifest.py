@@ -93,6 +93,7 @@ REPORT_FOLDER = "GameFilm"
 REPORT_TYPE = "Call_Reviews"
 THIS_QUARTER = "INTERVAL_CURRENT"  # the current fiscal quarter
 CREATED = "CUST_CREATED_DATE"  # a custom report type's name for the base object's Created Date
+REVIEW_TASKS = (("SUBJECT", "startsWith", "Game film:"),)  # the subjects integration.review.tasks writes
 PEER_ONLY = ((f"{SF_CALL_REVIEW}.{SELF_FIELD}", "equals", "0"),)  # self-assessments never count
 
 
@@ -100,6 +101,15 @@ def quick_action(rubric: Rubric) -> SfQuickAction:
     layout = (CALL_FIELD, "Rep__c", REVIEWER_FIELD, "Strengths__c") + tuple(criterion_field(k) for k in rubric.keys)
     return SfQuickAction("Opportunity", "New_Call_Review", "New Call Review", SF_CALL_REVIEW, "Opportunity__c",
                          layout + ("Suggestions__c", SELF_FIELD, "Improvement_Area__c"), overrides=((REVIEWER_FIELD, "$User.Id"),))  # fmt: skip
+
+
+def review_completion() -> SfReport:
+    """Review tasks this quarter by assignee and status (done vs open; overdue = open past its
+    due date). Custom report types cannot have Task as primary object, so this report uses the
+    standard Tasks and Events report type (`Activity`) and its standard column names."""
+    return SfReport(REPORT_FOLDER, "Review_Completion", "Review completion this quarter",
+                    "Game Film review tasks due this fiscal quarter by reviewer and status.", "Activity", "ASSIGNED", (),
+                    REVIEW_TASKS, "DUE_DATE", THIS_QUARTER, subgroupings=("STATUS",), details=("SUBJECT", "DUE_DATE"))  # fmt: skip
 
 
 def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfReport, ...]]:
@@ -114,6 +124,7 @@ def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfRep
                  f"{REPORT_TYPE}__c", rep, (f"{SF_CALL_REVIEW}.{SF_WEIGHTED_SCORE}",), PEER_ONLY, CREATED, THIS_QUARTER),
         SfReport(REPORT_FOLDER, "Scores_By_Criterion", "Scores by criterion by rep", "Average peer score on each criterion by rep, this fiscal quarter.",
                  f"{REPORT_TYPE}__c", rep, criteria, PEER_ONLY, CREATED, THIS_QUARTER),
+        review_completion(),
     )  # fmt: skip
     return report_type, SfReportFolder(REPORT_FOLDER, "Game Film"), reports
 
