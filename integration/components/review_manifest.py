@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from integration.components.kinds import HubSpotGroup, HubSpotProperty, Manifest, SfField, SfObject, SfQuickAction, SfReport, SfReportFolder, SfReportType
+from integration.components.kinds import (HubSpotGroup, HubSpotProperty, Manifest, SfField, SfFlow, SfObject, SfOutboundMessage, SfQuickAction, SfReport,
+                                          SfReportFolder, SfReportType)  # fmt: skip
 from integration.review.fields import SF_CALL_REVIEW, SF_REVIEW_ERROR, SF_SCORECARD, SF_SCORECARD_KEY, SF_SCORECARD_REP, SF_WEIGHTED_SCORE
-from integration.review_record import CALL_FIELD, REVIEWER_FIELD, SELF_FIELD, criterion_field
+from integration.review_record import CALL_FIELD, REVIEWER_FIELD, SELF_FIELD, criterion_field, review_fields
 from integration.rubric import Rubric
 
 LABEL_CHARS = 40  # Salesforce field labels
@@ -129,6 +130,19 @@ def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfRep
     return report_type, SfReportFolder(REPORT_FOLDER, "Game Film"), reports
 
 
+OUTBOUND_PATH = "/hooks/salesforce/outbound"  # handlers.salesforce
+
+
+def notification(rubric: Rubric) -> tuple[SfOutboundMessage, SfFlow]:
+    """Every created or edited review reaches Game Film as an outbound message carrying the
+    fields the intake reads (Salesforce retries it until the endpoint acknowledges)."""
+    message = SfOutboundMessage(SF_CALL_REVIEW, "GameFilm_Review", "Game Film Review", "Sends a created or edited call review to Game Film.",
+                                review_fields(rubric), OUTBOUND_PATH)  # fmt: skip
+    flow = SfFlow("GameFilm_Call_Review_Notify", "Game Film Call Review Notify", "On each created or edited call review, sends it to Game Film.",
+                  SF_CALL_REVIEW, message.full_name)  # fmt: skip
+    return message, flow
+
+
 def _hs_number(obj: str, name: str, label: str, description: str) -> HubSpotProperty:
     return HubSpotProperty(obj, name, label, "number", "number", "gamefilm", description)
 
@@ -152,8 +166,9 @@ def hubspot_properties(rubric: Rubric) -> tuple[HubSpotProperty, ...]:
 def review_manifest(rubric: Rubric) -> Manifest:
     fields = opportunity_fields(rubric) + rep_fields("User", rubric) + call_review_fields(rubric) + scorecard_fields(rubric)
     report_type, folder, reports = reporting(rubric)
+    message, flow = notification(rubric)
     return Manifest(sf_objects=OBJECTS, sf_fields=fields, sf_quick_actions=(quick_action(rubric),), sf_report_types=(report_type,),
-                    sf_report_folders=(folder,), sf_reports=reports, hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
+                    sf_report_folders=(folder,), sf_reports=reports, sf_outbound_messages=(message,), sf_flows=(flow,), hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
                     hubspot_properties=hubspot_properties(rubric))  # fmt: skip
 
 
