@@ -178,6 +178,7 @@ def test_the_deployed_outbound_message_goes_to_the_tenants_endpoint_as_its_integ
     assert (flow.findtext(f"{MD}actionCalls/{MD}actionType"), flow.findtext(f"{MD}actionCalls/{MD}actionName")) == ("outboundMessage", "Call_Review__c.GameFilm_Review")
     assert (flow.findtext(f"{MD}start/{MD}object"), flow.findtext(f"{MD}start/{MD}recordTriggerType"), flow.findtext(f"{MD}start/{MD}triggerType")) == (
         "Call_Review__c", "CreateAndUpdate", "RecordAfterSave")
+    assert flow.findtext(f"{MD}start/{MD}filterFormula") == "{!$User.Username} <> 'gamefilm@acme.example'"  # its own write-back never loops
     assert {"Flow GameFilm_Call_Review_Notify", "WorkflowOutboundMessage Call_Review__c.GameFilm_Review", "Workflow Call_Review__c"} <= {
         c.component for c in installer.verify() if c.status == OK}
 

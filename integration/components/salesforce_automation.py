@@ -45,6 +45,10 @@ def flow(f: SfFlow, doc: Doc, el: El) -> str:
             f"{el('actionName', f.outbound_message)}{el('actionType', 'outboundMessage')}{el('flowTransactionModel', 'CurrentTransaction')}</actionCalls>")  # fmt: skip
     start = (f"<start>{el('locationX', 50)}{el('locationY', 0)}<connector>{el('targetReference', action)}</connector>{el('object', f.object)}"
              f"{el('recordTriggerType', 'CreateAndUpdate')}{el('triggerType', 'RecordAfterSave')}</start>")  # fmt: skip
+    # Game Film's own write-back (score, error) edits the record as the integration user: sending that
+    # edit back would loop. Entry formulas need API 55+ throughout (Salesforce help 000394500).
+    skip_own = el("filterFormula", f"{{!$User.Username}} <> '{INTEGRATION_USER}'")
+    start = start.replace("<object>", skip_own + "<object>", 1)
     return doc("Flow", [call, el("apiVersion", API_VERSION), el("description", f.description), el("label", f.label),
                         el("processType", "AutoLaunchedFlow"), start, el("status", "Active")])  # fmt: skip
 
@@ -53,6 +57,7 @@ def filled(text: str, public_base_url: str | None, integration_user: str | None)
     """`text` with the tenant's endpoint and integration user in place of the placeholders."""
     if public_base_url:
         text = text.replace(f"<endpointUrl>{ENDPOINT_BASE}", f"<endpointUrl>{escape(public_base_url.rstrip('/'))}")
-    if integration_user:
-        text = text.replace(f"<integrationUser>{INTEGRATION_USER}<", f"<integrationUser>{escape(integration_user)}<")
+    if integration_user:  # the outbound message's sender and the flow's skip-own-edits formula
+        quoted = integration_user.replace("\\", "\\\\").replace("'", "\\'")  # inside the formula's string literal
+        text = text.replace(f"'{INTEGRATION_USER}'", escape(f"'{quoted}'")).replace(INTEGRATION_USER, escape(integration_user))
     return text

@@ -212,7 +212,7 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
         files[f"workflows/{obj}.workflow"] = automation.filled(text, public_base_url, integration_user)
     for fl in manifest.sf_flows:
         if fl.name in chosen.get("Flow", ()):
-            files[f"flows/{fl.name}.flow"] = automation.flow(fl, _doc, _el)
+            files[f"flows/{fl.name}.flow"] = automation.filled(automation.flow(fl, _doc, _el), public_base_url, integration_user)
     files[f"staticresources/{STAMP}.resource"] = _stamp(stamp)
     files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
     files["package.xml"] = package_xml({**{t: sorted(n) for t, n in chosen.items()}, "StaticResource": [STAMP]})
