@@ -123,8 +123,9 @@ class MetadataOrg:
             if member.startswith("PermissionSet ") and any(ps == member.split(" ", 1)[1] for _, ps in self.assignments.values()):
                 raise AssertionError(f"{member} is still assigned: Salesforce refuses to delete it")
             self.components.pop(member, None)
-            if member.startswith("CustomObject "):  # its fields go with it
-                for gone in [m for m in self.components if m.startswith(f"CustomField {member.split(' ', 1)[1]}.")]:
+            if member.startswith("CustomObject "):  # its fields and its workflow go with it
+                obj = member.split(" ", 1)[1]
+                for gone in [m for m in self.components if m.startswith((f"CustomField {obj}.", f"WorkflowOutboundMessage {obj}.")) or m == f"Workflow {obj}"]:
                     del self.components[gone]
             self.field_permissions.pop(member.split(" ", 1)[1], None)
 
@@ -175,7 +176,7 @@ class MetadataOrg:
 
     def _tooling_query(self, request: Any) -> tuple[int, dict, str]:
         soql = parse_qs(urlsplit(request.url).query)["q"][0]
-        assert " FROM ExternalCredential " in soql or " FROM QuickActionDefinition " in soql, f"only External Credentials and quick actions are read through the Tooling API: {soql}"
+        assert re.search(r" FROM (ExternalCredential|QuickActionDefinition|FlowDefinition|WorkflowOutboundMessage) ", soql), f"unexpected Tooling API query: {soql}"
         return self._query(request, tooling=True)
 
     def _report_types(self, request: Any) -> tuple[int, dict, str]:
@@ -207,6 +208,10 @@ def _component(sobject: str, name: str) -> str:
         return f"Report {name}/"
     if sobject == "Report":
         return f"Report GameFilm/{name}"
+    if sobject == "FlowDefinition":
+        return f"Flow {name}"
+    if sobject == "WorkflowOutboundMessage":
+        return f"WorkflowOutboundMessage Call_Review__c.{name}"
     return f"{sobject} {name}"
 
 

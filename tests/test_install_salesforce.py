@@ -2,6 +2,8 @@
 and checkDeployStatus SOAP plus REST describe/SOQL on `responses` (tests/salesforce_metadata_org.py)."""
 from __future__ import annotations
 
+from xml.etree import ElementTree as ET
+
 import pytest
 import responses
 
@@ -10,8 +12,11 @@ from integration.components.plan import DRIFT, MISSING, OK, InstallError
 from integration.components.salesforce_installer import SalesforceInstaller
 from integration.components.salesforce_source import members, package_xml
 from integration.components.manifest import MANIFEST
-from tests.salesforce_metadata_org import INSTANCE, USER_ID, MetadataOrg
+from integration.review_record import review_fields
+from integration.rubric import DEFAULT_RUBRIC
+from tests.salesforce_metadata_org import INSTANCE, MD, USER_ID, MetadataOrg
 
+PUBLIC_URL = "https://abc.execute-api.us-east-1.amazonaws.com/prod"
 EVERYTHING = [f"{t} {n}" for t, names in members(MANIFEST).items() for n in names]
 
 
@@ -33,7 +38,7 @@ def installer(org, progress) -> SalesforceInstaller:
 
         return Salesforce(instance_url=INSTANCE, session_id="session")
 
-    return SalesforceInstaller(connect, apex_bodies(), integration_user="gamefilm@acme.example", progress=progress.append, sleep=lambda s: None)
+    return SalesforceInstaller(connect, apex_bodies(), integration_user="gamefilm@acme.example", public_base_url=PUBLIC_URL, progress=progress.append, sleep=lambda s: None)
 
 
 def install(installer: SalesforceInstaller) -> list[str]:
@@ -139,7 +144,9 @@ def test_uninstall_keeps_a_review_object_holding_records_and_deletes_an_empty_on
     installer.uninstall(list(steps.values()))
     destructive = org.deploys[-1]["files"]["destructiveChanges.xml"]
     assert "<members>Rep_Scorecard__c</members>" in destructive and "Rep_Scorecard__c.Rep__c" not in destructive  # its fields go with it
-    assert "Call_Review__c" not in destructive
+    assert "<members>Call_Review__c</members><name>CustomObject" not in destructive and "<members>Call_Review__c.Strengths__c" not in destructive
+    assert "<members>Call_Review__c.GameFilm_Review</members><name>WorkflowOutboundMessage" in destructive  # the notification stops, the data stays
+    assert "<name>Workflow</name>" not in destructive
     assert not [c for c in org.components if c.startswith("CustomField Rep_Scorecard__c.")]
     assert "Call_Review__c" in org.stamp["CustomObject"] and "Call_Review__c.Strengths__c" in org.stamp["CustomField"]
 
@@ -156,3 +163,31 @@ def test_reports_quick_action_and_report_type_verify_through_their_apis_and_a_mi
     assert checks["ReportType Call_Reviews"] == OK and checks["QuickAction Opportunity.New_Call_Review"] == OK
     install(installer)
     assert package_xml({"Report": ["GameFilm/Leaderboard"], "StaticResource": ["GameFilm_Install"]}) == org.deploys[-1]["files"]["package.xml"]
+
+
+def test_the_deployed_outbound_message_goes_to_the_tenants_endpoint_as_its_integration_user_and_the_flow_sends_it(org, installer):
+    install(installer)
+    [deploy] = org.deploys
+    workflow = ET.fromstring(deploy["files"]["workflows/Call_Review__c.workflow"])
+    [message] = workflow.findall(f"{MD}outboundMessages")
+    assert message.findtext(f"{MD}fullName") == "GameFilm_Review"
+    assert message.findtext(f"{MD}endpointUrl") == f"{PUBLIC_URL}/hooks/salesforce/outbound"
+    assert message.findtext(f"{MD}integrationUser") == "gamefilm@acme.example"
+    assert [f.text for f in message.findall(f"{MD}fields")] == list(review_fields(DEFAULT_RUBRIC))
+    flow = ET.fromstring(deploy["files"]["flows/GameFilm_Call_Review_Notify.flow"])
+    assert (flow.findtext(f"{MD}actionCalls/{MD}actionType"), flow.findtext(f"{MD}actionCalls/{MD}actionName")) == ("outboundMessage", "Call_Review__c.GameFilm_Review")
+    assert (flow.findtext(f"{MD}start/{MD}object"), flow.findtext(f"{MD}start/{MD}recordTriggerType"), flow.findtext(f"{MD}start/{MD}triggerType")) == (
+        "Call_Review__c", "CreateAndUpdate", "RecordAfterSave")
+    assert flow.findtext(f"{MD}start/{MD}filterFormula") == "{!$User.Username} <> 'gamefilm@acme.example'"  # its own write-back never loops
+    assert {"Flow GameFilm_Call_Review_Notify", "WorkflowOutboundMessage Call_Review__c.GameFilm_Review", "Workflow Call_Review__c"} <= {
+        c.component for c in installer.verify() if c.status == OK}
+
+
+def test_without_the_public_url_nothing_is_deployed_and_the_error_names_the_key(org, progress):
+    from simple_salesforce import Salesforce
+
+    bare = SalesforceInstaller(lambda: Salesforce(instance_url=INSTANCE, session_id="session"), apex_bodies(), integration_user="gamefilm@acme.example",
+                               progress=progress.append, sleep=lambda s: None)  # fmt: skip
+    with pytest.raises(InstallError, match=r"intake\.public_base_url"):
+        install(bare)
+    assert org.deploys == []

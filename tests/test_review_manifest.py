@@ -101,3 +101,15 @@ def test_the_leaderboard_averages_peer_weighted_scores_by_rep_this_quarter():
     report_type = ET.fromstring(files["force-app/main/default/reportTypes/Call_Reviews.reportType-meta.xml"])
     assert report_type.findtext(f"{MD}baseObject") == "Call_Review__c"
     assert {c.findtext(f"{MD}field") for c in report_type.iter(f"{MD}columns")} >= {"Rep__c", "Weighted_Score__c", "Objection_Handling__c", "Self_Assessment__c"}
+
+
+def test_the_review_completion_report_counts_review_tasks_by_assignee_and_status_this_quarter():
+    """Task cannot be a custom report type's primary object: the report is on the standard
+    Tasks and Events type, filtered to the subjects the review tasks are created with."""
+    xml = ET.fromstring(source_files(MANIFEST)["force-app/main/default/reports/GameFilm/Review_Completion.report-meta.xml"])
+    assert xml.findtext(f"{MD}reportType") == "Activity" and xml.findtext(f"{MD}format") == "Summary"
+    assert [g.findtext(f"{MD}field") for g in xml.findall(f"{MD}groupingsDown")] == ["ASSIGNED", "STATUS"]
+    assert [(c.findtext(f"{MD}column"), c.findtext(f"{MD}operator"), c.findtext(f"{MD}value")) for c in xml.iter(f"{MD}criteriaItems")] == [
+        ("SUBJECT", "startsWith", "Game film:")]
+    assert xml.findtext(f"{MD}timeFrameFilter/{MD}dateColumn") == "DUE_DATE" and xml.findtext(f"{MD}timeFrameFilter/{MD}interval") == "INTERVAL_CURRENT"
+    assert [c.findtext(f"{MD}aggregateTypes") for c in xml.findall(f"{MD}columns")] == [None, None]

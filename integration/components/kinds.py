@@ -100,6 +100,8 @@ class SfReport:
     filters: tuple[tuple[str, str, str], ...]  # (column, operator, value)
     date_column: str
     interval: str  # e.g. INTERVAL_CURRENT: the current fiscal quarter
+    subgroupings: tuple[str, ...] = ()  # further row groupings under `grouping`
+    details: tuple[str, ...] = ()  # plain columns, counted by the groupings' record counts
 
     @property
     def full_name(self) -> str:
@@ -146,6 +148,36 @@ class SfNamedCredential:
 
 
 @dataclass(frozen=True)
+class SfOutboundMessage:
+    """A workflow outbound message (SOAP notification of `fields`) to the tenant's
+    deployment: the endpoint and the user it is sent as differ per tenant, so the files
+    hold placeholders the installer replaces (`salesforce_automation.PLACEHOLDERS`)."""
+
+    object: str
+    name: str
+    label: str
+    description: str
+    fields: tuple[str, ...]
+    path: str  # appended to the tenant's intake.public_base_url
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.object}.{self.name}"
+
+
+@dataclass(frozen=True)
+class SfFlow:
+    """A record-triggered (after save, on create and update) flow whose one action sends
+    `outbound_message` ("<Object>.<Name>")."""
+
+    name: str
+    label: str
+    description: str
+    object: str
+    outbound_message: str
+
+
+@dataclass(frozen=True)
 class HubSpotGroup:
     object: str
     name: str
@@ -176,6 +208,8 @@ class Manifest:
     sf_report_types: tuple[SfReportType, ...] = ()
     sf_report_folders: tuple[SfReportFolder, ...] = ()
     sf_reports: tuple[SfReport, ...] = ()
+    sf_outbound_messages: tuple[SfOutboundMessage, ...] = ()
+    sf_flows: tuple[SfFlow, ...] = ()
     hubspot_groups: tuple[HubSpotGroup, ...] = ()
     hubspot_properties: tuple[HubSpotProperty, ...] = field(default=())
 

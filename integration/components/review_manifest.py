@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from integration.components.kinds import HubSpotGroup, HubSpotProperty, Manifest, SfField, SfObject, SfQuickAction, SfReport, SfReportFolder, SfReportType
+from integration.components.kinds import (HubSpotGroup, HubSpotProperty, Manifest, SfField, SfFlow, SfObject, SfOutboundMessage, SfQuickAction, SfReport,
+                                          SfReportFolder, SfReportType)  # fmt: skip
 from integration.review.fields import SF_CALL_REVIEW, SF_REVIEW_ERROR, SF_SCORECARD, SF_SCORECARD_KEY, SF_SCORECARD_REP, SF_WEIGHTED_SCORE
-from integration.review_record import CALL_FIELD, REVIEWER_FIELD, SELF_FIELD, criterion_field
+from integration.review_record import CALL_FIELD, REVIEWER_FIELD, SELF_FIELD, criterion_field, review_fields
 from integration.rubric import Rubric
 
 LABEL_CHARS = 40  # Salesforce field labels
@@ -93,6 +94,7 @@ REPORT_FOLDER = "GameFilm"
 REPORT_TYPE = "Call_Reviews"
 THIS_QUARTER = "INTERVAL_CURRENT"  # the current fiscal quarter
 CREATED = "CUST_CREATED_DATE"  # a custom report type's name for the base object's Created Date
+REVIEW_TASKS = (("SUBJECT", "startsWith", "Game film:"),)  # the subjects integration.review.tasks writes
 PEER_ONLY = ((f"{SF_CALL_REVIEW}.{SELF_FIELD}", "equals", "0"),)  # self-assessments never count
 
 
@@ -100,6 +102,15 @@ def quick_action(rubric: Rubric) -> SfQuickAction:
     layout = (CALL_FIELD, "Rep__c", REVIEWER_FIELD, "Strengths__c") + tuple(criterion_field(k) for k in rubric.keys)
     return SfQuickAction("Opportunity", "New_Call_Review", "New Call Review", SF_CALL_REVIEW, "Opportunity__c",
                          layout + ("Suggestions__c", SELF_FIELD, "Improvement_Area__c"), overrides=((REVIEWER_FIELD, "$User.Id"),))  # fmt: skip
+
+
+def review_completion() -> SfReport:
+    """Review tasks this quarter by assignee and status (done vs open; overdue = open past its
+    due date). Custom report types cannot have Task as primary object, so this report uses the
+    standard Tasks and Events report type (`Activity`) and its standard column names."""
+    return SfReport(REPORT_FOLDER, "Review_Completion", "Review completion this quarter",
+                    "Game Film review tasks due this fiscal quarter by reviewer and status.", "Activity", "ASSIGNED", (),
+                    REVIEW_TASKS, "DUE_DATE", THIS_QUARTER, subgroupings=("STATUS",), details=("SUBJECT", "DUE_DATE"))  # fmt: skip
 
 
 def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfReport, ...]]:
@@ -114,8 +125,22 @@ def reporting(rubric: Rubric) -> tuple[SfReportType, SfReportFolder, tuple[SfRep
                  f"{REPORT_TYPE}__c", rep, (f"{SF_CALL_REVIEW}.{SF_WEIGHTED_SCORE}",), PEER_ONLY, CREATED, THIS_QUARTER),
         SfReport(REPORT_FOLDER, "Scores_By_Criterion", "Scores by criterion by rep", "Average peer score on each criterion by rep, this fiscal quarter.",
                  f"{REPORT_TYPE}__c", rep, criteria, PEER_ONLY, CREATED, THIS_QUARTER),
+        review_completion(),
     )  # fmt: skip
     return report_type, SfReportFolder(REPORT_FOLDER, "Game Film"), reports
+
+
+OUTBOUND_PATH = "/hooks/salesforce/outbound"  # handlers.salesforce
+
+
+def notification(rubric: Rubric) -> tuple[SfOutboundMessage, SfFlow]:
+    """Every created or edited review reaches Game Film as an outbound message carrying the
+    fields the intake reads (Salesforce retries it until the endpoint acknowledges)."""
+    message = SfOutboundMessage(SF_CALL_REVIEW, "GameFilm_Review", "Game Film Review", "Sends a created or edited call review to Game Film.",
+                                review_fields(rubric), OUTBOUND_PATH)  # fmt: skip
+    flow = SfFlow("GameFilm_Call_Review_Notify", "Game Film Call Review Notify", "On each created or edited call review, sends it to Game Film.",
+                  SF_CALL_REVIEW, message.full_name)  # fmt: skip
+    return message, flow
 
 
 def _hs_number(obj: str, name: str, label: str, description: str) -> HubSpotProperty:
@@ -141,8 +166,9 @@ def hubspot_properties(rubric: Rubric) -> tuple[HubSpotProperty, ...]:
 def review_manifest(rubric: Rubric) -> Manifest:
     fields = opportunity_fields(rubric) + rep_fields("User", rubric) + call_review_fields(rubric) + scorecard_fields(rubric)
     report_type, folder, reports = reporting(rubric)
+    message, flow = notification(rubric)
     return Manifest(sf_objects=OBJECTS, sf_fields=fields, sf_quick_actions=(quick_action(rubric),), sf_report_types=(report_type,),
-                    sf_report_folders=(folder,), sf_reports=reports, hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
+                    sf_report_folders=(folder,), sf_reports=reports, sf_outbound_messages=(message,), sf_flows=(flow,), hubspot_groups=(HubSpotGroup("deals", "gamefilm", "Game Film"),),
                     hubspot_properties=hubspot_properties(rubric))  # fmt: skip
 
 

@@ -45,6 +45,7 @@ class SalesforceInstaller:
         *,
         manifest: Manifest = MANIFEST,
         integration_user: str | None = None,
+        public_base_url: str | None = None,
         sandbox: bool = False,
         progress: Progress = lambda line: None,
         sleep: Callable[[float], None] = time.sleep,
@@ -56,6 +57,7 @@ class SalesforceInstaller:
         self.apex = apex
         self.manifest = manifest
         self.integration_user = integration_user
+        self.public_base_url = public_base_url  # the tenant's intake.public_base_url: where outbound messages go
         self.sandbox = sandbox
         self.progress = progress
         self.sleep = sleep
@@ -97,6 +99,13 @@ class SalesforceInstaller:
             folders = self._names_in("Folder", "DeveloperName", [w[:-1] for w in wanted if w.endswith("/")])
             reports = self._names_in("Report", "DeveloperName", [w.split("/", 1)[1] for w in wanted if not w.endswith("/")])
             return {w for w in wanted if (w[:-1] in folders if w.endswith("/") else w.split("/", 1)[1] in reports)}
+        if mdtype == "Flow":
+            return self._names_in("FlowDefinition", "DeveloperName", wanted, tooling=True)
+        if mdtype in ("WorkflowOutboundMessage", "Workflow"):  # "Call_Review__c.GameFilm_Review"; a Workflow is there with its messages
+            messages = [m for m in self.manifest.sf_outbound_messages if mdtype == "WorkflowOutboundMessage" and m.full_name in wanted or m.object in wanted]
+            found = self._names_in("WorkflowOutboundMessage", "Name", sorted({m.name for m in messages}), tooling=True)
+            present = [m for m in messages if m.name in found]
+            return {w for w in wanted if any(w in (m.full_name, m.object) for m in present)}
         if mdtype == "ReportType":  # the Analytics API lists custom report types as "<name>__c"
             listed = {t.get("type") for group in self.sf.restful("analytics/reportTypes") or [] for t in group.get("reportTypes", [])}
             return {w for w in wanted if f"{w}__c" in listed}
@@ -184,9 +193,12 @@ class SalesforceInstaller:
                 mdtype, name = s.component.split(" ", 1)
                 selected.setdefault(mdtype, []).append(name)
         done: list[str] = []
+        if (selected.get("WorkflowOutboundMessage") or selected.get("Workflow")) and not (self.public_base_url and self.integration_user):
+            raise InstallError("intake.public_base_url and the Salesforce tenant's username are required: the review outbound message is sent "
+                               "to <public_base_url>/hooks/salesforce/outbound as the integration user")  # fmt: skip
         if selected:
             stamp = {t: sorted(set(self.stamp.get(t, [])) | set(selected.get(t, []))) for t in set(self.stamp) | set(selected)}
-            zipped = source.package(self.manifest, self.apex, selected, stamp)
+            zipped = source.package(self.manifest, self.apex, selected, stamp, self.public_base_url, self.integration_user)
             tests = sorted(c for c in selected.get("ApexClass", []) if c.endswith("Test"))
             self._deploy(zipped, tests, what=f"{sum(map(len, selected.values()))} component(s)")
             self.stamp = stamp
@@ -270,7 +282,8 @@ class SalesforceInstaller:
                 self.sf.restful(f"sobjects/PermissionSetAssignment/{r['Id']}", method="DELETE")
         remaining = {t: [n for n in names if n not in doomed.get(t, [])] for t, names in self.stamp.items()}
         gone_with_object = [n for n in doomed.get("CustomField", []) if n.split(".", 1)[0] in doomed.get("CustomObject", [])]
-        listed = {t: [n for n in names if n not in gone_with_object] for t, names in doomed.items()}  # deleting an object deletes its fields
+        # deleting an object deletes its fields; a Workflow file is only the container of its outbound messages, deleted one by one
+        listed = {t: [n for n in names if n not in gone_with_object] for t, names in doomed.items() if t != "Workflow"}
         self._deploy(source.destructive_package(listed, remaining), [], what=f"removal of {sum(map(len, doomed.values()))} component(s)")
         self.stamp = {t: n for t, n in remaining.items() if n}
         return [s.component for s in steps if s.action == "remove"]

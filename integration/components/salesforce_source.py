@@ -14,6 +14,7 @@ import zipfile
 from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
+from integration.components import salesforce_automation as automation
 from integration.components import salesforce_ui as ui
 from integration.components.manifest import API_VERSION, Manifest, SfField, SfObject, SfPermissionSet
 
@@ -140,6 +141,10 @@ def source_files(manifest: Manifest) -> dict[str, str]:
         files[f"{SOURCE_ROOT}/reports/{folder.name}.reportFolder-meta.xml"] = ui.report_folder(folder, _doc, _el)
     for r in manifest.sf_reports:
         files[f"{SOURCE_ROOT}/reports/{r.full_name}.report-meta.xml"] = ui.report(r, _doc, _el)
+    for obj, text in automation.workflows(manifest.sf_outbound_messages, _doc, _el).items():
+        files[f"{SOURCE_ROOT}/workflows/{obj}.workflow-meta.xml"] = text
+    for fl in manifest.sf_flows:
+        files[f"{SOURCE_ROOT}/flows/{fl.name}.flow-meta.xml"] = automation.flow(fl, _doc, _el)
     return files
 
 
@@ -150,12 +155,15 @@ def members(manifest: Manifest) -> dict[str, list[str]]:
         "CustomField": [f.full_name for f in manifest.sf_fields],
         "CustomObject": [o.name for o in manifest.sf_objects],
         "ExternalCredential": [e.name for e in manifest.sf_external_credentials],
+        "Flow": [fl.name for fl in manifest.sf_flows],
         "NamedCredential": [n.name for n in manifest.sf_named_credentials],
         "PermissionSet": [p.name for p in manifest.sf_permission_sets],
         "QuickAction": [q.full_name for q in manifest.sf_quick_actions],
         # a folder is "<name>/", as the Salesforce CLI lists it (forcedotcom/cli#3183: deploys on Linux and macOS)
         "Report": [f"{f.name}/" for f in manifest.sf_report_folders] + [r.full_name for r in manifest.sf_reports],
         "ReportType": [t.name for t in manifest.sf_report_types],
+        "Workflow": sorted({m.object for m in manifest.sf_outbound_messages}),  # the file holding them, listed by `sf project convert` too
+        "WorkflowOutboundMessage": [m.full_name for m in manifest.sf_outbound_messages],
     }
     return {t: sorted(names) for t, names in sorted(found.items()) if names}
 
@@ -165,9 +173,11 @@ def package_xml(selected: Mapping[str, Iterable[str]]) -> str:
     return _doc("Package", [*types, _el("version", API_VERSION)])
 
 
-def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mapping[str, Iterable[str]], stamp: Mapping[str, list[str]]) -> bytes:
+def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mapping[str, Iterable[str]], stamp: Mapping[str, list[str]],
+            public_base_url: str | None = None, integration_user: str | None = None) -> bytes:
     """A Metadata API zip of the `selected` components plus the install stamp (a static
-    resource listing every component Game Film installed), so both land in one deploy."""
+    resource listing every component Game Film installed), so both land in one deploy.
+    Outbound messages go to `public_base_url` as `integration_user` (placeholders when None)."""
     chosen = {t: set(names) for t, names in selected.items()}
     fields = [f for f in manifest.sf_fields if f.full_name in chosen.get("CustomField", ())]
     objects = {o.name: o for o in manifest.sf_objects if o.name in chosen.get("CustomObject", ())}
@@ -200,6 +210,12 @@ def package(manifest: Manifest, apex_bodies: Mapping[str, str], selected: Mappin
     for r in manifest.sf_reports:
         if r.full_name in chosen.get("Report", ()):
             files[f"reports/{r.full_name}.report"] = ui.report(r, _doc, _el)
+    messages = [m for m in manifest.sf_outbound_messages if m.full_name in chosen.get("WorkflowOutboundMessage", ()) or m.object in chosen.get("Workflow", ())]
+    for obj, text in automation.workflows(messages, _doc, _el).items():
+        files[f"workflows/{obj}.workflow"] = automation.filled(text, public_base_url, integration_user)
+    for fl in manifest.sf_flows:
+        if fl.name in chosen.get("Flow", ()):
+            files[f"flows/{fl.name}.flow"] = automation.filled(automation.flow(fl, _doc, _el), public_base_url, integration_user)
     files[f"staticresources/{STAMP}.resource"] = _stamp(stamp)
     files[f"staticresources/{STAMP}.resource-meta.xml"] = _stamp_meta()
     files["package.xml"] = package_xml({**{t: sorted(n) for t, n in chosen.items()}, "StaticResource": [STAMP]})

@@ -31,11 +31,13 @@ def report_folder(f: SfReportFolder, doc: Doc, el: El) -> str:
 
 def report(r: SfReport, doc: Doc, el: El) -> str:
     columns = [f"<columns>{el('aggregateTypes', 'Average')}{el('field', c)}</columns>" for c in r.averaged]
+    columns += [f"<columns>{el('field', c)}</columns>" for c in r.details]
+    groupings = [f"<groupingsDown>{el('dateGranularity', 'Day')}{el('field', g)}{el('sortOrder', 'Asc')}</groupingsDown>" for g in (r.grouping, *r.subgroupings)]
     criteria = "".join(f"<criteriaItems>{el('column', c)}{el('columnToColumn', False)}{el('isUnlocked', True)}{el('operator', op)}{el('value', v)}</criteriaItems>"
                        for c, op, v in r.filters)  # fmt: skip
     return doc("Report", [
         *columns, el("description", r.description), f"<filter>{criteria}</filter>", el("format", "Summary"),
-        f"<groupingsDown>{el('dateGranularity', 'Day')}{el('field', r.grouping)}{el('sortOrder', 'Asc')}</groupingsDown>",
+        *groupings,
         el("name", r.label), el("reportType", r.report_type), el("scope", "organization"), el("showDetails", False),
         el("showGrandTotal", True), el("showSubTotals", True),
         f"<timeFrameFilter>{el('dateColumn', r.date_column)}{el('interval', r.interval)}</timeFrameFilter>",
