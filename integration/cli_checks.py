@@ -63,7 +63,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if not findings:
             print("  (no CRM credentials in the environment: nothing to check)")
         if args.components and findings and findings[0].ok:  # signed in: each component's own line
-            findings += install_cli.component_findings(tenant)
+            findings += install_cli.component_findings(tenant, cfg.intake.public_base_url)
         for f in findings:
             print(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.message}")
             failed += not f.ok

@@ -62,8 +62,10 @@ def tenant_manifest(tenant: config_mod.Tenant) -> Any:
     return manifest_for(GameFilmSchema().load(raw).rubric if isinstance(raw, Mapping) else DEFAULT_RUBRIC)
 
 
-def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None]) -> Any:
-    """The tenant's installer, connected with the same credentials the gateway uses."""
+def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None], public_base_url: str | None = None) -> Any:
+    """The tenant's installer, connected with the same credentials the gateway uses;
+    `public_base_url` (the config's `intake.public_base_url`) is where Salesforce's review
+    notification (outbound message) is sent."""
     if tenant.crm == "hubspot":
         from integration.components.hubspot_installer import HubSpotInstaller
         from integration.gateway.hubspot import HubSpotGateway
@@ -77,13 +79,13 @@ def installer_for(tenant: config_mod.Tenant, progress: Callable[[str], None]) ->
     timeouts = Timeouts(connect=tenant.connect_timeout_seconds, read=max(tenant.read_timeout_seconds, 60.0))  # deploy requests carry the zip
     sandbox = tenant.domain == "test" or ".sandbox." in (tenant.instance_url or "")
     return SalesforceInstaller(connector(tenant, None, timeouts), apex_bodies(), manifest=tenant_manifest(tenant), integration_user=tenant.username,
-                               sandbox=sandbox, progress=progress)  # fmt: skip
+                               sandbox=sandbox, progress=progress, public_base_url=public_base_url)  # fmt: skip
 
 
-def component_findings(tenant: config_mod.Tenant) -> list[Finding]:
+def component_findings(tenant: config_mod.Tenant, public_base_url: str | None = None) -> list[Finding]:
     """For `doctor --components`: one finding per component that is missing or drifted."""
     try:
-        checks = installer_for(tenant, lambda line: None).verify()
+        checks = installer_for(tenant, lambda line: None, public_base_url).verify()
     except (InstallError, CrmError) as exc:
         return [Finding("components", False, f"Could not read the installed components ({exc}).")]
     bad = [c for c in checks if c.status in (MISSING, DRIFT)]
@@ -98,7 +100,7 @@ def cmd_crm_components(args: argparse.Namespace) -> int:
     if tenant is None:
         print(f"{cfg.source}: no tenant {args.tenant!r}; use one of: {', '.join(t.id for t in cfg.tenants)}", file=sys.stderr)
         return 2
-    installer = installer_for(tenant, lambda line: print(f"  ... {line}", flush=True))
+    installer = installer_for(tenant, lambda line: print(f"  ... {line}", flush=True), cfg.intake.public_base_url)
     try:
         return _run(args, tenant, installer)
     except (InstallError, CrmError) as exc:

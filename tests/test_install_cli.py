@@ -101,3 +101,19 @@ def test_salesforce_dry_run_lists_the_deploy_and_changes_nothing(tmp_path, monke
     assert "  deploy  CustomField Activity.GameFilm_Recording_Id__c: missing" in out and "dry run: nothing changed" in out
     assert f"0 of {SALESFORCE_COMPONENTS} components in place" in out and "  MISSING NamedCredential GameFilm" in out
     assert org.deploys == []
+
+
+def test_salesforce_install_sends_the_review_notification_to_the_configured_public_url(tmp_path, monkeypatch):
+    """`gamefilm install` hands the config's intake.public_base_url to the Salesforce installer
+    (the outbound message's endpoint), as `doctor --components` does."""
+    from integration import config as config_mod
+    from integration.install_cli import installer_for
+
+    monkeypatch.setenv("SF_SESSION", "00D!session")
+    path = tmp_path / "sf.toml"
+    path.write_text(f'[intake]\npublic_base_url = "https://gamefilm.example.com/prod"\n\n[store]\npath = "{tmp_path / "g.db"}"\n\n'
+                    '[[tenants]]\nid = "acme-sf"\ncrm = "salesforce"\norg_id = "00D5e0000001AbcEAA"\n'
+                    'instance_url = "https://acme.my.salesforce.com"\nauth = "session"\nsession_id_env = "SF_SESSION"\nusername = "gamefilm@acme.com"\n')  # fmt: skip
+    cfg = config_mod.load(str(path))
+    installer = installer_for(cfg.tenants[0], lambda line: None, cfg.intake.public_base_url)
+    assert (installer.public_base_url, installer.integration_user) == ("https://gamefilm.example.com/prod", "gamefilm@acme.com")
