@@ -8,7 +8,7 @@ reviews_to_graduate = 5      # ... over this many consecutive peer reviews (N >=
 window = 5                   # the rolling average covers the last `window` peer reviews (>= N)
 scale = { min = 1, max = 5 }
 [[rubric.criteria]]          # given at all: replaces the default criteria
-key = "discovery_questions"  # becomes CRM field names: lower_snake, <= 30 characters
+key = "discovery_questions"  # becomes CRM field names: lower_snake, <= 23 characters
 label = "Discovery questions"
 description = "Open questions that uncover the buyer's pain, impact and timeline."
 weight = 1                   # relative: weights are normalised to sum to 1
@@ -30,8 +30,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from integration import config_errors
 
 # Salesforce custom field names are at most 40 characters and may not hold "__" or end in "_";
-# a criterion key becomes part of one (`GameFilm_<key>__c`), so 30 leaves room for the prefix.
-KEY_PATTERN = r"^[a-z](?:[a-z0-9]|_(?!_)){0,28}[a-z0-9]$"
+# a criterion key becomes part of one, the longest being `GameFilm_Rolling_<Key>__c` (17
+# characters of prefix), so a key has at most 23.
+KEY_PATTERN = r"^[a-z](?:[a-z0-9]|_(?!_)){0,21}[a-z0-9]$"
 MAX_CRITERIA = 10
 
 
@@ -97,7 +98,7 @@ class _CriterionSchema(Schema):
         unknown = RAISE
 
     key = fields.String(required=True, validate=validate.Regexp(
-        KEY_PATTERN, error="must be lower_snake_case letters and digits, 2 to 30 characters (it becomes CRM field names)"))  # fmt: skip
+        KEY_PATTERN, error="must be lower_snake_case letters and digits, 2 to 23 characters (it becomes CRM field names)"))  # fmt: skip
     # Salesforce field labels are at most 40 characters: the label names the CRM field too.
     label = fields.String(validate=validate.Length(min=1, max=40, error="must be 1 to 40 characters"))
     description = fields.String(load_default="", validate=validate.Length(max=255, error="at most 255 characters"))

@@ -113,3 +113,13 @@ def test_the_review_completion_report_counts_review_tasks_by_assignee_and_status
         ("SUBJECT", "startsWith", "Game film:")]
     assert xml.findtext(f"{MD}timeFrameFilter/{MD}dateColumn") == "DUE_DATE" and xml.findtext(f"{MD}timeFrameFilter/{MD}interval") == "INTERVAL_CURRENT"
     assert [c.findtext(f"{MD}aggregateTypes") for c in xml.findall(f"{MD}columns")] == [None, None]
+
+
+def test_the_longest_criterion_key_still_makes_salesforce_field_names_of_at_most_40_characters():
+    from integration.rubric import load_rubric
+
+    longest = "k" * 23  # the rubric's limit
+    rubric = load_rubric({"criteria": [{"key": longest, "label": "Longest", "weight": 1}]})
+    names = [f.name.removesuffix("__c") for f in manifest_for(rubric).sf_fields]
+    assert any(longest.capitalize() in n for n in names)
+    assert max(len(n) for n in names) <= 40, [n for n in names if len(n) > 40]
