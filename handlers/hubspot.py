@@ -10,13 +10,32 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
-from handlers.errors import json_error, parse_json, raw_body, require_content_type, services
+from handlers.errors import InputError, parse_json, raw_body, require_content_type, services
 from handlers.observe import note
+from integration.config_model import Tenant
 from integration.normalize import describe, hubspot_received
 from integration.signature import SignatureError, verify_hubspot_v3
 
 bp = Blueprint("hubspot", __name__)
 log = logging.getLogger(__name__)
+
+
+def hubspot_signed_tenants(body: bytes) -> list[Tenant]:
+    """The HubSpot tenants whose app secret signed this request (X-HubSpot-Signature-v3; several
+    portals may share one app): the webhook and the app card's backend both start here. 401
+    naming the header when no secret matches. Each secret is read once per request."""
+    s = services()
+    tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
+    secret_of = {t.id: s.secret(t.client_secret_env) for t in tenants}
+    try:
+        matched = verify_hubspot_v3(
+            secrets=sorted({v for v in secret_of.values() if v}), method=request.method, uri=signed_uri(), body=body,
+            signature=request.headers.get("X-HubSpot-Signature-v3"), timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+            now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds,
+        )  # fmt: skip
+    except SignatureError as exc:
+        raise InputError(401, "invalid_signature", str(exc), "X-HubSpot-Signature-v3") from None
+    return [t for t in tenants if secret_of[t.id] == matched]
 
 
 def signed_uri() -> str:
@@ -49,24 +68,10 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     require_content_type("application/json")
     s = services()
     body = raw_body()
-    hubspot_tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
-    secret_of = {t.id: s.secret(t.client_secret_env) for t in hubspot_tenants}  # read once per request
-    secrets = set(secret_of.values()) - {None}
-    try:
-        matched = verify_hubspot_v3(
-            secrets=sorted(secrets),  # type: ignore[arg-type]
-            method=request.method,
-            uri=signed_uri(),
-            body=body,
-            signature=request.headers.get("X-HubSpot-Signature-v3"),
-            timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
-            now=s.clock(),
-            tolerance=s.config.intake.signature_tolerance_seconds,
-        )
-    except SignatureError as exc:
-        return json_error(401, "invalid_signature", str(exc), field="X-HubSpot-Signature-v3")
-    note(tenant=",".join(t.id for t in hubspot_tenants if secret_of[t.id] == matched))
-    signed_for = lambda tenant: secret_of.get(tenant.id) == matched  # noqa: E731
+    signed = hubspot_signed_tenants(body)
+    note(tenant=",".join(t.id for t in signed))
+    signed_ids = {t.id for t in signed}
+    signed_for = lambda tenant: tenant.id in signed_ids  # noqa: E731
     batch = hubspot_received(parse_json(body), s.config, signed_for).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))

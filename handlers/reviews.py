@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, jsonify, request
 
 from handlers.errors import RETRY_AFTER_SECONDS, InputError, json_error, parse_json, raw_body, require_content_type, services
-from handlers.hubspot import signed_uri
+from handlers.hubspot import hubspot_signed_tenants
 from handlers.observe import note
 from integration import review_page
 from integration.config import Tenant
@@ -34,7 +34,6 @@ from integration.review_intake import (
 )  # fmt: skip
 from integration.review_record import RecordError
 from integration.review_link import LINK_SECRET_ENV, LinkClaim, LinkError, read_token
-from integration.signature import SignatureError, verify_hubspot_v3
 
 bp = Blueprint("reviews", __name__)
 MAX_FORM_FIELDS = 64
@@ -79,18 +78,7 @@ def _learn(tenant: Tenant) -> Callable[[], int]:
 
 def _hubspot_tenant(body: bytes) -> Tenant:
     """The tenant whose app secret signed this request (the signed `portalId` picks among several)."""
-    s = services()
-    tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
-    secret_of = {t.id: s.secret(t.client_secret_env) for t in tenants}
-    try:
-        matched = verify_hubspot_v3(
-            secrets=sorted({v for v in secret_of.values() if v}), method=request.method, uri=signed_uri(), body=body,
-            signature=request.headers.get("X-HubSpot-Signature-v3"), timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
-            now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds,
-        )  # fmt: skip
-    except SignatureError as exc:
-        raise InputError(401, "invalid_signature", str(exc), "X-HubSpot-Signature-v3") from None
-    signed = [t for t in tenants if secret_of[t.id] == matched]
+    signed = hubspot_signed_tenants(body)
     portal = request.args.get("portalId")
     chosen = [t for t in signed if t.portal_id == portal] if portal else signed
     if len(chosen) != 1:
