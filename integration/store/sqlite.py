@@ -22,55 +22,12 @@ from integration.store import (
     Store,
     stored_body,
 )
-from integration.store.sqlite_ledger import LEDGER_SCHEMA, SqliteLedger
+from integration.store.sqlite_ledger import SqliteLedger
+from integration.store.sqlite_schema import create_schema
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
-
-# `seq` (the rowid) orders rows by arrival, so new rows append to the table's last pages and
-# listings newest-first walk it backwards (no index on received_at: one less per insert);
-# `key` is unique for de-duplication. Databases made with the older `key TEXT PRIMARY KEY`
-# table keep working: every statement below names `key` and `rowid`, never `seq`.
-# `body` is the raw notification where `source` says where it came from (the ack stores it so;
-# reading normalises it), else the normalised event (rows written before `source` existed).
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    tenant TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    received_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    lease_until REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    source TEXT
-);
-CREATE INDEX IF NOT EXISTS events_due ON events (status, next_attempt_at);
-DROP INDEX IF EXISTS events_recent;
-CREATE TABLE IF NOT EXISTS actions (
-    key TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    event_key TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    op TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    dry_run INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    crm_id TEXT,
-    error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    sends INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS actions_event ON actions (event_key);
-CREATE INDEX IF NOT EXISTS actions_recent ON actions (created_at);
-"""
 
 _EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
@@ -102,9 +59,7 @@ class SqliteStore(Store):
         self._closed = False
         self._lock = threading.Lock()
         with self._file_lock.held(), self._pool.connection() as conn:
-            conn.executescript(_SCHEMA)
-            conn.executescript(LEDGER_SCHEMA)
-            _add_source_column(conn)
+            create_schema(conn)
 
     # --- connection handling ------------------------------------------------------------
     def _conn(self) -> PooledStatements:
@@ -329,25 +284,3 @@ def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now
         " sends = sends + ? WHERE key = ?",
         [(u.status, u.crm_id, u.error, now, int(u.status == ACTION_SENT), u.key) for u in updates],
     )
-
-
-
-
-
-
-def _add_source_column(conn: sqlite3.Connection) -> None:
-    """Databases made before events were stored raw get the (nullable) `source` column."""
-    if any(column[1] == "source" for column in conn.execute("PRAGMA table_info(events)")):
-        return
-    try:
-        conn.execute("ALTER TABLE events ADD COLUMN source TEXT")
-    except sqlite3.OperationalError:  # another process added it in between
-        if not any(column[1] == "source" for column in conn.execute("PRAGMA table_info(events)")):
-            raise
-
-
-
-
-
-
-
