@@ -108,21 +108,14 @@ class DynamoLedger(DynamoReviews, ReviewLedger):
     # --- recordings -----------------------------------------------------------------------
     def put_recordings(self, entries: Sequence[RecordingEntry], now: float) -> None:
         items = {rec_pk(e.tenant, e.external_id): recording_item(e, now, e.due_at(), self._t._expires_at(now)) for e in entries}
-        self._t._parallel(lambda item: self._client.put_item(TableName=self._t.table, Item=item), list(items.values()))
+        self._put_all(list(items.values()))
 
     def get_recordings(self, tenant: str, external_ids: Sequence[str]) -> dict[str, RecordingEntry]:
         items = self._batch_get([rec_pk(tenant, x) for x in external_ids])
         return {entry.external_id: entry for entry in map(recording_from_item, items.values())}
 
     def recordings_due(self, tenant: str, now: float, limit: int = 100) -> list[RecordingEntry]:
-        keys = self._t._query(
-            IndexName="due",
-            KeyConditionExpression="due_scope = :scope AND due_at <= :now",
-            ExpressionAttributeValues={":scope": _s(REC_DUE + tenant), ":now": _n(now)},
-            ScanIndexForward=True,
-            want=limit,
-        )
-        entries = map(recording_from_item, self._batch_get([k["pk"]["S"] for k in keys]).values())
+        entries = map(recording_from_item, self._due(REC_DUE + tenant, "<=", now, limit).values())
         due = [(when, e) for e in entries if (when := e.due_at()) is not None and when <= now]  # the index lags the table
         return [e for _, e in sorted(due, key=lambda pair: (pair[0], pair[1].external_id))]
 
@@ -252,21 +245,30 @@ class DynamoLedger(DynamoReviews, ReviewLedger):
         found = (assignment_from_item(item) for item in items.values())
         return {a.task_id: a for a in found if a.task_id and task_pk(tenant, a.task_id) in pointers}
 
+    def _due(self, scope: str, op: str, bound: float, limit: int) -> dict[str, Item]:
+        """Items of the sparse `due` index under `scope` with due_at `op` `bound`, oldest first
+        (the index holds keys only: the items come in one batched read)."""
+        keys = self._t._query(
+            IndexName="due",
+            KeyConditionExpression=f"due_scope = :scope AND due_at {op} :bound",
+            ExpressionAttributeValues={":scope": _s(scope), ":bound": _n(bound)},
+            ScanIndexForward=True,
+            want=limit,
+        )
+        return self._batch_get([k["pk"]["S"] for k in keys])
+
+    def _put_all(self, items: Sequence[Item]) -> None:
+        """Unconditional PutItems in parallel (each rewrites the same item on a replay)."""
+        self._t._parallel(lambda item: self._client.put_item(TableName=self._t.table, Item=item), list(items))
+
     def _point_tasks(self, assignments: Sequence[Assignment], expires_at: int) -> None:
         """ASGTASK pointers for assignments that know their CRM task (PutItem: a replay rewrites the same)."""
         items = [_attrs({"pk": task_pk(a.tenant, a.task_id or ""), "asg": asg_pk(a.tenant, a.external_id, a.kind, a.reviewer_id),
                          "expires_at": expires_at}) for a in assignments]  # fmt: skip
-        self._t._parallel(lambda item: self._client.put_item(TableName=self._t.table, Item=item), items)
+        self._put_all(items)
 
     def open_assignments(self, tenant: str, due_before: float, limit: int = 500) -> list[Assignment]:
-        keys = self._t._query(
-            IndexName="due",
-            KeyConditionExpression="due_scope = :scope AND due_at < :before",
-            ExpressionAttributeValues={":scope": _s(ASG_OPEN + tenant), ":before": _n(due_before)},
-            ScanIndexForward=True,
-            want=limit,
-        )
-        items = self._batch_get([k["pk"]["S"] for k in keys])
+        items = self._due(ASG_OPEN + tenant, "<", due_before, limit)
         found = [a for a in map(assignment_from_item, items.values()) if a.status == "open" and a.due_at < due_before]
         return sorted(found, key=lambda a: (a.due_at, a.external_id, a.kind, a.reviewer_id))
 
