@@ -89,6 +89,16 @@ _OUTBOUND_EXAMPLE = (
 )
 
 
+
+# Every signature scheme the endpoints accept, as OpenAPI API-key headers.
+_SIGNATURE_HEADERS = (
+    ("HubSpotSignatureV3", "X-HubSpot-Signature-v3", "base64 HMAC-SHA256(client secret, METHOD + URI + body + X-HubSpot-Request-Timestamp)"),
+    ("HubSpotTimestamp", "X-HubSpot-Request-Timestamp", "epoch milliseconds, 1-16 ASCII digits, within the tolerance (300 s by default)"),
+    ("GameFilmSignature", "X-GameFilm-Signature", "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<body>')>[,v1=...]"),
+    ("ZoomSignature", "x-zm-signature", "v0=<hex HMAC-SHA256(secret token, 'v0:' + x-zm-request-timestamp + ':' + body)>"),
+    ("ZoomTimestamp", "x-zm-request-timestamp", "epoch seconds (13+ digits: milliseconds), within the tolerance (300 s by default)"),
+)
+
 def build() -> dict[str, Any]:
     """The whole document as a dict (apispec imported here: only /openapi.json pays for it)."""
     from apispec import APISpec
@@ -110,26 +120,8 @@ def build() -> dict[str, Any]:
     spec.components.schemas["RecordingBatch"]["properties"]["recordings"]["items"] = {"$ref": "#/components/schemas/Recording"}
     spec.components.schemas["ZoomEvent"]["properties"]["payload"]["description"] = (
         "endpoint.url_validation: {plainToken}; recording.completed: {account_id, object: ZoomRecordingObject}")
-    spec.components.security_scheme("HubSpotSignatureV3", {
-        "type": "apiKey", "in": "header", "name": "X-HubSpot-Signature-v3",
-        "description": "base64 HMAC-SHA256(client secret, METHOD + URI + body + X-HubSpot-Request-Timestamp)",
-    })  # fmt: skip
-    spec.components.security_scheme("HubSpotTimestamp", {
-        "type": "apiKey", "in": "header", "name": "X-HubSpot-Request-Timestamp",
-        "description": "epoch milliseconds, 1-16 ASCII digits, within the tolerance (300 s by default)",
-    })  # fmt: skip
-    spec.components.security_scheme("GameFilmSignature", {
-        "type": "apiKey", "in": "header", "name": "X-GameFilm-Signature",
-        "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<body>')>[,v1=...]",
-    })  # fmt: skip
-    spec.components.security_scheme("ZoomSignature", {
-        "type": "apiKey", "in": "header", "name": "x-zm-signature",
-        "description": "v0=<hex HMAC-SHA256(secret token, 'v0:' + x-zm-request-timestamp + ':' + body)>",
-    })  # fmt: skip
-    spec.components.security_scheme("ZoomTimestamp", {
-        "type": "apiKey", "in": "header", "name": "x-zm-request-timestamp",
-        "description": "epoch seconds (13+ digits: milliseconds), within the tolerance (300 s by default)",
-    })  # fmt: skip
+    for name, header, description in _SIGNATURE_HEADERS:
+        spec.components.security_scheme(name, {"type": "apiKey", "in": "header", "name": header, "description": description})
     _paths(spec)
     _recording_paths(spec)
     openapi_reviews.add_paths(spec, _error, _COMMON_ERRORS)
