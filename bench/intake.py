@@ -102,12 +102,13 @@ def signed(uri: str) -> tuple[bytes, dict[str, str]]:
 def floor_writer(db: Path, checkpoints: bool = False) -> GroupWriter:
     """The floor's writer into the product's schema; with `checkpoints`, a background
     checkpointer like the product's."""
-    from integration.store.sqlite import _INSERT_COLUMNS, _SCHEMA
+    from integration.store.sqlite import _INSERT_COLUMNS
+    from integration.store.sqlite_schema import create_schema
 
     if checkpoints:
         _keep.append(Checkpointer(connect(str(db))))
     conn = connect(str(db))
-    conn.executescript(_SCHEMA)
+    create_schema(conn)
     conn.close()
     return GroupWriter(connect(str(db), autocheckpoint=False), "events", _INSERT_COLUMNS)
 
