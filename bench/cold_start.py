@@ -8,7 +8,8 @@ Film is verified, normalised and stored durably in DynamoDB (dynalite on loopbac
 node_modules/.bin/dynalite). The bare app is a Flask app with the same two routes that only
 parses the body. Both run with the same `zappa_settings` module and the same libraries.
 
-Rows: Game Film on DynamoDB (production), Game Film on SQLite, bare Flask; medians (and
+Rows: Game Film on DynamoDB (production), the same with the review loop's rule configured (its
+modules are imported only when a tenant uses it), Game Film on SQLite, bare Flask; medians (and
 minimums, the least disturbed by other load on the machine) over --runs fresh processes,
 interleaved in a shuffled order per round. Interpreter start-up is excluded (identical for all).
 Target: Game Film on DynamoDB <= 1.5x the bare app, import + both first requests.
@@ -120,12 +121,12 @@ def _events(work: Path) -> Path:
     return path
 
 
-def _config(work: Path, name: str, store: str) -> Path:
+def _config(work: Path, name: str, store: str, extra_rules: str = "") -> Path:
     path = work / f"{name}.toml"
     path.write_text(
         f"{store}\n[worker]\nmode = \"none\"\n[intake]\npublic_base_url = \"{PUBLIC_URL}\"\nsignature_tolerance_seconds = 3600\n"
         '[[tenants]]\nid = "cold-hubspot"\ncrm = "hubspot"\nportal_id = "62515"\ndry_run = true\nclient_secret_env = "COLD_SECRET"\n'
-        '[tenants.rules.note_on_change]\nproperties = ["amount"]\n'
+        '[tenants.rules.note_on_change]\nproperties = ["amount"]\n' + extra_rules
     )
     return path
 
@@ -205,6 +206,8 @@ def main() -> None:
             dynamo = f'[store]\nbackend = "dynamodb"\ntable = "{TABLE}"\nregion = "us-east-1"\nendpoint_url = "{endpoint}"'
             cases = {
                 "Game Film, DynamoDB (production)": (_task_dir(work, "dynamodb", "integration.app", "app"), _config(work, "dynamodb", dynamo)),
+                "  + the review loop (game_film rule)": (_task_dir(work, "dynamodb-review", "integration.app", "app"),
+                                                         _config(work, "dynamodb-review", dynamo, "[tenants.rules.game_film]\n")),
                 "Game Film, SQLite": (_task_dir(work, "sqlite", "integration.app", "app"),
                                       _config(work, "sqlite", f'[store]\nbackend = "sqlite"\npath = "{work}/cold.db"')),
                 "bare Flask app": (_task_dir(work, "bare", "bare_app", "app"), None),

@@ -16,8 +16,8 @@ from handlers.errors import gamefilm_signed_tenant, json_error, parse_json, raw_
 from handlers.observe import note
 from handlers.reviews import salesforce_reviews
 from integration.batch import Rejected
-from integration.review_record import CALL_REVIEW_SOBJECT
 from integration.normalize import SoapError, describe, outbound_received, parse_outbound_message, salesforce_json_received
+from integration.recordings import CALL_REVIEW_SOBJECT
 
 bp = Blueprint("salesforce", __name__)
 log = logging.getLogger(__name__)

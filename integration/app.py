@@ -6,6 +6,7 @@ and builds it with the garbage collector paused (see `_LazyApp`).
 """
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -92,7 +93,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
     cfg: Config = o.get("config") or config_mod.load(config_path(o.get("config_path")))
     clock = o.get("clock", time.time)
     store = o.get("store") or build_store(cfg)
-    ledger = o["ledger"] if "ledger" in o else _ledger_of(store)
+    ledger = functools.cache(lambda: o["ledger"] if "ledger" in o else _ledger_of(store))
     gateways: dict[str, CrmGateway] = {}
     make_gateway = o.get("gateway_for") or (lambda tenant: real_gateway(tenant, environ))
     lock = threading.Lock()
@@ -110,7 +111,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         if not built:
             from integration.worker import Worker
 
-            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random), ledger=ledger,
+            built.append(Worker(store, cfg, gateway_for, rules=o.get("rules"), clock=clock, rng=o.get("rng", random.random), ledger=ledger(),
                                  environ=environ))  # fmt: skip
         return built[0]
 
@@ -134,7 +135,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
         notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
-    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background, ledger)
+    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background, ledger)  # fmt: skip
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

@@ -42,7 +42,6 @@ from integration.crm_activity import salesforce_object_type
 from integration.hubspot_fields import uniform_batch, well_typed as _well_typed
 from integration.id_field import CanonicalInteger
 from integration.recording_intake import is_recording_source, recording_event
-from integration.review_intake import is_review_source, review_event
 from integration.recordings import CALL_OBJECT, TASK_OBJECT
 
 __all__ = [  # re-exported: the handlers, tests and benches import them from here
@@ -298,6 +297,8 @@ def from_raw(source: str, key: str, tenant: str, body: str, received_at: float) 
         return _salesforce_json_event(key, tenant, _schema(SalesforceJsonEventSchema).load(raw), raw)
     if is_recording_source(source):
         return recording_event(source, key, tenant, raw)
+    from integration.review_intake import is_review_source, review_event  # the review loop's modules: only for its events
+
     if is_review_source(source):
         return review_event(source, key, tenant, raw)
     raise ValueError(f"unknown event source {source!r}")

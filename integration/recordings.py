@@ -21,6 +21,8 @@ from typing import Any, Mapping
 RECORDING_OBJECT = "recording"  # Event.object_type of a recording from /hooks/recordings or Zoom
 CALL_OBJECT = "call"  # Event.object_type of a CRM call activity (HubSpot call, Salesforce call Task)
 TASK_OBJECT = "task"  # Event.object_type of a CRM task change (review task completed, ...)
+REVIEW_OBJECT = "review"  # Event.object_type of a submitted review (integration.review.submitted)
+CALL_REVIEW_SOBJECT = "Call_Review__c"  # the Salesforce object a review is entered on (integration.review_record)
 
 SOURCE_RECORDER = "recorder"  # signed JSON on /hooks/recordings
 SOURCE_ZOOM = "zoom"

@@ -17,7 +17,8 @@ from integration.batch import raw_json
 from integration.config_model import Tenant
 from integration.events import Event, Received
 from integration.ledger import Assignment, RecordingEntry, ReviewLedger
-from integration.review.submitted import FROM_SALESFORCE_RECORD, REVIEW_OBJECT, Submitted, submitted_from_changed, submitted_to_changed
+from integration.recordings import REVIEW_OBJECT
+from integration.review.submitted import FROM_SALESFORCE_RECORD, Submitted, submitted_from_changed, submitted_to_changed
 from integration.review_record import CALL_FIELD, record_review
 from integration.review_form import ReviewTask, SubmissionError, validate_submission
 from integration.rubric import Rubric, load_rubric

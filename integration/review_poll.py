@@ -14,9 +14,10 @@ from integration.config_model import Tenant
 from integration.events import Received
 from integration.gateway import CrmGateway
 from integration.ledger import ReviewLedger
+from integration.recordings import CALL_REVIEW_SOBJECT
 from integration.review_form import SubmissionError
 from integration.review_intake import record_received
-from integration.review_record import CALL_REVIEW_SOBJECT, RecordError, review_fields
+from integration.review_record import RecordError, review_fields
 from integration.rubric import Rubric
 
 PAGE = 200

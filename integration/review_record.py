@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from integration.ledger import PEER, SELF
+from integration.recordings import CALL_REVIEW_SOBJECT
 from integration.rubric import Rubric
 
-CALL_REVIEW_SOBJECT = "Call_Review__c"
 CALL_FIELD = "Call_External_Id__c"
 REVIEWER_FIELD = "Reviewer__c"
 SELF_FIELD = "Self_Assessment__c"

@@ -7,7 +7,8 @@ from typing import Any
 
 from integration.commands import UpdateFields
 from integration.events import CREATED, Event
-from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_SALESFORCE_RECORD, REVIEW_OBJECT, Submitted, submitted_to_changed
+from integration.recordings import REVIEW_OBJECT
+from integration.review.submitted import FROM_HUBSPOT_CARD, FROM_SALESFORCE_RECORD, Submitted, submitted_to_changed
 from integration.review_form import ValidReview
 from integration.rubric import DEFAULT_RUBRIC
 from integration.scoring import weighted_score

@@ -89,7 +89,8 @@ def test_taking_webhooks_never_loads_the_engine_until_the_worker_is_asked_for(co
         client = Client(app)
         assert client.get("/healthz").status_code == 200
         assert client.post("/hooks/hubspot", data=body, headers=headers).json["accepted"] == 1
-        engine = ("integration.worker", "integration.commands", "integration.gateway", "integration.outbox")
+        engine = ("integration.worker", "integration.commands", "integration.gateway", "integration.outbox",
+                  "integration.review_intake", "handlers.review_work", "integration.rules.game_film")
         print(sorted(m for m in engine if m in sys.modules))
         services = app._app.extensions["gamefilm"]
         worker = services.worker
@@ -98,3 +99,27 @@ def test_taking_webhooks_never_loads_the_engine_until_the_worker_is_asked_for(co
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["[]", "Worker True True"]
+
+
+def test_a_rule_module_is_imported_only_when_a_tenant_uses_the_rule(tmp_path):
+    """The review loop's rule (schemas, rubric, rotation) costs a cold start ~30 ms: a config
+    without it never imports it; one with it does, and a misspelt rule still gets its suggestion."""
+    code = textwrap.dedent("""
+        import sys
+        from integration.config import ConfigError, parse
+        base = {"tenants": [{"id": "lazy-hubspot", "crm": "hubspot", "portal_id": "1", "dry_run": True, "client_secret_env": "X", "rules": {}}]}
+        base["tenants"][0]["rules"] = {"note_on_change": {"properties": ["amount"]}}
+        parse(base)
+        print("game_film" in str([m for m in sys.modules if m.startswith("integration.rules.")]))
+        base["tenants"][0]["rules"] = {"game_flim": {}}
+        try:
+            parse(base)
+        except ConfigError as exc:
+            print("did you mean game_film?" in str(exc), "integration.rules.game_film" in sys.modules)
+        base["tenants"][0]["rules"] = {"game_film": {}}
+        parse(base)
+        print("integration.rules.game_film" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["False", "True False", "True"]

@@ -9,7 +9,8 @@ import pytest
 
 from integration.events import PENDING
 from integration.ledger import DONE
-from integration.review.submitted import REVIEW_OBJECT, submitted_from_changed
+from integration.recordings import REVIEW_OBJECT
+from integration.review.submitted import submitted_from_changed
 from integration.review_form import form_fields
 from integration.rubric import DEFAULT_RUBRIC
 from integration.scoring import weighted_score

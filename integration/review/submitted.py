@@ -2,7 +2,7 @@
 a Salesforce `Call_Review__c` record) stores at the ack, and what the worker scores and writes
 back. Plain data, no I/O.
 
-Events carry object_type REVIEW_OBJECT, object_id the review id, and `changed` =
+Events carry object_type `integration.recordings.REVIEW_OBJECT`, object_id the review id, and `changed` =
 `submitted_to_changed(...)`. The review id names the assignment (one review per reviewer per
 call and kind: `<call external id>#<kind>#<reviewer id>`); an edit is the same review id with
 a later `submitted_at`, and scoring keeps the latest version (`scoring.ordered`). The delivery
@@ -20,7 +20,6 @@ from typing import Any, Mapping
 from integration.review_form import ValidReview
 from integration.scoring import Review
 
-REVIEW_OBJECT = "review"
 
 # Where a review was entered.
 FROM_HUBSPOT_CARD = "hubspot-card"

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from integration.events import Event
-from integration.recordings import CALL_OBJECT, RECORDING_OBJECT, TASK_OBJECT, Recording, recording_from_changed
+from integration.recordings import CALL_OBJECT, RECORDING_OBJECT, REVIEW_OBJECT, TASK_OBJECT, Recording, recording_from_changed
 from integration.review.settings import GameFilmSchema, GameFilmSettings
-from integration.review.submitted import REVIEW_OBJECT
 from integration.rules.base import TICK_OBJECT, Batch, Needs, Rule, State
 
 if TYPE_CHECKING:
