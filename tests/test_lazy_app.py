@@ -123,3 +123,25 @@ def test_a_rule_module_is_imported_only_when_a_tenant_uses_the_rule(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["False", "True False", "True"]
+
+
+def test_marshmallow_imported_for_the_lambda_app_defers_only_its_email_domain_pattern_and_still_validates():
+    code = textwrap.dedent("""
+        import re, sys, time
+        from integration.lazy_regex import import_marshmallow
+        t = time.perf_counter()
+        import_marshmallow()
+        took = time.perf_counter() - t
+        from marshmallow import ValidationError, fields, validate
+        print(type(validate.Email.DOMAIN_REGEX).__name__, isinstance(validate.Email.USER_REGEX, re.Pattern), re.compile is re.__dict__["compile"])
+        email = fields.Email()
+        print(email.deserialize("rep@Exämple.co.uk"), end=" ")
+        try:
+            email.deserialize("rep@-bad-.com")
+        except ValidationError as exc:
+            print(exc.messages)
+        print(isinstance(validate.Email.DOMAIN_REGEX._compiled, re.Pattern))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["_CompiledOnFirstUse True True", "rep@Exämple.co.uk ['Not a valid email address.']", "True"]
