@@ -34,7 +34,8 @@ API (all state is public and may be mutated by a test):
 
 Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_NOT_FOUND
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
-`objectWriteTraceId` and stores the associations; batch upsert (on a property with unique
+`objectWriteTraceId` and stores the associations, or 400 VALIDATION_ERROR for the whole batch
+(nothing created) when an input repeats a value of a unique-value property (single create too); batch upsert (on a property with unique
 values: updates the record holding the value, else creates it; `new` says which; 400 for
 duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY filters, `hs_object_id` too, ANDed in a group, groups
 ORed, at most 5 groups and 100 IN values (else 400); 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
@@ -335,10 +336,17 @@ class HubSpotServer:
         return _batch(results, _not_found(object_type, missing))
 
     def _batch_create(self, request: Request, object_type: str) -> Reply:
-        results = [self._create(_type(object_type), item) for item in request.body.get("inputs", [])]
+        inputs = request.body.get("inputs", [])
+        taken = self._unique_taken(_type(object_type), inputs)
+        if taken:
+            return taken
+        results = [self._create(_type(object_type), item) for item in inputs]
         return Reply(201, _batch_body(results, []))
 
     def _create_one(self, request: Request, object_type: str) -> Reply:
+        taken = self._unique_taken(_type(object_type), [request.body])
+        if taken:
+            return taken
         record = self._create(_type(object_type), request.body)
         record.pop("objectWriteTraceId", None)
         return Reply(201, record)
@@ -354,6 +362,22 @@ class HubSpotServer:
         if "objectWriteTraceId" in item:
             record["objectWriteTraceId"] = item["objectWriteTraceId"]
         return record
+
+    def _unique_taken(self, object_type: str, inputs: list[Mapping[str, Any]]) -> Reply | None:
+        """HubSpot refuses a create that repeats a value of a unique-value property (held by a
+        record, or by two inputs of the batch): 400 VALIDATION_ERROR for the whole batch,
+        nothing created."""
+        store = self.objects.get(object_type, {})
+        for name, definition in self.properties.get(object_type, {}).items():
+            if not definition.get("hasUniqueValue"):
+                continue
+            seen = {str(p.get(name) or "").lower() for p in store.values()} - {""}
+            for item in inputs:
+                value = str((item.get("properties") or {}).get(name) or "").lower()
+                if value and value in seen:
+                    return error_reply(400, "VALIDATION_ERROR", f"Property values were not valid: {name} already has that value")
+                seen.add(value)
+        return None
 
     def _association_target(self, object_type: str, type_id: int) -> str:
         defined = [to for (source, to), labels in self.association_labels.items() if source == object_type and any(label["typeId"] == type_id for label in labels)]
