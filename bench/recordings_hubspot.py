@@ -196,11 +196,14 @@ def report(org: Org, cases: Sequence[Case]) -> None:
     everything = (sum(sum(p.values()) for p in r.passes) + peers) / r.total
     print(f"\nat 100 together ({r.total} recordings: {len(r.passes)} passes of 100, then {r.ticks} hourly ticks 49 h later):")
     print(f"  arrival, a later pass of 100 (match + call + self-assessment): {arrival} requests = {arrival / 100:.3f} per recording")
-    print(f"  peer ticks: {peers} requests for {r.peer_tasks} peer tasks and the daily re-match of the unmatched = {peers / r.total:.3f} per recording"
-          f" ({fixed_peers} of them the daily owners list)")  # fmt: skip
+    tasks = r.peers.get("POST tasks batch/create", 0)
+    print(f"  peer ticks: {peers} requests = {peers / r.total:.3f} per recording: {tasks} task creates for {r.peer_tasks} peer tasks,"
+          f" {fixed_peers} the daily owners list, {peers - tasks - fixed_peers} the daily re-match of the unmatched")  # fmt: skip
     print(f"  fixed lookups a gateway keeps (association labels once, owners list once a day): {fixed_first} on the first pass, {fixed_peers} on the ticks")
     verdict = "met" if all_in <= TARGET else "MISSED"
     print(f"  all-in, steady state (a later pass + the peer ticks): {all_in:.3f} per recording (target <= {TARGET}): {verdict}")
+    print(f"  of which per recording (arrival + peer task creates): {arrival / 100 + tasks / r.total:.4f}; per day whatever the volume"
+          f" (owners list, re-match): {peers - tasks} requests, {(peers - tasks) / r.total:.4f} per recording at {r.total} a day")  # fmt: skip
     print(f"  everything this run sent, first pass and its one-time lookups included: {everything:.3f} per recording")
     print(f"  requests per pass of 100: {[sum(p.values()) for p in r.passes]} (a deals batch/read: named deals the search did not return, e.g. deleted)")
     named_exist = run(org, [c for c in cases if c.kind != "explicit-deleted"], 100, 4)

@@ -119,6 +119,26 @@ def test_a_chunk_where_one_call_exists_falls_back_and_leaves_one_call_each(gatew
     assert hubspot_server.associations[("calls", "contacts")] == {o.crm_id: ["51"] for o in outcomes}
 
 
+def test_inputs_a_207_on_the_create_names_are_upserted_the_others_kept(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server, deals=2)
+    hubspot_server.add_object("calls", "9100", gamefilm_recording_id="zoom:meeting-1")  # what the create made of input 0
+    hubspot_server.associate("calls", "9100", "deals", "101")
+    hubspot_server.respond("POST", CREATE, status=207, body={
+        "status": "COMPLETE", "startedAt": "2026-11-20T10:00:00Z", "completedAt": "2026-11-20T10:00:01Z",
+        "results": [{"id": "9100", "properties": {}, "createdAt": "2026-11-20T10:00:00Z", "updatedAt": "2026-11-20T10:00:00Z", "archived": False, "objectWriteTraceId": "0"}],
+        "numErrors": 1,
+        "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid", "context": {"objectWriteTraceId": ["1"]}}],
+    })  # fmt: skip
+
+    first, second = gateway.execute([_upsert(1), _upsert(2, deal="102")])
+
+    assert first.ok and first.crm_id == "9100" and second.ok and second.crm_id != "9100"
+    [upsert] = hubspot_server.requests_to("POST", UPSERT)
+    assert [i["id"] for i in upsert.body["inputs"]] == ["zoom:meeting-2"]
+    [deals] = hubspot_server.requests_to("POST", CALL_DEALS)
+    assert deals.body["inputs"] == [{"from": {"id": second.crm_id}, "to": {"id": "102"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]}]
+
+
 @pytest.mark.parametrize("status", [401, 403, 429])
 def test_a_refusal_for_access_or_rate_is_not_taken_for_an_existing_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, status: int) -> None:
     _portal(hubspot_server)
