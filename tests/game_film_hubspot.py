@@ -40,6 +40,7 @@ SETTINGS: dict[str, Any] = {
 LINK_SECRET = "portal-review-link-secret-0123456789"
 ZOOM_ENV = {"ZOOM_CLIENT_ID": "zoom-client-id", "ZOOM_CLIENT_SECRET": "zoom-client-secret"}
 UPSERT = "/crm/v3/objects/calls/batch/upsert"
+CALLS_CREATE = "/crm/v3/objects/calls/batch/create"
 TASKS_CREATE = "/crm/v3/objects/tasks/batch/create"
 TASKS_UPDATE = "/crm/v3/objects/tasks/batch/update"
 CALLS_UPDATE = "/crm/v3/objects/calls/batch/update"
@@ -79,7 +80,7 @@ class Portal:
     gateways: list[HubSpotGateway] = field(default_factory=list)
 
     # --- the ways recordings and changes arrive (each delivery processed before the next) ---
-    def post_recording(self, external: str, *participants: str, times: int = 3, **over: Any) -> None:
+    def post_recording(self, external: str, *participants: str, times: int = 3, run: bool = True, **over: Any) -> None:
         body = {"id": external, "recording_url": f"https://rec.example.com/{external}.mp3", "title": "Discovery with Globex",
                 "started_at": _iso(MONDAY - timedelta(hours=1)), "duration_seconds": 1800, "rep_email": "rep@acme.io",
                 "participants": list(participants), "consent": True, **over}  # fmt: skip
@@ -88,7 +89,8 @@ class Portal:
             headers = {"Content-Type": "application/json", "X-GameFilm-Signature": gamefilm_header(REC_SECRET, raw, int(self.clock()))}
             r = self.client.post("/hooks/recordings", data=raw, headers=headers)
             assert r.status_code == 200, r.get_json()
-            self.run()
+            if run:
+                self.run()
 
     def post_zoom(self, body: dict, times: int = 3) -> Any:
         raw = json.dumps(body).encode()

@@ -34,10 +34,11 @@ API (all state is public and may be mutated by a test):
 
 Defaults behave like HubSpot: batch read/update answer 200, or 207 with OBJECT_NOT_FOUND
 errors for unknown ids (`context.ids`); batch create answers 201 echoing each input's
-`objectWriteTraceId` and stores the associations; batch upsert (on a property with unique
+`objectWriteTraceId` and stores the associations, or 400 VALIDATION_ERROR for the whole batch
+(nothing created) when an input repeats a value of a unique-value property (single create too); batch upsert (on a property with unique
 values: updates the record holding the value, else creates it; `new` says which; 400 for
-duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY filters, `hs_object_id` too, ANDed in a group, groups
-ORed, at most 5 groups and 100 IN values (else 400); 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
+duplicate ids in one batch); search (EQ / IN / HAS_PROPERTY / GT(E) / LT(E) filters, `hs_object_id` too, ANDed in a group, groups
+ORed, at most 5 groups, 6 filters a group, 18 in all and 100 IN values (else 400); 200 per page with `after`, `total`); associations v4 batch read and batch create (207 for
 records that do not exist or a type the pair does not define; an existing association is kept
 once), association labels; owners (paged), properties (calls carry `gamefilm_recording_id`,
 unique) and groups (list, create with 409 for an existing name, archive with 204), OAuth token
@@ -335,10 +336,17 @@ class HubSpotServer:
         return _batch(results, _not_found(object_type, missing))
 
     def _batch_create(self, request: Request, object_type: str) -> Reply:
-        results = [self._create(_type(object_type), item) for item in request.body.get("inputs", [])]
+        inputs = request.body.get("inputs", [])
+        taken = self._unique_taken(_type(object_type), inputs)
+        if taken:
+            return taken
+        results = [self._create(_type(object_type), item) for item in inputs]
         return Reply(201, _batch_body(results, []))
 
     def _create_one(self, request: Request, object_type: str) -> Reply:
+        taken = self._unique_taken(_type(object_type), [request.body])
+        if taken:
+            return taken
         record = self._create(_type(object_type), request.body)
         record.pop("objectWriteTraceId", None)
         return Reply(201, record)
@@ -354,6 +362,22 @@ class HubSpotServer:
         if "objectWriteTraceId" in item:
             record["objectWriteTraceId"] = item["objectWriteTraceId"]
         return record
+
+    def _unique_taken(self, object_type: str, inputs: list[Mapping[str, Any]]) -> Reply | None:
+        """HubSpot refuses a create that repeats a value of a unique-value property (held by a
+        record, or by two inputs of the batch): 400 VALIDATION_ERROR for the whole batch,
+        nothing created."""
+        store = self.objects.get(object_type, {})
+        for name, definition in self.properties.get(object_type, {}).items():
+            if not definition.get("hasUniqueValue"):
+                continue
+            seen = {str(p.get(name) or "").lower() for p in store.values()} - {""}
+            for item in inputs:
+                value = str((item.get("properties") or {}).get(name) or "").lower()
+                if value and value in seen:
+                    return error_reply(400, "VALIDATION_ERROR", f"Property values were not valid: {name} already has that value")
+                seen.add(value)
+        return None
 
     def _association_target(self, object_type: str, type_id: int) -> str:
         defined = [to for (source, to), labels in self.association_labels.items() if source == object_type and any(label["typeId"] == type_id for label in labels)]
@@ -389,8 +413,9 @@ class HubSpotServer:
         store = self.objects.get(_type(object_type), {})
         groups = request.body.get("filterGroups") or [{"filters": []}]
         wanted = request.body.get("properties") or []
-        if len(groups) > 5 or any(len(f.get("values") or []) > 100 for g in groups for f in g.get("filters", [])):
-            return error_reply(400, "VALIDATION_ERROR", "at most 5 filter groups and 100 values per IN filter")
+        too_many = len(groups) > 5 or any(len(g.get("filters", [])) > 6 for g in groups) or sum(len(g.get("filters", [])) for g in groups) > 18
+        if too_many or any(len(f.get("values") or []) > 100 for g in groups for f in g.get("filters", [])):
+            return error_reply(400, "VALIDATION_ERROR", "at most 5 filter groups, 6 filters a group, 18 filters in all and 100 values per IN filter")
         hits = [(i, p) for i, p in store.items() if i not in self.unindexed and any(all(_matches({**p, "hs_object_id": i}, f) for f in g.get("filters", [])) for g in groups)]
         start, limit = int(request.body.get("after") or 0), int(request.body.get("limit") or 10)
         if limit > 200:
@@ -588,15 +613,31 @@ def _find(store: Mapping[str, Mapping[str, str]], key: str, id_property: str | N
 
 
 def _matches(properties: Mapping[str, Any], f: Mapping[str, Any]) -> bool:
-    """EQ and IN on string values, compared lower-cased; HAS_PROPERTY: any non-empty value."""
+    """EQ and IN on string values, compared lower-cased; HAS_PROPERTY: any non-empty value;
+    GT/GTE/LT/LTE on numbers and datetimes (epoch ms or ISO 8601; an empty value never matches)."""
     if f["operator"] == "HAS_PROPERTY":
         return properties.get(f["propertyName"]) not in (None, "")
+    if f["operator"] in _ORDERS:
+        have, bound = _number(properties.get(f["propertyName"])), _number(f.get("value"))
+        return have is not None and bound is not None and _ORDERS[f["operator"]](have, bound)
     value = str(properties.get(f["propertyName"]) or "").lower()
     if f["operator"] == "EQ":
         return value == str(f.get("value", "")).lower()
     if f["operator"] == "IN":
         return value in {str(v).lower() for v in f.get("values", [])}
     raise AssertionError(f"the fake search has no operator {f['operator']}")
+
+
+_ORDERS: dict[str, Callable[[float, float], bool]] = {"GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b, "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b}
+
+
+def _number(value: Any) -> float | None:
+    """A number, or a datetime as epoch ms (HubSpot filters datetimes in epoch ms)."""
+    text = str(value or "").strip()
+    try:
+        return float(text) if text.lstrip("-").replace(".", "", 1).isdigit() else datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return None
 
 
 def _record(object_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,10 +31,10 @@ def test_users_by_email_list_owners_once_with_archived_ones_inactive(gateway: Hu
     assert [(r.path, r.query["archived"]) for r in hubspot_server.requests] == [("/crm/v3/owners/", ["true"]), ("/crm/v3/owners/", ["false"])]
 
 
-def test_the_owners_list_is_read_again_after_an_hour(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
-    gateway.find_users_by_email(["new@acme.example"])
+def test_the_owners_list_is_read_again_after_a_day(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+    gateway.find_users_by_email(["new@acme.example"])  # no owner at acme.example yet: no re-read for it
     hubspot_server.add_owner("9", "new@acme.example")
-    fake_time.now += 3599
+    fake_time.now += 86399
     assert gateway.find_users_by_email(["new@acme.example"]) == {}
 
     fake_time.now += 2

@@ -1,7 +1,8 @@
 """Attaching recordings and running reviews on HubSpot, through the real hubspot-api-client to
-the loopback fake: UpsertCall (upsert on the unique recording id, associations with type ids
-from the labels API), review tasks linked to their call, RemindTask; exactly once under
-redelivery, 207 partial failures and 5xx after applying."""
+the loopback fake: UpsertCall (one create with the associations inline, type ids from the labels
+API; the upsert on the unique recording id plus association creates when HubSpot refuses the
+create), review tasks linked to their call, RemindTask; exactly once under redelivery, 207
+partial failures and 5xx after applying."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -15,6 +16,7 @@ from tests.hubspot_server import HubSpotServer, hubspot_server  # noqa: F401
 from tests.test_gateway_hubspot import FakeTime, fake_time, gateway, make_gateway  # noqa: F401
 
 UPSERT = "/crm/v3/objects/calls/batch/upsert"
+CREATE = "/crm/v3/objects/calls/batch/create"
 CALL_DEALS = "/crm/v4/associations/calls/deals/batch/create"
 CALL_CONTACTS = "/crm/v4/associations/calls/contacts/batch/create"
 TASKS_CREATE = "/crm/v3/objects/tasks/batch/create"
@@ -47,12 +49,39 @@ def _portal(server: HubSpotServer, deals: int = 1) -> None:
 # ---- UpsertCall -------------------------------------------------------------------------------
 
 
-def test_upsert_call_sends_the_documented_bodies_and_associates_deal_and_contacts(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+def test_a_new_call_is_one_create_carrying_its_associations(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)
+
+    [outcome] = gateway.execute([_upsert(body="Notes <b>", contact_ids=("51", "52"))])
+
+    assert outcome.ok and outcome.crm_id == "9001" and outcome.detail == {"call_id": "9001"}
+    assert [(r.method, r.path) for r in hubspot_server.requests] == [
+        ("GET", "/crm/v4/associations/calls/deals/labels"), ("GET", "/crm/v4/associations/calls/contacts/labels"), ("POST", CREATE),
+    ]  # fmt: skip
+    assert hubspot_server.requests[-1].body == {"inputs": [{
+        "objectWriteTraceId": "0",
+        "properties": {"gamefilm_recording_id": "zoom:meeting-1", "hs_timestamp": "1795000000000", "hs_call_title": "Discovery call",
+                       "hs_call_recording_url": "https://rec.example/1.mp4", "hs_call_status": "COMPLETED", "hs_call_body": "Notes &lt;b&gt;",
+                       "hs_call_duration": "65000", "hubspot_owner_id": "7"},
+        "associations": [
+            {"to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]},
+            {"to": {"id": "51"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]},
+            {"to": {"id": "52"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]},
+        ],
+    }]}  # fmt: skip
+    assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
+    assert hubspot_server.associations[("calls", "contacts")] == {"9001": ["51", "52"]}
+
+
+def test_a_call_that_exists_is_upserted_and_associated_with_the_documented_bodies(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-1")  # attached by an earlier delivery
 
     [outcome] = gateway.execute([_upsert(body="Notes <b>")])
 
-    assert outcome.ok and outcome.crm_id == "9001" and outcome.detail == {"call_id": "9001"}
+    assert outcome.ok and outcome.crm_id == "8001" and outcome.detail == {"call_id": "8001"}
+    [create] = hubspot_server.requests_to("POST", CREATE)  # refused: the recording id is taken
+    assert list(hubspot_server.objects["calls"]) == ["8001"]
     [upsert] = hubspot_server.requests_to("POST", UPSERT)
     assert upsert.body == {"inputs": [{
         "idProperty": "gamefilm_recording_id", "id": "zoom:meeting-1", "objectWriteTraceId": "zoom:meeting-1",
@@ -61,11 +90,64 @@ def test_upsert_call_sends_the_documented_bodies_and_associates_deal_and_contact
                        "hs_call_duration": "65000", "hubspot_owner_id": "7"},
     }]}  # fmt: skip
     [deals] = hubspot_server.requests_to("POST", CALL_DEALS)
-    assert deals.body == {"inputs": [{"from": {"id": "9001"}, "to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]}]}
+    assert deals.body == {"inputs": [{"from": {"id": "8001"}, "to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]}]}
     [contacts] = hubspot_server.requests_to("POST", CALL_CONTACTS)
     assert contacts.body["inputs"][0]["types"] == [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]
-    assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
-    assert hubspot_server.associations[("calls", "contacts")] == {"9001": ["51"]}
+    assert hubspot_server.associations[("calls", "deals")] == {"8001": ["101"]}
+    assert hubspot_server.associations[("calls", "contacts")] == {"8001": ["51"]}
+
+
+@pytest.mark.parametrize("refusal", [
+    (400, "VALIDATION_ERROR", "Property values were not valid: gamefilm_recording_id already has that value"),
+    (409, "CONFLICT", "Object already exists"),
+])  # fmt: skip
+def test_a_chunk_where_one_call_exists_falls_back_and_leaves_one_call_each(gateway: HubSpotGateway, hubspot_server: HubSpotServer, refusal: tuple[int, str, str]) -> None:
+    """HubSpot refuses the whole create (400 or 409, nothing created): the chunk is upserted."""
+    _portal(hubspot_server, deals=3)
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-2")
+    status, category, message = refusal
+    if status == 409:
+        hubspot_server.respond("POST", CREATE, status=409, body={"status": "error", "message": message, "correlationId": "c0ffee", "category": category})
+
+    outcomes = gateway.execute([_upsert(1), _upsert(2, deal="102"), _upsert(3, deal="103")])
+
+    assert all(o.ok for o in outcomes) and outcomes[1].crm_id == "8001"
+    assert len(hubspot_server.requests_to("POST", CREATE)) == 1 and len(hubspot_server.requests_to("POST", UPSERT)) == 1
+    calls = hubspot_server.objects["calls"]
+    assert sorted(p["gamefilm_recording_id"] for p in calls.values()) == ["zoom:meeting-1", "zoom:meeting-2", "zoom:meeting-3"]
+    assert hubspot_server.associations[("calls", "deals")] == {outcomes[0].crm_id: ["101"], "8001": ["102"], outcomes[2].crm_id: ["103"]}
+    assert hubspot_server.associations[("calls", "contacts")] == {o.crm_id: ["51"] for o in outcomes}
+
+
+def test_inputs_a_207_on_the_create_names_are_upserted_the_others_kept(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    _portal(hubspot_server, deals=2)
+    hubspot_server.add_object("calls", "9100", gamefilm_recording_id="zoom:meeting-1")  # what the create made of input 0
+    hubspot_server.associate("calls", "9100", "deals", "101")
+    hubspot_server.respond("POST", CREATE, status=207, body={
+        "status": "COMPLETE", "startedAt": "2026-11-20T10:00:00Z", "completedAt": "2026-11-20T10:00:01Z",
+        "results": [{"id": "9100", "properties": {}, "createdAt": "2026-11-20T10:00:00Z", "updatedAt": "2026-11-20T10:00:00Z", "archived": False, "objectWriteTraceId": "0"}],
+        "numErrors": 1,
+        "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid", "context": {"objectWriteTraceId": ["1"]}}],
+    })  # fmt: skip
+
+    first, second = gateway.execute([_upsert(1), _upsert(2, deal="102")])
+
+    assert first.ok and first.crm_id == "9100" and second.ok and second.crm_id != "9100"
+    [upsert] = hubspot_server.requests_to("POST", UPSERT)
+    assert [i["id"] for i in upsert.body["inputs"]] == ["zoom:meeting-2"]
+    [deals] = hubspot_server.requests_to("POST", CALL_DEALS)
+    assert deals.body["inputs"] == [{"from": {"id": second.crm_id}, "to": {"id": "102"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]}]
+
+
+@pytest.mark.parametrize("status", [401, 403, 429])
+def test_a_refusal_for_access_or_rate_is_not_taken_for_an_existing_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, status: int) -> None:
+    _portal(hubspot_server)
+    hubspot_server.respond("POST", CREATE, status=status, body={"status": "error", "message": "no", "correlationId": "c0ffee", "category": "X"}, times=10)
+
+    [outcome] = gateway.execute([_upsert()])
+
+    assert not outcome.ok and not outcome.ambiguous
+    assert hubspot_server.requests_to("POST", UPSERT) == [] and "calls" not in hubspot_server.objects
 
 
 def test_association_types_come_from_the_labels_api_once_per_gateway(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
@@ -80,7 +162,7 @@ def test_association_types_come_from_the_labels_api_once_per_gateway(gateway: Hu
 
     labels = [r.path for r in hubspot_server.requests if r.path.endswith("/labels")]
     assert labels == ["/crm/v4/associations/calls/deals/labels", "/crm/v4/associations/calls/contacts/labels"]
-    assert {r.body["inputs"][0]["types"][0]["associationTypeId"] for r in hubspot_server.requests_to("POST", CALL_DEALS)} == {1206}
+    assert {r.body["inputs"][0]["associations"][0]["types"][0]["associationTypeId"] for r in hubspot_server.requests_to("POST", CREATE)} == {1206}
 
 
 def test_each_delivery_three_times_leaves_one_call_with_one_association(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
@@ -91,6 +173,8 @@ def test_each_delivery_three_times_leaves_one_call_with_one_association(gateway:
     assert all(o.ok for o in outcomes) and {o.crm_id for o in outcomes} == {"9001"}
     assert list(hubspot_server.objects["calls"]) == ["9001"]
     assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
+    assert hubspot_server.associations[("calls", "contacts")] == {"9001": ["51"]}
+    assert len(hubspot_server.requests_to("POST", CREATE)) == 3 and len(hubspot_server.requests_to("POST", UPSERT)) == 2
 
 
 def test_two_commands_for_one_recording_in_a_batch_are_one_upsert_input(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
@@ -100,22 +184,39 @@ def test_two_commands_for_one_recording_in_a_batch_are_one_upsert_input(gateway:
     first, second = gateway.execute([_upsert(), again])
 
     assert first.ok and second.ok and first.crm_id == second.crm_id == "9001"
-    [upsert] = hubspot_server.requests_to("POST", UPSERT)
-    assert len(upsert.body["inputs"]) == 1
+    [create] = hubspot_server.requests_to("POST", CREATE)
+    assert len(create.body["inputs"]) == 1
 
 
-def test_a_5xx_after_the_upsert_applied_is_upserted_again_and_still_one_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+def test_a_5xx_after_the_create_applied_then_the_resend_leaves_one_call_associated_once(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)
+    hubspot_server.fault("POST", CREATE, "applied-then-500")
+
+    [first] = gateway.execute([_upsert()])
+    assert not first.ok and first.ambiguous and len(hubspot_server.requests_to("POST", CREATE)) == 1  # a create is never resent blindly
+    assert gateway.reconcile([_upsert()]) == {"attach#1": None}  # idempotent: never looked up, the engine resends it
+    [second] = gateway.execute([_upsert()])
+
+    assert second.ok and second.crm_id == "9001" and list(hubspot_server.objects["calls"]) == ["9001"]
+    assert len(hubspot_server.requests_to("POST", UPSERT)) == 1  # the resend's create met the unique value and fell back
+    assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
+    assert hubspot_server.associations[("calls", "contacts")] == {"9001": ["51"]}
+
+
+def test_a_5xx_after_the_fallback_upsert_applied_is_upserted_again_and_still_one_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-1")
     hubspot_server.fault("POST", UPSERT, "applied-then-500")
 
     [outcome] = gateway.execute([_upsert()])
 
     assert outcome.ok and len(hubspot_server.requests_to("POST", UPSERT)) == 2 and fake_time.sleeps == [1.0]
-    assert list(hubspot_server.objects["calls"]) == ["9001"]
+    assert list(hubspot_server.objects["calls"]) == ["8001"]
 
 
-def test_an_unknown_outcome_needs_no_lookup_the_upsert_is_simply_sent_again(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+def test_an_unknown_outcome_of_the_fallback_associations_is_simply_sent_again(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-1")
     hubspot_server.fault("POST", CALL_DEALS, "applied-then-500", times=5)
 
     [first] = gateway.execute([_upsert()])
@@ -123,7 +224,8 @@ def test_an_unknown_outcome_needs_no_lookup_the_upsert_is_simply_sent_again(gate
     assert gateway.reconcile([_upsert()]) == {"attach#1": None}  # idempotent: never looked up
     [second] = gateway.execute([_upsert()])
 
-    assert second.ok and list(hubspot_server.objects["calls"]) == ["9001"]
+    assert second.ok and list(hubspot_server.objects["calls"]) == ["8001"]
+    assert hubspot_server.associations[("calls", "deals")] == {"8001": ["101"]}
 
 
 @pytest.mark.parametrize(("records", "requests"), [(1, 1), (100, 1), (101, 2)])
@@ -133,13 +235,15 @@ def test_upsert_calls_send_100_per_request(gateway: HubSpotGateway, hubspot_serv
     outcomes = gateway.execute([_upsert(n) for n in range(records)])
 
     assert all(o.ok for o in outcomes) and len(hubspot_server.objects["calls"]) == records
-    for path in (UPSERT, CALL_DEALS, CALL_CONTACTS):
-        sizes = [len(r.body["inputs"]) for r in hubspot_server.requests_to("POST", path)]
-        assert len(sizes) == requests and max(sizes) <= 100
+    sizes = [len(r.body["inputs"]) for r in hubspot_server.requests_to("POST", CREATE)]
+    assert len(sizes) == requests and max(sizes) <= 100
+    assert [r.path for r in hubspot_server.requests if r.method == "POST"] == [CREATE] * requests  # associations inline
+    assert len(hubspot_server.associations[("calls", "deals")]) == records
 
 
 def test_a_207_fails_only_the_commands_hubspot_refused(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)  # deal 999 does not exist: its association is refused
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-1")  # the chunk falls back to upsert + associations
 
     good, bad = gateway.execute([_upsert(1), _upsert(2, deal="999")])
 
@@ -150,6 +254,7 @@ def test_a_207_fails_only_the_commands_hubspot_refused(gateway: HubSpotGateway, 
 
 def test_a_207_on_the_upsert_maps_errors_to_their_recording(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)
+    hubspot_server.respond("POST", CREATE, status=400, body={"status": "error", "message": "already has that value", "correlationId": "c0ffee", "category": "VALIDATION_ERROR"})
     hubspot_server.respond("POST", UPSERT, status=207, body={
         "status": "COMPLETE", "startedAt": "2026-11-20T10:00:00Z", "completedAt": "2026-11-20T10:00:01Z",
         "results": [{"id": "9100", "properties": {"gamefilm_recording_id": "zoom:meeting-1"}, "createdAt": "2026-11-20T10:00:00Z",

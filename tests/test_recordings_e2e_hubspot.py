@@ -16,7 +16,7 @@ from integration import zoom
 from integration.ledger import DONE, REC_ATTACHED, REC_PRIVATE, REC_UNMATCHED
 from integration.worker import Worker
 from tests.game_film_hubspot import (
-    ANA, BEN, BUYER, CALLS_UPDATE, CY, DEE, IT, INITECH, MONDAY, REP, TASKS_CREATE, TASKS_UPDATE, TENANT, UPSERT, ZOOM_ENV, Portal,
+    ANA, BEN, BUYER, CALLS_CREATE, CALLS_UPDATE, CY, DEE, IT, INITECH, MONDAY, REP, TASKS_CREATE, TASKS_UPDATE, TENANT, UPSERT, ZOOM_ENV, Portal,
     make_portal,
 )  # fmt: skip
 from tests.hubspot_server import hubspot_server  # noqa: F401  (fixture)
@@ -47,7 +47,7 @@ def _attached_once(portal: Portal, recording_id: str, deal_id: str) -> tuple[str
     """One call holding the recording, on the deal, and one self-assessment task for the rep."""
     call_id = portal.call_of(recording_id)
     assert portal.linked("calls", call_id, "deals") == [deal_id]
-    assert len(portal.sent(UPSERT)) + len(portal.sent(CALLS_UPDATE)) == 1
+    assert len(portal.sent(CALLS_CREATE)) + len(portal.sent(CALLS_UPDATE)) == 1 and portal.sent(UPSERT) == []
     [self_task] = portal.review_tasks(recording_id, "self").values()
     assert len(portal.tasks()) == 1 and portal.tasks()[self_task]["hubspot_owner_id"] == REP
     assert portal.linked("tasks", self_task, "deals") == [deal_id]
@@ -62,15 +62,14 @@ def _step(portal: Portal, recording_id: str) -> str:
 def test_explicit_deal_posted_three_times_is_one_call_and_one_self_assessment(portal):
     portal.post_recording("call-1", "buyer@globex.com", deal_id="1004")
     call_id, task_id = _attached_once(portal, "rec:call-1", "1004")
-    [upsert] = portal.sent(UPSERT)
-    assert upsert.body == {"inputs": [{"idProperty": "gamefilm_recording_id", "id": "rec:call-1", "objectWriteTraceId": "rec:call-1", "properties": {
+    [create] = portal.sent(CALLS_CREATE)  # one create, the deal and contact associations inline
+    assert create.body == {"inputs": [{"objectWriteTraceId": "0", "properties": {
         "gamefilm_recording_id": "rec:call-1", "hs_timestamp": str(CALL_AT_MS), "hs_call_title": "Discovery with Globex",
         "hs_call_recording_url": "https://rec.example.com/call-1.mp3", "hs_call_status": "COMPLETED",
-        "hs_call_body": "Game Film recording: https://rec.example.com/call-1.mp3", "hs_call_duration": "1800000", "hubspot_owner_id": REP}}]}  # fmt: skip
-    [to_deal] = portal.sent("/crm/v4/associations/calls/deals/batch/create")
-    assert to_deal.body == {"inputs": [{"from": {"id": call_id}, "to": {"id": "1004"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]}]}
-    [to_contact] = portal.sent("/crm/v4/associations/calls/contacts/batch/create")
-    assert to_contact.body["inputs"][0]["to"] == {"id": BUYER} and to_contact.body["inputs"][0]["types"][0]["associationTypeId"] == 194
+        "hs_call_body": "Game Film recording: https://rec.example.com/call-1.mp3", "hs_call_duration": "1800000", "hubspot_owner_id": REP},
+        "associations": [{"to": {"id": "1004"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]},
+                         {"to": {"id": BUYER}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]}]}]}  # fmt: skip
+    assert portal.sent("/crm/v4/associations/calls/deals/batch/create") == [] and portal.sent("/crm/v4/associations/calls/contacts/batch/create") == []
     assert portal.linked("calls", call_id, "contacts") == [BUYER]
     # association type ids come from the labels API, once per object pair
     assert len(portal.sent("/crm/v4/associations/calls/deals/labels", "GET")) == 1
@@ -136,7 +135,7 @@ def test_unmatched_is_kept_then_matched_on_a_later_tick_once_the_contact_exists(
     assert portal.linked("calls", call_id, "contacts") == ["2004"] and _step(portal, "rec:call-7") == "account"
     assert portal.ledger.get_recordings(TENANT, ["rec:call-7"])["rec:call-7"].status == REC_ATTACHED
     portal.tick(hours=24)
-    assert len(portal.sent(UPSERT)) == 1
+    assert len(portal.sent(CALLS_CREATE)) == 1
 
 
 def test_a_hubspot_call_a_person_put_on_a_deal_keeps_that_deal(portal):
@@ -147,7 +146,7 @@ def test_a_hubspot_call_a_person_put_on_a_deal_keeps_that_deal(portal):
     server.associate("calls", "7001", "contacts", BUYER)
     portal.hubspot("0-48", "7001")
     assert [r.body for r in portal.sent(CALLS_UPDATE)] == [{"inputs": [{"id": "7001", "properties": {"gamefilm_recording_id": "hubspot-call:7001"}}]}]
-    assert portal.sent(UPSERT) == [] and portal.sent("/crm/v4/associations/calls/deals/batch/create") == []
+    assert portal.sent(UPSERT) == portal.sent(CALLS_CREATE) == [] and portal.sent("/crm/v4/associations/calls/deals/batch/create") == []
     assert list(portal.calls()) == ["7001"] and portal.linked("calls", "7001", "deals") == ["1003"]
     _attached_once(portal, "hubspot-call:7001", "1003")
     portal.clock.advance(60)  # our own stamp comes back as a property change: nothing more
@@ -196,17 +195,22 @@ def test_zoom_url_validation_is_answered_and_changes_nothing(portal):
     assert portal.server.requests == []
 
 
-def test_an_upsert_applied_then_500_leaves_one_call(portal):
-    portal.server.fault("POST", UPSERT, "applied-then-500")
-    portal.post_recording("call-8", "buyer@globex.com", times=1)
+def test_a_create_applied_then_500_leaves_one_call(portal):
+    portal.server.fault("POST", CALLS_CREATE, "applied-then-500")
+    portal.post_recording("call-8", "buyer@globex.com", times=1, run=False)
+    first = portal.services.worker.run_due()
+    assert [portal.services.store.get_event(k).last_error for k in first.failed] == ["call#acme-hubspot#rec:call-8: HubSpot 500 INTERNAL_ERROR: Internal error"]
+    assert len(portal.calls()) == 1  # applied, but the worker cannot know: the attach is retried later
     portal.clock.advance(120)
     portal.post_recording("call-8", "buyer@globex.com", times=2)  # the sender retries as well
     portal.clock.advance(600)
     portal.run()
-    upserts = portal.sent(UPSERT)
-    assert len(upserts) == 2 and upserts[0].body == upserts[1].body  # the outcome unknown: upserted again on its unique id, never created blindly
+    creates, [upsert] = portal.sent(CALLS_CREATE), portal.sent(UPSERT)
+    assert len(creates) == 2 and creates[0].body == creates[1].body  # the outcome unknown: resent, and HubSpot refused the taken recording id
+    assert [i["id"] for i in upsert.body["inputs"]] == ["rec:call-8"]  # so the resend upserted on the unique id: never created twice
     call_id = portal.call_of("rec:call-8")
     assert list(portal.calls()) == [call_id] and portal.linked("calls", call_id, "deals") == ["1001"]
+    assert portal.linked("calls", call_id, "contacts") == [BUYER]
     assert len(portal.tasks()) == 1
 
 

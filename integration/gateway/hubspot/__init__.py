@@ -115,7 +115,7 @@ class HubSpotGateway(CrmGateway):
         return self.collaborators.repair(self.records.read("deals", pending, (COLLABORATORS,), history=(COLLABORATORS,)))
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
-        """Owners by id, from the owners list read once an hour (see `owners`)."""
+        """Owners by id, from the owners list read once a day (see `owners`)."""
         return self.owners.by_id(ids)
 
     def read_pipelines(self) -> dict[str, str]:

@@ -11,8 +11,15 @@ a query stops at 10,000 results, far above 500 values of a property one record h
 
 The trade-off of the search: HubSpot indexes records for search a few seconds after a create or
 change, so a contact created seconds before the recording is matched may not be found; that recording stays
-`unmatched` and is retried daily. Deal ids the search does not return (created seconds ago, or a
-named deal since deleted: it cannot tell them apart) are batch read, so no deal is missed for lag.
+`unmatched` and is retried daily. Deals of contacts and companies are searched only among those
+open or closed since the window opened (two filter groups per 100 ids: `hs_is_closed` false,
+or `closedate` on/after it; as many chunks as HubSpot's five groups allow, the rest unfiltered),
+so deals closed long ago (a tenth of those the generated org's contacts have) cost no page.
+Deal ids the search does not return are batch read only when a recording NAMED them (a named
+deal since deleted, or created seconds ago: the search cannot tell them apart), so an explicit
+deal is never missed for lag. The cost: a deal associated with a contact or company seconds
+before the match, not indexed yet, is not seen by that match; the recording is still matched
+by the next step (the company, the domain) or kept `unmatched` and retried daily.
 """
 from __future__ import annotations
 
@@ -67,7 +74,7 @@ class MatchingReads:
         """Deals associated with each contact/company: open, or closed on/after `closed_since`.
         Deals listed under a company carry it as `account_id`."""
         deal_ids = self.records.associated_ids(from_type, "deals", unique(ids))
-        properties = self._deals(d for ds in deal_ids.values() for d in ds)
+        properties = self._deals((d for ds in deal_ids.values() for d in ds), closed_since)
         return _kept(from_type, deal_ids, properties, closed_since)
 
     def deals_for_matching(
@@ -77,20 +84,25 @@ class MatchingReads:
         (100 per request) for all of them: a contact's deals are mostly its company's too."""
         by_contact = self.records.associated_ids("contacts", "deals", unique(contact_ids)) if contact_ids else {}
         by_account = self.records.associated_ids("companies", "deals", unique(account_ids)) if account_ids else {}
-        properties = self._deals([*(d for ds in by_contact.values() for d in ds), *(d for ds in by_account.values() for d in ds), *deal_ids])
+        properties = self._deals([*(d for ds in by_contact.values() for d in ds), *(d for ds in by_account.values() for d in ds), *deal_ids], closed_since, deal_ids)
         explicit = {d: match_deal(d, properties[d]) or Deal(d) for d in unique(deal_ids) if d in properties}
         return _kept("contacts", by_contact, properties, closed_since), _kept("companies", by_account, properties, closed_since), explicit
 
-    def _deals(self, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
-        """Deal properties by id: a batch read up to 100 ids, else the search on `hs_object_id`
-        with the ids it did not return (not indexed yet) batch read after it."""
+    def _deals(self, ids: Iterable[str], closed_since: datetime, named: Sequence[str] = ()) -> dict[str, Mapping[str, Any]]:
+        """Deal properties by id: a batch read up to 100 ids; else the search, narrowed to deals
+        open or closed on/after `closed_since` (named ids last: left unnarrowed while the groups
+        last), then a batch read of the named ids it did not return."""
         wanted = unique(ids)
         if not wanted:
             return {}
-        found: dict[str, Mapping[str, Any]] = {}
-        if searching_pays(len(wanted)):
-            found = {str(r.id): r.properties or {} for r in self.records.search_in("deals", "hs_object_id", wanted, MATCH_DEAL_PROPERTIES)}
-        missing = [d for d in wanted if d not in found]
+        if not searching_pays(len(wanted)):
+            return {str(r.id): r.properties or {} for r in self.records.read("deals", wanted, MATCH_DEAL_PROPERTIES)}
+        explicit = set(named)
+        since_ms = str(int((closed_since if closed_since.tzinfo else closed_since.replace(tzinfo=timezone.utc)).timestamp() * 1000))
+        kept = ([{"property_name": "hs_is_closed", "operator": "EQ", "value": "false"}], [{"property_name": "closedate", "operator": "GTE", "value": since_ms}])
+        ordered = [d for d in wanted if d not in explicit] + [d for d in wanted if d in explicit]
+        found = {str(r.id): r.properties or {} for r in self.records.search_in("deals", "hs_object_id", ordered, MATCH_DEAL_PROPERTIES, narrow=kept)}
+        missing = [d for d in wanted if d not in found and d in explicit]
         if missing:
             found.update({str(r.id): r.properties or {} for r in self.records.read("deals", missing, MATCH_DEAL_PROPERTIES)})
         return found

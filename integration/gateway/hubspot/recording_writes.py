@@ -1,12 +1,20 @@
 """Command handlers for recordings and reviews: UpsertCall and RemindTask. Both idempotent.
 
-UpsertCall: one `calls/batch/upsert` per 100 commands on the unique `gamefilm_recording_id`
-(HubSpot creates the call or updates the one holding that value, so a retry after an unknown
-outcome just upserts again), or, for calls that already exist in HubSpot (`call_id`), one
-batch update stamping the recording id. Then one associations v4 batch create per 100 pairs
-for call -> deal and call -> contacts, with type ids from the labels API (`AssociationTypes`).
-Creating an association that exists changes nothing, so the whole command can be resent.
-The call ids are remembered (`KnownCalls`) for the review tasks created next about them.
+UpsertCall, new calls: ONE `calls/batch/create` per 100 commands whose inputs carry the
+recording id (`gamefilm_recording_id`, a unique-value property) and their associations inline
+(deal and contacts, type ids from the labels API: `AssociationTypes`). HubSpot refuses a create
+that repeats a unique value, for the whole batch (a 4xx: 400 VALIDATION_ERROR "already has that
+value" for custom unique properties, 409 CONFLICT for contacts' email), and creates nothing.
+On ANY such refusal (a 4xx other than 401/403/429), and for inputs a 207 reports failed, the
+chunk falls back to the path that is right whether or not the call exists: `calls/batch/upsert`
+on `gamefilm_recording_id` (creates the call or updates the one holding the value), then one
+associations v4 batch create per 100 pairs for call -> deal and call -> contacts (creating an
+association that exists changes nothing). The create is never resent after an unknown outcome
+(5xx, dropped connection): the command fails ambiguous and the engine resends it (UpsertCall is
+idempotent), which meets the unique value and falls back, so nothing is created twice.
+Calls that already exist in HubSpot (`call_id`): one batch update stamping the recording id,
+then the associations. The call ids are remembered (`KnownCalls`) for the review tasks created
+next about them.
 
 RemindTask: one batch read of the tasks (body, reminder, status), then one batch update of
 those that change: `hs_task_reminders` (epoch ms) and the note appended to the body with the
@@ -21,8 +29,9 @@ from typing import Any, Mapping, Sequence
 from integration.commands import Outcome, RemindTask, UpsertCall
 from integration.gateway.hubspot.association_types import AssociationTypes
 from integration.gateway.hubspot.known_calls import KnownCalls
-from integration.gateway.hubspot.mapping import MARKER_PREFIX, RECORDING_ID, errors_by_key, outcome, timestamp, unique
-from integration.gateway.hubspot.records import Records
+from integration.gateway.hubspot.mapping import MARKER_PREFIX, RECORDING_ID, created_ids, errors_by_key, outcome, timestamp, unique
+from integration.gateway.hubspot.records import Link, Records
+from integration.gateway.hubspot.transport import HubSpotError
 from integration.gateway.hubspot.writes import in_chunks
 
 REMINDER = "hs_task_reminders"
@@ -45,15 +54,16 @@ class RecordingWrites:
         stamps = {c.call_id: {RECORDING_ID: c.external_id} for c in commands if c.call_id}
         call_ids: dict[str, str] = {}  # command key -> call id
         errors: dict[str, str] = {}
-        if new:
-            response = self.records.upsert("calls", RECORDING_ID, new)
-            failed = errors_by_key(response, list(new))
-            ids = upserted_ids(response.results or [], list(new))
+        created = self._create(commands, new) if new else {}
+        fallback = {k: p for k, p in new.items() if k not in created}
+        if fallback:
+            response = self.records.upsert("calls", RECORDING_ID, fallback)
+            failed = errors_by_key(response, list(fallback))
+            created.update({k: i for k, i in upserted_ids(response.results or [], list(fallback)).items() if k not in failed})
             for c in commands:
-                if not c.call_id and c.external_id in ids and c.external_id not in failed:
-                    call_ids[c.key] = ids[c.external_id]
-                elif not c.call_id:
+                if not c.call_id and c.external_id not in created:
                     errors[c.key] = failed.get(c.external_id) or ""
+        call_ids.update({c.key: created[c.external_id] for c in commands if not c.call_id and c.external_id in created})
         if stamps:
             updated = self.records.update("calls", stamps)
             for c in commands:
@@ -64,7 +74,8 @@ class RecordingWrites:
                     else:
                         call_ids[c.key] = c.call_id
         self.known.remember((c.external_id, call_ids[c.key]) for c in commands if c.key in call_ids)
-        linked = self._associate([c for c in commands if c.key in call_ids], call_ids)
+        unlinked = [c for c in commands if c.key in call_ids and (c.call_id or c.external_id in fallback)]  # created inline: linked already
+        linked = self._associate(unlinked, call_ids)
         outcomes = []
         for c in commands:
             if c.key in errors:
@@ -74,6 +85,32 @@ class RecordingWrites:
                 call_id = call_ids[c.key]
                 outcomes.append(outcome(c, call_id, linked.get(call_id), {"call_id": call_id}))
         return outcomes
+
+    def _create(self, commands: Sequence[UpsertCall], new: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+        """Recording id -> id of the call one batch create made with its associations inline.
+        Inputs HubSpot did not create are left out (the caller upserts them): all of them when it
+        refused the batch with a 4xx (a recording id a call already holds, or any input it finds
+        invalid),
+        those its 207 names otherwise. Other failures raise (ambiguous ones say so)."""
+        links: dict[str, list[Link]] = {k: [] for k in new}
+        for c in commands:
+            if c.call_id:
+                continue
+            if c.associate_deal and c.record_id:
+                links[c.external_id].append((c.record_id, self.types.require("calls", "deals")))
+            if c.contact_ids:
+                type_id = self.types.require("calls", "contacts")
+                links[c.external_id].extend((contact, type_id) for contact in c.contact_ids)
+        keys = list(new)
+        try:
+            response = self.records.create("calls", [(new[k], list(dict.fromkeys(links[k]))) for k in keys])
+        except HubSpotError as exc:
+            if refused(exc):
+                return {}
+            raise
+        traces = [str(n) for n in range(len(keys))]
+        failed = errors_by_key(response, traces)
+        return {keys[int(t)]: call_id for t, call_id in created_ids(response.results or [], [t for t in traces if t not in failed]).items()}
 
     def _associate(self, commands: Sequence[UpsertCall], call_ids: Mapping[str, str]) -> dict[str, str]:
         """call id -> error of the associations HubSpot refused."""
@@ -106,6 +143,12 @@ class RecordingWrites:
             else:
                 outcomes.append(outcome(c, c.task_id, results.get(c.task_id)))
         return outcomes
+
+
+def refused(exc: HubSpotError) -> bool:
+    """HubSpot answered and applied nothing for a reason other than access or rate: a 4xx
+    other than 401, 403, 429 (e.g. 400 VALIDATION_ERROR or 409 CONFLICT for a unique value)."""
+    return 400 <= exc.status < 500 and exc.status not in (401, 403, 429)
 
 
 def call_properties(command: UpsertCall) -> dict[str, str]:

@@ -113,12 +113,24 @@ class Records:
         """Every record matching all `filters` (one filter group), 200 per page."""
         return self._search(object_type, [filters], properties)
 
-    def search_in(self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str]) -> list[Any]:
+    def search_in(
+        self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str], narrow: Sequence[Sequence[Mapping[str, Any]]] = ()
+    ) -> list[Any]:
         """Every record whose `property_name` is one of `values`: IN filters of 100 values, five
-        groups (ORed) per search, so 500 values and ceil(hits / 200) pages per search."""
+        groups (ORed) per search, so 500 values and ceil(hits / 200) pages per search.
+
+        `narrow`: alternative filter sets (ORed) a record must also match. Each chunk of 100
+        values narrowed takes one group per alternative, so the first chunks of a search are
+        narrowed as far as the five groups allow and the rest are not (values whose records
+        must come back whatever they hold go last): fewer hits, never more searches."""
         records: list[Any] = []
         for chunk in chunks(unique(values), IN_VALUES * SEARCH_GROUPS):
-            groups = [[{"property_name": property_name, "operator": "IN", "values": list(part)}] for part in chunks(chunk, IN_VALUES)]
+            parts = list(chunks(chunk, IN_VALUES))
+            narrowed = min(len(parts), (SEARCH_GROUPS - len(parts)) // (len(narrow) - 1)) if len(narrow) > 1 else (len(parts) if narrow else 0)
+            groups: list[list[Mapping[str, Any]]] = []
+            for n, part in enumerate(parts):
+                values_in = {"property_name": property_name, "operator": "IN", "values": list(part)}
+                groups.extend([[values_in, *alternative] for alternative in narrow] if n < narrowed else [[values_in]])
             records.extend(self._search(object_type, groups, properties))
         return records
 
