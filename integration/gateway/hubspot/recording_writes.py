@@ -90,8 +90,7 @@ class RecordingWrites:
         """Recording id -> id of the call one batch create made with its associations inline.
         Inputs HubSpot did not create are left out (the caller upserts them): all of them when it
         refused the batch with a 4xx (a recording id a call already holds, or any input it finds
-        invalid),
-        those its 207 names otherwise. Other failures raise (ambiguous ones say so)."""
+        invalid), those its 207 names otherwise. Other failures raise (ambiguous ones say so)."""
         links: dict[str, list[Link]] = {k: [] for k in new}
         for c in commands:
             if c.call_id:
