@@ -11,8 +11,10 @@ lookups a long-lived gateway keeps (association labels once, the owners list onc
 are shown apart. Then, 49 hours later, hourly ticks create every recording's peer tasks (2
 reviewers each; a tick takes up to 100 due recordings, the unmatched ones' daily re-match among
 them; the owners list is read again there, a day having passed). Printed plainly: arrival per
-pass of 100, the peer ticks, the fixed lookups, and the all-in per recording (a later pass plus
-the peer ticks, the issue's target; and everything the run sent).
+pass of 100 (match + attach + self-assessment: the issue's target is for recordings arriving
+together), the peer ticks (created later, when each rep's self-assessment is done or its grace
+period ends), the fixed lookups, and the all-in per recording (a later pass plus the peer ticks;
+and everything the run sent).
 Also: the share of recordings HubSpot attached to the deal the generated org says is right.
 Used by bench/recordings.py; alone: `.venv/bin/python bench/recordings_hubspot.py`.
 """
@@ -195,15 +197,16 @@ def report(org: Org, cases: Sequence[Case]) -> None:
     all_in = arrival / 100 + peers / r.total
     everything = (sum(sum(p.values()) for p in r.passes) + peers) / r.total
     print(f"\nat 100 together ({r.total} recordings: {len(r.passes)} passes of 100, then {r.ticks} hourly ticks 49 h later):")
-    print(f"  arrival, a later pass of 100 (match + call + self-assessment): {arrival} requests = {arrival / 100:.3f} per recording")
+    verdict = "met" if arrival / 100 <= TARGET else "MISSED"
+    print(f"  arrival, a later pass of 100 (match + call + self-assessment): {arrival} requests = {arrival / 100:.3f} per recording"
+          f" (target for recordings arriving together <= {TARGET}): {verdict}")  # fmt: skip
     tasks = r.peers.get("POST tasks batch/create", 0)
     print(f"  peer ticks: {peers} requests = {peers / r.total:.3f} per recording: {tasks} task creates for {r.peer_tasks} peer tasks,"
           f" {fixed_peers} the daily owners list, {peers - tasks - fixed_peers} the daily re-match of the unmatched")  # fmt: skip
     print(f"  fixed lookups a gateway keeps (association labels once, owners list once a day): {fixed_first} on the first pass, {fixed_peers} on the ticks")
-    verdict = "met" if all_in <= TARGET else "MISSED"
-    print(f"  all-in, steady state (a later pass + the peer ticks): {all_in:.3f} per recording (target <= {TARGET}): {verdict}")
-    print(f"  of which per recording (arrival + peer task creates): {arrival / 100 + tasks / r.total:.4f}; per day whatever the volume"
-          f" (owners list, re-match): {peers - tasks} requests, {(peers - tasks) / r.total:.4f} per recording at {r.total} a day")  # fmt: skip
+    print(f"  all-in, steady state (a later pass + the peer ticks): {all_in:.3f} per recording ({'within' if all_in <= TARGET else 'above'} {TARGET})")
+    print(f"  of which arrival + peer task creates: {arrival / 100 + tasks / r.total:.4f}; the daily re-match (per <= 100 unmatched"
+          f" recordings due) {(peers - tasks - fixed_peers) / r.total:.4f}; the owners list (once a day whatever the volume) {fixed_peers / r.total:.4f}")  # fmt: skip
     print(f"  everything this run sent, first pass and its one-time lookups included: {everything:.3f} per recording")
     print(f"  requests per pass of 100: {[sum(p.values()) for p in r.passes]} (a deals batch/read: named deals the search did not return, e.g. deleted)")
     named_exist = run(org, [c for c in cases if c.kind != "explicit-deleted"], 100, 4)
