@@ -74,6 +74,10 @@ class Command:
     reason: str  # one sentence a rep can read: why this happened
     record_id: str  # the deal/opportunity the command is about
     evidence: Mapping[str, Any] = field(default_factory=dict)  # what the rule saw (audit trail)
+    # Set by the outbox, never stored: an idempotent command sent before whose outcome is unknown.
+    # A handler with a cheaper first-time path (e.g. a create that relies on the CRM refusing a
+    # repeat) takes its safe path for these.
+    resend: bool = field(default=False, compare=False, repr=False)
 
     @property
     def op(self) -> str:
@@ -252,7 +256,7 @@ _LAYOUTS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
 def _layout(cls: type[Command]) -> tuple[tuple[str, ...], frozenset[str]]:
     """(payload field names, those typed as tuples) of a command class, worked out once."""
     if cls not in _LAYOUTS:
-        names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS)
+        names = tuple(f.name for f in fields(cls) if f.name not in _ROW_FIELDS and f.name != "resend")
         _LAYOUTS[cls] = names, frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple["))
     return _LAYOUTS[cls]
 

@@ -7,7 +7,8 @@ lookup found); the outcomes go with the events' settlements: three store transac
 - `done` rows are never sent again.
 - `sent` (the process died after marking it) and `unknown` (the CRM answered ambiguously) rows
   of creates are looked up first (`CrmGateway.reconcile`); sent again only when the CRM
-  certainly does not have them. Idempotent commands are simply sent again.
+  certainly does not have them. Idempotent commands are sent again, flagged `resend` (a handler
+  with a cheaper first-time path takes its safe one).
 - One command type failing (even with an unexpected exception) never discards the outcomes
   of another: each type is executed on its own.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 from integration.commands import Command, Outcome, command_from_row, command_payload
@@ -149,7 +150,7 @@ class Outbox:
         doubtful_keys = {c.key for c in doubtful}
         for row, command in pending:
             if command.key not in doubtful_keys:
-                to_send.append(command)
+                to_send.append(replace(command, resend=True) if row.status in _DOUBTFUL else command)
             elif found.get(command.key):
                 updates.append(ActionUpdate(command.key, ACTION_DONE, crm_id=found[command.key]))
                 outcomes[command.key] = Outcome(key=command.key, ok=True, crm_id=found[command.key])

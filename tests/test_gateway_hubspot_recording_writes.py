@@ -5,6 +5,7 @@ create), review tasks linked to their call, RemindTask; exactly once under redel
 partial failures and 5xx after applying."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -188,19 +189,31 @@ def test_two_commands_for_one_recording_in_a_batch_are_one_upsert_input(gateway:
     assert len(create.body["inputs"]) == 1
 
 
-def test_a_5xx_after_the_create_applied_then_the_resend_leaves_one_call_associated_once(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+def test_a_5xx_after_the_create_applied_falls_back_at_once_to_the_upsert_one_call_associated_once(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
     _portal(hubspot_server)
     hubspot_server.fault("POST", CREATE, "applied-then-500")
 
-    [first] = gateway.execute([_upsert()])
-    assert not first.ok and first.ambiguous and len(hubspot_server.requests_to("POST", CREATE)) == 1  # a create is never resent blindly
-    assert gateway.reconcile([_upsert()]) == {"attach#1": None}  # idempotent: never looked up, the engine resends it
-    [second] = gateway.execute([_upsert()])
+    [outcome] = gateway.execute([_upsert()])
 
-    assert second.ok and second.crm_id == "9001" and list(hubspot_server.objects["calls"]) == ["9001"]
-    assert len(hubspot_server.requests_to("POST", UPSERT)) == 1  # the resend's create met the unique value and fell back
+    assert outcome.ok and outcome.crm_id == "9001" and list(hubspot_server.objects["calls"]) == ["9001"]
+    assert len(hubspot_server.requests_to("POST", CREATE)) == 1  # a create is never resent blindly
+    assert len(hubspot_server.requests_to("POST", UPSERT)) == 1  # created or not: the upsert on the unique id found it
     assert hubspot_server.associations[("calls", "deals")] == {"9001": ["101"]}
     assert hubspot_server.associations[("calls", "contacts")] == {"9001": ["51"]}
+
+
+def test_a_resend_after_an_unknown_outcome_never_creates_it_upserts(gateway: HubSpotGateway, hubspot_server: HubSpotServer) -> None:
+    """The process died after sending: the outbox resends the command flagged `resend`, and the
+    handler takes the path that is right whether or not the first send created the call, without
+    relying on HubSpot refusing a repeated unique value."""
+    _portal(hubspot_server)
+    hubspot_server.add_object("calls", "8001", gamefilm_recording_id="zoom:meeting-1")
+
+    [outcome] = gateway.execute([replace(_upsert(), resend=True)])
+
+    assert outcome.ok and outcome.crm_id == "8001" and list(hubspot_server.objects["calls"]) == ["8001"]
+    assert hubspot_server.requests_to("POST", CREATE) == [] and len(hubspot_server.requests_to("POST", UPSERT)) == 1
+    assert hubspot_server.associations[("calls", "deals")] == {"8001": ["101"]}
 
 
 def test_a_5xx_after_the_fallback_upsert_applied_is_upserted_again_and_still_one_call(gateway: HubSpotGateway, hubspot_server: HubSpotServer, fake_time: FakeTime) -> None:

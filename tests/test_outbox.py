@@ -178,6 +178,9 @@ def test_an_unknown_idempotent_update_is_simply_sent_again(services, store, cloc
     assert s.worker.run_due().done == keys
     assert crm.lookups == [] and crm.effects() == {COLLAB: 2, NOTE: 1}
     assert crm_state(crm) == ({("1001", "L1")}, [NOTE])
+    # the handler is told it is a resend (a cheaper first-time path would take its safe one)
+    assert [c.resend for c in crm.written if c.key == COLLAB] == [False, True]
+    assert [c.resend for c in crm.written if c.key == NOTE] == [False]
 
 
 def test_a_bug_in_the_second_operation_keeps_the_first_ones_outcome(services, store, clock, crm):

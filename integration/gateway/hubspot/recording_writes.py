@@ -5,13 +5,14 @@ recording id (`gamefilm_recording_id`, a unique-value property) and their associ
 (deal and contacts, type ids from the labels API: `AssociationTypes`). HubSpot refuses a create
 that repeats a unique value, for the whole batch (a 4xx: 400 VALIDATION_ERROR "already has that
 value" for custom unique properties, 409 CONFLICT for contacts' email), and creates nothing.
-On ANY such refusal (a 4xx other than 401/403/429), and for inputs a 207 reports failed, the
-chunk falls back to the path that is right whether or not the call exists: `calls/batch/upsert`
-on `gamefilm_recording_id` (creates the call or updates the one holding the value), then one
-associations v4 batch create per 100 pairs for call -> deal and call -> contacts (creating an
-association that exists changes nothing). The create is never resent after an unknown outcome
-(5xx, dropped connection): the command fails ambiguous and the engine resends it (UpsertCall is
-idempotent), which meets the unique value and falls back, so nothing is created twice.
+The create is only a first attempt's path. On ANY refusal (a 4xx other than 401/403/429), on an
+answer lost after sending (5xx, dropped connection: HubSpot may have created the calls), for
+inputs a 207 reports failed, and for commands the outbox resends after an unknown outcome
+(`resend`: the process died after sending), the chunk takes the path that is right whether or
+not the call exists: `calls/batch/upsert` on `gamefilm_recording_id` (creates the call or
+updates the one holding the value), then one associations v4 batch create per 100 pairs for
+call -> deal and call -> contacts (creating an association that exists changes nothing). So
+nothing is created twice even where a repeated create would not be refused.
 Calls that already exist in HubSpot (`call_id`): one batch update stamping the recording id,
 then the associations. The call ids are remembered (`KnownCalls`) for the review tasks created
 next about them.
@@ -54,7 +55,9 @@ class RecordingWrites:
         stamps = {c.call_id: {RECORDING_ID: c.external_id} for c in commands if c.call_id}
         call_ids: dict[str, str] = {}  # command key -> call id
         errors: dict[str, str] = {}
-        created = self._create(commands, new) if new else {}
+        resent = {c.external_id for c in commands if c.resend}  # sent before, outcome unknown: the safe path
+        first = {k: p for k, p in new.items() if k not in resent}
+        created = self._create(commands, first) if first else {}
         fallback = {k: p for k, p in new.items() if k not in created}
         if fallback:
             response = self.records.upsert("calls", RECORDING_ID, fallback)
@@ -90,7 +93,8 @@ class RecordingWrites:
         """Recording id -> id of the call one batch create made with its associations inline.
         Inputs HubSpot did not create are left out (the caller upserts them): all of them when it
         refused the batch with a 4xx (a recording id a call already holds, or any input it finds
-        invalid), those its 207 names otherwise. Other failures raise (ambiguous ones say so)."""
+        invalid) or its answer was lost after sending (5xx, dropped connection: created or not,
+        the upsert finds out), those its 207 names otherwise. Other failures raise."""
         links: dict[str, list[Link]] = {k: [] for k in new}
         for c in commands:
             if c.call_id:
@@ -104,7 +108,7 @@ class RecordingWrites:
         try:
             response = self.records.create("calls", [(new[k], list(dict.fromkeys(links[k]))) for k in keys])
         except HubSpotError as exc:
-            if refused(exc):
+            if refused(exc) or exc.ambiguous:
                 return {}
             raise
         traces = [str(n) for n in range(len(keys))]
