@@ -4,6 +4,17 @@ Connections are bounded: new events go through one group-commit writer (see
 `sqlite_writer`), everything else borrows one of a few pooled connections for a statement
 or a short transaction. `synchronous=FULL` makes a commit durable before the webhook is
 acknowledged.
+
+Which commits pay their own fsync: the acks' group commits, the `sent` marks (durable before
+the CRM call, see integration.outbox), and admin writes (`replay_event`, the ledger). The
+worker's other writes (claim, plan, settle with the outcomes of its actions) commit with
+synchronous=NORMAL: the WAL is appended in order, so the next fsynced commit by anyone (the
+next ack's group commit, the next `sent` marks, a checkpoint) makes them durable too. A power
+cut can only lose worker progress, never an acknowledged event: a lost claim or settlement
+leaves the event pending or processing, claimed again after its lease; a lost plan is planned
+again; a lost outcome leaves its row `sent`, which the outbox reconciles (creates looked up,
+idempotent commands resent). With the dry-run gateway nothing is marked sent, so its worker
+never fsyncs: on a shared disk every fsync it spared is one the next ack does not queue behind.
 """
 from __future__ import annotations
 
@@ -178,10 +189,8 @@ class SqliteStore(Store):
             return []
         lease_until = now + lease_seconds
         rows: list[tuple] = []
-        # The claim's COMMIT skips its own fsync (synchronous=NORMAL), sparing the disk the
-        # acks share: nothing leaves the process before the outbox's durable commit, whose
-        # fsync of the (sequential) WAL makes this one durable too; a claim lost to a power
-        # cut before that only leaves the events pending, to be claimed again.
+        # No fsync of its own (see the module docstring): a claim lost to a power cut only
+        # leaves the events pending, to be claimed again.
         with self._tx(durable=False) as db:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
@@ -214,6 +223,10 @@ class SqliteStore(Store):
                 )
 
     def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        """The worker's settlement: no fsync of its own unless it marks an action `sent`."""
+        self._settle(settlements, now, actions, durable=_marks_sent(actions))
+
+    def _settle(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate], *, durable: bool) -> None:
         if not settlements and not actions:
             return
         settle = (
@@ -221,7 +234,7 @@ class SqliteStore(Store):
             " WHERE key = ?"
         )
         held = [s for s in settlements if s.lease_until is not None]
-        with self._tx() as db:
+        with self._tx(durable=durable) as db:
             _update_actions(db, actions, now)
             db.executemany(settle, [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements if s.lease_until is None])
             db.executemany(
@@ -232,7 +245,8 @@ class SqliteStore(Store):
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
-        self.settle_events([Settlement(key, status, attempts, next_attempt_at, last_error)], now)
+        # An admin's replay is acknowledged to a person: durable when it returns.
+        self._settle([Settlement(key, status, attempts, next_attempt_at, last_error)], now, (), durable=True)
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
@@ -245,7 +259,7 @@ class SqliteStore(Store):
             planned.setdefault(a.key, a)
         planned = {key: planned_row(a, now) for key, a in planned.items()}
         rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
-        with self._tx() as db:
+        with self._tx(durable=False) as db:  # a plan lost to a power cut is planned again
             existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
             db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row for key, row in rows.items() if key not in existing])
         stored = {**planned, **existing}
@@ -254,7 +268,7 @@ class SqliteStore(Store):
     def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
         if not updates:
             return
-        with self._tx() as db:
+        with self._tx(durable=_marks_sent(updates)) as db:
             _update_actions(db, updates, now)
 
     def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
@@ -276,6 +290,11 @@ class SqliteStore(Store):
             (*args, limit),
         ).fetchall()
         return [action_from_row(r) for r in rows]
+
+
+def _marks_sent(updates: Sequence[ActionUpdate]) -> bool:
+    """`sent` must be on disk before the CRM call: the one worker write that pays an fsync."""
+    return any(u.status == ACTION_SENT for u in updates)
 
 
 def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now: float) -> None:
