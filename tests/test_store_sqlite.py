@@ -151,3 +151,47 @@ def test_a_dry_run_worker_never_fsyncs_and_a_live_one_once_a_batch(dry_run, fsyn
         assert {a.status for a in store.list_actions()} == {"done"}
     finally:
         store.close()
+
+
+def test_pooled_writes_checkpoint_the_wal_only_after_letting_go_of_the_write_lock(tmp_path):
+    """SQLite's autocheckpoint runs inside COMMIT, so inside the write lock: in the worker's
+    process it held the acks up to ~70 ms. Pooled connections have it off; a store without a
+    background checkpointer (the worker's process) copies the WAL back after its write, with
+    the lock free for anyone."""
+    import fcntl
+    import os
+    import sqlite3 as sqlite
+
+    from tests.store_contract import make_action
+
+    store = SqliteStore(tmp_path / "g.db", pool_size=1, checkpoint_seconds=0)
+    probe = os.open(store._file_lock.path, os.O_RDWR)
+    lock_free_at_checkpoint = []
+
+    def trace(sql: str) -> None:
+        if sql.startswith("PRAGMA wal_checkpoint"):
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(probe, fcntl.LOCK_UN)
+                lock_free_at_checkpoint.append(True)
+            except BlockingIOError:
+                lock_free_at_checkpoint.append(False)
+
+    try:
+        with store._pool.connection() as conn:
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+            conn.set_trace_callback(trace)
+        store.plan_actions([make_action(f"k{i}") for i in range(200)], T0)
+        assert store._writer is None and lock_free_at_checkpoint == [True]
+        with sqlite.connect(store.path) as other:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        other.close()
+        assert frames == copied  # nothing left to copy back
+        with store._write_turn():  # nested write turns checkpoint once, when the outer one ends
+            with store._tx() as db:
+                db.execute("UPDATE actions SET status = 'done' WHERE key = 'k1'")
+            assert lock_free_at_checkpoint == [True]
+        assert lock_free_at_checkpoint == [True, True]
+    finally:
+        os.close(probe)
+        store.close()

@@ -18,8 +18,10 @@ never fsyncs: on a shared disk every fsync it spared is one the next ack does no
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Collection, Iterator, Sequence
@@ -39,6 +41,8 @@ from integration.store.sqlite_rows import action_from_row, event_from_row, filte
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
+
+log = logging.getLogger(__name__)
 
 _EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
@@ -62,13 +66,16 @@ class SqliteStore(Store):
         if self.path == ":memory:":
             raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._pool = ConnectionPool(lambda: connect(self.path, autocheckpoint=False), pool_size)
         self._file_lock = WriteLock(self.path)
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
         self._checkpointer: Checkpointer | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._turns = threading.local()  # this thread's nesting of write turns
+        self._checkpointing = threading.Lock()
+        self._last_checkpoint = time.monotonic()
         with self._file_lock.held(), self._pool.connection() as conn:
             create_schema(conn)
 
@@ -85,8 +92,33 @@ class SqliteStore(Store):
         """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`),
         then for writers in other processes (see `WriteLock`)."""
         writer = self._writer
-        with writer.turn() if writer is not None else nullcontext(), self._file_lock.held():
-            yield
+        depth = getattr(self._turns, "depth", 0)
+        self._turns.depth = depth + 1
+        try:
+            with writer.turn() if writer is not None else nullcontext(), self._file_lock.held():
+                yield
+        finally:
+            self._turns.depth = depth
+        if depth == 0:
+            self._checkpoint_if_due()
+
+    def _checkpoint_if_due(self) -> None:
+        """Pooled connections never checkpoint inside a commit (SQLite's autocheckpoint): one in
+        the worker's COMMIT held the write lock, so the next ack, up to ~70 ms. Where no
+        `Checkpointer` runs (the worker's process, the CLI), the writing thread copies the WAL
+        back after letting go of the lock, at most every `checkpoint_seconds`, which bounds it."""
+        if self._checkpointer is not None or time.monotonic() - self._last_checkpoint < self._checkpoint_seconds:
+            return
+        if not self._checkpointing.acquire(blocking=False):
+            return
+        try:
+            self._last_checkpoint = time.monotonic()
+            with self._pool.connection() as conn:  # PASSIVE: never waits for, nor blocks, a writer
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception:  # noqa: BLE001 - the write is committed; the next one tries again
+            log.warning("WAL checkpoint failed", exc_info=True)
+        finally:
+            self._checkpointing.release()
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
