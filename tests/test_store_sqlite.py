@@ -156,8 +156,8 @@ def test_a_dry_run_worker_never_fsyncs_and_a_live_one_once_a_batch(dry_run, fsyn
 def test_pooled_writes_checkpoint_the_wal_only_after_letting_go_of_the_write_lock(tmp_path):
     """SQLite's autocheckpoint runs inside COMMIT, so inside the write lock: in the worker's
     process it held the acks up to ~70 ms. Pooled connections have it off; a store without a
-    background checkpointer (the worker's process) copies the WAL back after its write, with
-    the lock free for anyone."""
+    background checkpointer copies the WAL back after its write, with the lock free for anyone,
+    unless another process's Checkpointer runs (the server's, for its worker process)."""
     import fcntl
     import os
     import sqlite3 as sqlite
@@ -192,6 +192,15 @@ def test_pooled_writes_checkpoint_the_wal_only_after_letting_go_of_the_write_loc
                 db.execute("UPDATE actions SET status = 'done' WHERE key = 'k1'")
             assert lock_free_at_checkpoint == [True]
         assert lock_free_at_checkpoint == [True, True]
+        server = SqliteStore(store.path)  # as in `gamefilm serve`: its intake starts a Checkpointer
+        try:
+            server.add_events([make_event()], T0)
+            store.plan_actions([make_action("while-the-server-checkpoints")], T0)
+            assert lock_free_at_checkpoint == [True, True]  # left to the server's Checkpointer
+        finally:
+            server.close()
+        store.plan_actions([make_action("after-the-server-stopped")], T0)
+        assert lock_free_at_checkpoint == [True, True, True]
     finally:
         os.close(probe)
         store.close()

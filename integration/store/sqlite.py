@@ -18,10 +18,8 @@ never fsyncs: on a shared disk every fsync it spared is one the next ack does no
 """
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
-import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Collection, Iterator, Sequence
@@ -40,9 +38,7 @@ from integration.store.sqlite_schema import create_schema
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
-from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
-
-log = logging.getLogger(__name__)
+from integration.store.sqlite_writer import CheckpointAfterWrites, Checkpointer, GroupWriter, WriterError
 
 _EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
@@ -74,8 +70,7 @@ class SqliteStore(Store):
         self._closed = False
         self._lock = threading.Lock()
         self._turns = threading.local()  # this thread's nesting of write turns
-        self._checkpointing = threading.Lock()
-        self._last_checkpoint = time.monotonic()
+        self._wal_bound = CheckpointAfterWrites(f"{self.path}-checkpointer.lock", checkpoint_seconds)
         with self._file_lock.held(), self._pool.connection() as conn:
             create_schema(conn)
 
@@ -99,26 +94,8 @@ class SqliteStore(Store):
                 yield
         finally:
             self._turns.depth = depth
-        if depth == 0:
-            self._checkpoint_if_due()
-
-    def _checkpoint_if_due(self) -> None:
-        """Pooled connections never checkpoint inside a commit (SQLite's autocheckpoint): one in
-        the worker's COMMIT held the write lock, so the next ack, up to ~70 ms. Where no
-        `Checkpointer` runs (the worker's process, the CLI), the writing thread copies the WAL
-        back after letting go of the lock, at most every `checkpoint_seconds`, which bounds it."""
-        if self._checkpointer is not None or time.monotonic() - self._last_checkpoint < self._checkpoint_seconds:
-            return
-        if not self._checkpointing.acquire(blocking=False):
-            return
-        try:
-            self._last_checkpoint = time.monotonic()
-            with self._pool.connection() as conn:  # PASSIVE: never waits for, nor blocks, a writer
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception:  # noqa: BLE001 - the write is committed; the next one tries again
-            log.warning("WAL checkpoint failed", exc_info=True)
-        finally:
-            self._checkpointing.release()
+        if depth == 0 and self._checkpointer is None:
+            self._wal_bound.after_write(self._pool.connection)
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
@@ -128,7 +105,7 @@ class SqliteStore(Store):
                 if self._closed:
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
-                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds, announce=self._wal_bound.announce)
                     self._writer = GroupWriter(
                         connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
                     )
@@ -147,6 +124,7 @@ class SqliteStore(Store):
             checkpointer.close()
         self._pool.close()
         self._file_lock.close()
+        self._wal_bound.close()
 
     def ledger(self) -> SqliteLedger:
         """The review ledger in the same file, on the same pool and writer turns."""
