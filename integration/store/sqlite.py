@@ -95,7 +95,7 @@ class SqliteStore(Store):
         finally:
             self._turns.depth = depth
         if depth == 0 and self._checkpointer is None:
-            self._wal_bound.after_write(self._pool.connection)
+            self._wal_bound.after_write(self._pool.connection, self._write_turn)
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
@@ -105,7 +105,9 @@ class SqliteStore(Store):
                 if self._closed:
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
-                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds, announce=self._wal_bound.announce)
+                    self._checkpointer = Checkpointer(
+                        connect(self.path), self._checkpoint_seconds, announce=self._wal_bound.announce, exclusive=self._write_turn
+                    )
                     self._writer = GroupWriter(
                         connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
                     )
