@@ -87,7 +87,9 @@ class Settlement:
 
 
 class Store(ABC):
-    """Narrow persistence interface. Every write is durable when the call returns."""
+    """Narrow persistence interface. Every write is durable when the call returns, except the
+    worker's progress (claim, plan, settle; never events, never `sent` marks), which a backend
+    may leave to its next durable write (SQLite does: see integration.store.sqlite)."""
 
     # --- events -------------------------------------------------------------------------
     @abstractmethod

@@ -4,6 +4,17 @@ Connections are bounded: new events go through one group-commit writer (see
 `sqlite_writer`), everything else borrows one of a few pooled connections for a statement
 or a short transaction. `synchronous=FULL` makes a commit durable before the webhook is
 acknowledged.
+
+Which commits pay their own fsync: the acks' group commits, the `sent` marks (durable before
+the CRM call, see integration.outbox), and admin writes (`replay_event`, the ledger). The
+worker's other writes (claim, plan, settle with the outcomes of its actions) commit with
+synchronous=NORMAL: the WAL is appended in order, so the next fsynced commit by anyone (the
+next ack's group commit, the next `sent` marks, a checkpoint) makes them durable too. A power
+cut can only lose worker progress, never an acknowledged event: a lost claim or settlement
+leaves the event pending or processing, claimed again after its lease; a lost plan is planned
+again; a lost outcome leaves its row `sent`, which the outbox reconciles (creates looked up,
+idempotent commands resent). With the dry-run gateway nothing is marked sent, so its worker
+never fsyncs: on a shared disk every fsync it spared is one the next ack does not queue behind.
 """
 from __future__ import annotations
 
@@ -27,7 +38,7 @@ from integration.store.sqlite_schema import create_schema
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
-from integration.store.sqlite_writer import Checkpointer, GroupWriter, WriterError
+from integration.store.sqlite_writer import CheckpointAfterWrites, Checkpointer, GroupWriter, WriterError
 
 _EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (
@@ -51,13 +62,15 @@ class SqliteStore(Store):
         if self.path == ":memory:":
             raise ValueError("the SQLite store needs a file (its connections share it): use a temp path")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._pool = ConnectionPool(lambda: connect(self.path), pool_size)
+        self._pool = ConnectionPool(lambda: connect(self.path, autocheckpoint=False), pool_size)
         self._file_lock = WriteLock(self.path)
         self._checkpoint_seconds = checkpoint_seconds
         self._writer: GroupWriter | None = None
         self._checkpointer: Checkpointer | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._turns = threading.local()  # this thread's nesting of write turns
+        self._wal_bound = CheckpointAfterWrites(f"{self.path}-checkpointer.lock", checkpoint_seconds)
         with self._file_lock.held(), self._pool.connection() as conn:
             create_schema(conn)
 
@@ -74,8 +87,15 @@ class SqliteStore(Store):
         """Writes other than intake wait for their turn with the writer (see `GroupWriter.turn`),
         then for writers in other processes (see `WriteLock`)."""
         writer = self._writer
-        with writer.turn() if writer is not None else nullcontext(), self._file_lock.held():
-            yield
+        depth = getattr(self._turns, "depth", 0)
+        self._turns.depth = depth + 1
+        try:
+            with writer.turn() if writer is not None else nullcontext(), self._file_lock.held():
+                yield
+        finally:
+            self._turns.depth = depth
+        if depth == 0 and self._checkpointer is None:
+            self._wal_bound.after_write(self._pool.connection, self._write_turn)
 
     def _group_writer(self) -> GroupWriter:
         """Started on the first write, so read-only users (the CLI) open no writer thread."""
@@ -85,7 +105,9 @@ class SqliteStore(Store):
                 if self._closed:
                     raise WriterError("the store is closed: events not stored")
                 if self._writer is None:
-                    self._checkpointer = Checkpointer(connect(self.path), self._checkpoint_seconds)
+                    self._checkpointer = Checkpointer(
+                        connect(self.path), self._checkpoint_seconds, announce=self._wal_bound.announce, exclusive=self._write_turn
+                    )
                     self._writer = GroupWriter(
                         connect(self.path, autocheckpoint=False), "events", _INSERT_COLUMNS, lock=self._file_lock.held
                     )
@@ -104,6 +126,7 @@ class SqliteStore(Store):
             checkpointer.close()
         self._pool.close()
         self._file_lock.close()
+        self._wal_bound.close()
 
     def ledger(self) -> SqliteLedger:
         """The review ledger in the same file, on the same pool and writer turns."""
@@ -178,10 +201,8 @@ class SqliteStore(Store):
             return []
         lease_until = now + lease_seconds
         rows: list[tuple] = []
-        # The claim's COMMIT skips its own fsync (synchronous=NORMAL), sparing the disk the
-        # acks share: nothing leaves the process before the outbox's durable commit, whose
-        # fsync of the (sequential) WAL makes this one durable too; a claim lost to a power
-        # cut before that only leaves the events pending, to be claimed again.
+        # No fsync of its own (see the module docstring): a claim lost to a power cut only
+        # leaves the events pending, to be claimed again.
         with self._tx(durable=False) as db:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
@@ -214,6 +235,10 @@ class SqliteStore(Store):
                 )
 
     def settle_events(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate] = ()) -> None:
+        """The worker's settlement: no fsync of its own unless it marks an action `sent`."""
+        self._settle(settlements, now, actions, durable=_marks_sent(actions))
+
+    def _settle(self, settlements: Sequence[Settlement], now: float, actions: Sequence[ActionUpdate], *, durable: bool) -> None:
         if not settlements and not actions:
             return
         settle = (
@@ -221,7 +246,7 @@ class SqliteStore(Store):
             " WHERE key = ?"
         )
         held = [s for s in settlements if s.lease_until is not None]
-        with self._tx() as db:
+        with self._tx(durable=durable) as db:
             _update_actions(db, actions, now)
             db.executemany(settle, [(s.status, s.attempts, s.next_attempt_at, s.last_error, now, s.key) for s in settlements if s.lease_until is None])
             db.executemany(
@@ -232,7 +257,8 @@ class SqliteStore(Store):
     def _set_event_state(
         self, key: str, *, status: str, attempts: int, next_attempt_at: float, last_error: str | None, now: float
     ) -> None:
-        self.settle_events([Settlement(key, status, attempts, next_attempt_at, last_error)], now)
+        # An admin's replay is acknowledged to a person: durable when it returns.
+        self._settle([Settlement(key, status, attempts, next_attempt_at, last_error)], now, (), durable=True)
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
@@ -245,7 +271,7 @@ class SqliteStore(Store):
             planned.setdefault(a.key, a)
         planned = {key: planned_row(a, now) for key, a in planned.items()}
         rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
-        with self._tx() as db:
+        with self._tx(durable=False) as db:  # a plan lost to a power cut is planned again
             existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
             db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row for key, row in rows.items() if key not in existing])
         stored = {**planned, **existing}
@@ -254,7 +280,7 @@ class SqliteStore(Store):
     def update_actions(self, updates: Sequence[ActionUpdate], now: float) -> None:
         if not updates:
             return
-        with self._tx() as db:
+        with self._tx(durable=_marks_sent(updates)) as db:
             _update_actions(db, updates, now)
 
     def actions_for_events(self, event_keys: Sequence[str]) -> dict[str, list[Action]]:
@@ -276,6 +302,11 @@ class SqliteStore(Store):
             (*args, limit),
         ).fetchall()
         return [action_from_row(r) for r in rows]
+
+
+def _marks_sent(updates: Sequence[ActionUpdate]) -> bool:
+    """`sent` must be on disk before the CRM call: the one worker write that pays an fsync."""
+    return any(u.status == ACTION_SENT for u in updates)
 
 
 def _update_actions(db: sqlite3.Connection, updates: Sequence[ActionUpdate], now: float) -> None:

@@ -20,9 +20,9 @@ BUSY_TIMEOUT_MS = 30_000
 def connect(path: str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
     """A connection in WAL mode where a commit is durable when it returns (synchronous=FULL).
 
-    The intake writer turns automatic checkpoints off (the `Checkpointer` does them, so an
-    ack never pays for copying the WAL back); other connections keep them, so a process
-    without a writer (`gamefilm worker`) still bounds its WAL.
+    The store's connections turn automatic checkpoints off: one runs inside a COMMIT, so
+    inside the write lock every other writer waits on. The `Checkpointer` (beside the intake
+    writer) or the store after a write (`SqliteStore._checkpoint_if_due`) does them instead.
     """
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
