@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from integration import samples
@@ -23,20 +23,14 @@ from integration.gateway.hubspot import HubSpotGateway
 from integration.review_link import LINK_SECRET_ENV
 from integration.signature import gamefilm_header, zoom_signature
 from tests.conftest import ENVIRON, HUBSPOT_SECRET, PORTAL_ID, REC_SECRET, ZOOM_TOKEN
+from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.hubspot_server import HubSpotServer, Request
 
 TENANT = "acme-hubspot"
-MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
 REP, ANA, BEN, CY, DEE = "501", "502", "503", "504", "505"
 GLOBEX, INITECH, UMBRELLA = "3001", "3002", "3003"
 BUYER, CFO, IT = "2001", "2002", "2003"
-SETTINGS: dict[str, Any] = {
-    "pool": ["ana@acme.io", BEN, CY, DEE, REP],
-    "seed_reviewers": [ANA, BEN],
-    "reviewers_per_call": 2,
-    "grace_hours": 48,
-    "submit_url": "https://scores.example.com/submit",
-}
+SETTINGS = settings(REP, ANA, BEN, CY, DEE)
 LINK_SECRET = "portal-review-link-secret-0123456789"
 ZOOM_ENV = {"ZOOM_CLIENT_ID": "zoom-client-id", "ZOOM_CLIENT_SECRET": "zoom-client-secret"}
 UPSERT = "/crm/v3/objects/calls/batch/upsert"
@@ -70,7 +64,7 @@ def _iso(at: datetime) -> str:
 
 
 @dataclass
-class Portal:
+class Portal(DrivesWorker):
     """The app wired to the fake portal; `run()` is one worker pass, `tick(hours)` the hour tick."""
 
     client: Any
@@ -123,15 +117,6 @@ class Portal:
         self.server.set_property("tasks", task_id, "hs_task_completion_date", str(int(self.clock() * 1000)))
         self.hubspot("0-27", task_id, "object.propertyChange", propertyName="hs_task_status", propertyValue="COMPLETED")
 
-    def tick(self, hours: float = 0) -> None:
-        self.clock.advance(hours * 3600)
-        self.services.worker.insert_ticks()
-        self.run()
-
-    def run(self) -> Any:
-        report = self.services.worker.run_due()
-        assert not report.failed, [self.services.store.get_event(k).last_error for k in report.failed]
-        return report
 
     # --- what HubSpot holds ---------------------------------------------------------------------
     @property

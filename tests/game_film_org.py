@@ -17,20 +17,14 @@ from integration.recordings import RECORDING_OBJECT, SOURCE_RECORDER, Recording,
 from integration.rules import registry
 from integration.rules.game_film import GameFilmRule
 from tests.conftest import ENVIRON, HUBSPOT_SECRET, ORG_ID, PORTAL_ID
+from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.fake_ledger import FakeLedger
 from tests.fakes import FakeCrm
 
 TENANT = "acme-hubspot"
-MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
 REP, ANA, BEN, CY, DEE = "501", "502", "503", "504", "505"
 LINK_SECRET = "loop-review-link-secret-0123456789"
-SETTINGS: dict[str, Any] = {
-    "pool": ["ana@acme.io", BEN, CY, DEE, REP],
-    "seed_reviewers": [ANA, BEN],
-    "reviewers_per_call": 2,
-    "grace_hours": 48,
-    "submit_url": "https://scores.example.com/submit",
-}
+SETTINGS = settings(REP, ANA, BEN, CY, DEE)
 
 
 def org() -> FakeCrm:
@@ -56,7 +50,7 @@ def org() -> FakeCrm:
 
 
 @dataclass
-class Loop:
+class Loop(DrivesWorker):
     client: Any
     services: Any
     crm: FakeCrm
@@ -90,14 +84,6 @@ class Loop:
         self.crm.complete_task(task_id, datetime.fromtimestamp(self.clock(), tz=timezone.utc))
         self.hubspot("0-27", task_id, "object.propertyChange", propertyName="hs_task_status", propertyValue="COMPLETED")
 
-    def tick(self, hours: float = 0) -> None:
-        self.clock.advance(hours * 3600)
-        self.services.worker.insert_ticks()
-        self.run()
-
-    def run(self) -> None:
-        report = self.services.worker.run_due()
-        assert not report.failed, [self.services.store.get_event(k).last_error for k in report.failed]
 
     # --- what the CRM received ------------------------------------------------------------------
     def upserts(self) -> list[UpsertCall]:

@@ -23,21 +23,15 @@ from integration.commands import marker_for
 from integration.config import parse
 from integration.signature import gamefilm_header, zoom_signature
 from tests.conftest import ENVIRON, ORG_ID, SF_REC_SECRET, SF_SECRET, ZOOM_TOKEN
+from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.salesforce_records import INSTANCE, SeededOrg, sf_time
 
 TENANT = "acme-sf"
-MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
 REP, ANA, BEN, CY, DEE, OTHER = (f"005{n:012d}AAA" for n in range(101, 107))
 GLOBEX, INITECH, UMBRELLA, HOOLI = (f"001{n:012d}AAA" for n in range(201, 205))
 BUYER, CFO, IT, PAT = (f"003{n:012d}AAA" for n in range(301, 305))
 OPP1, OPP2, OPP3, OPP4, OPP5 = (f"006{n:012d}AAA" for n in range(401, 406))
-SETTINGS: dict[str, Any] = {
-    "pool": ["ana@acme.io", BEN, CY, DEE, REP],
-    "seed_reviewers": [ANA, BEN],
-    "reviewers_per_call": 2,
-    "grace_hours": 48,
-    "submit_url": "https://scores.example.com/submit",
-}
+SETTINGS = settings(REP, ANA, BEN, CY, DEE)
 RECORDING_ID = "GameFilm_Recording_Id__c"
 UPSERT_CALLS = f"upsert Task.{RECORDING_ID}"
 UPSERT_TASKS = "upsert Task.GameFilm_Key__c"
@@ -65,7 +59,7 @@ def seed(org: SeededOrg) -> None:
 
 
 @dataclass
-class SfLoop:
+class SfLoop(DrivesWorker):
     client: Any
     services: Any
     org: SeededOrg
@@ -127,14 +121,6 @@ class SfLoop:
         self.org.complete(task_id)
         self.outbound(task_id, Status="Completed", TaskSubtype="Task", IsClosed="true", LastModifiedDate=sf_time(self.now()))
 
-    def tick(self, hours: float = 0) -> None:
-        self.clock.advance(hours * 3600)
-        self.services.worker.insert_ticks()
-        self.run()
-
-    def run(self) -> None:
-        report = self.services.worker.run_due()
-        assert not report.failed, [self.store.get_event(k).last_error for k in report.failed]
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
