@@ -3,8 +3,9 @@
 drives the worker (hourly ticks, a pass that must fail nothing)."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 MONDAY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # a Monday afternoon
 SETTINGS: dict[str, Any] = {
@@ -37,3 +38,18 @@ class DrivesWorker:
         report = self.services.worker.run_due()
         assert not report.failed, [self.services.store.get_event(k).last_error for k in report.failed]
         return report
+
+
+def at_once(workers: Sequence[Any], keys: Sequence[str]) -> None:
+    """Each worker processes its key at the same moment (two workers racing on one recording)."""
+    start = threading.Barrier(len(workers))
+
+    def work(worker: Any, key: str) -> None:
+        start.wait()
+        worker.process([key])
+
+    threads = [threading.Thread(target=work, args=(w, k)) for w, k in zip(workers, keys)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)

@@ -2,13 +2,13 @@
 (after the self-assessment or after the grace), the alarm clock, and two workers at once."""
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 from integration.ledger import DONE, Assignment
 from integration.worker import Worker
 from tests.fake_ledger import FakeLedger
 from tests.game_film_org import ANA, BEN, CY, DEE, REP, TENANT, make_loop, recording
+from tests.game_film_loop import at_once
 
 
 def _peer_owners(loop, external_id):
@@ -123,17 +123,7 @@ def test_two_workers_processing_ticks_at_once_create_one_set_of_peer_tasks(tmp_p
     assert len(keys) == 2
     base = loop.services.worker
     workers = [Worker(store, base.config, base.gateway_for, rules=base.rules, clock=loop.clock, ledger=ledger) for _ in keys]
-    start = threading.Barrier(2)
-
-    def work(worker, key):
-        start.wait()
-        worker.process([key])
-
-    threads = [threading.Thread(target=work, args=(w, k)) for w, k in zip(workers, keys)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    at_once(workers, keys)
     assert _peer_owners(loop, "rec:1") == [ANA, BEN]
     assert len(ledger.of(TENANT, "rec:1", "peer")) == 2
     assert ledger.stats[(TENANT, ANA)].week_count == 1 and ledger.stats[(TENANT, BEN)].week_count == 1

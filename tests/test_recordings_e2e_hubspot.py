@@ -6,14 +6,13 @@ stores and the exact request bodies are checked (the org: tests/game_film_hubspo
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import responses
 
 from integration import zoom
-from integration.ledger import DONE, REC_ATTACHED, REC_PRIVATE, REC_UNMATCHED
+from integration.ledger import REC_ATTACHED, REC_PRIVATE, REC_UNMATCHED
 from integration.worker import Worker
 from tests.game_film_hubspot import (
     ANA, BEN, BUYER, CALLS_CREATE, CALLS_UPDATE, CY, DEE, IT, INITECH, MONDAY, REP, TASKS_CREATE, TASKS_UPDATE, TENANT, UPSERT, ZOOM_ENV, Portal,
@@ -21,6 +20,7 @@ from tests.game_film_hubspot import (
 )  # fmt: skip
 from tests.hubspot_server import hubspot_server  # noqa: F401  (fixture)
 from tests.webhooks import zoom_recording_completed
+from tests.game_film_loop import at_once
 
 CALL_AT_MS = int((MONDAY - timedelta(hours=1)).timestamp() * 1000)
 
@@ -203,7 +203,7 @@ def test_a_create_applied_then_500_leaves_one_call(portal):
     portal.post_recording("call-8", "buyer@globex.com", times=2)  # the sender retries as well
     portal.clock.advance(600)
     portal.run()
-    [create], [upsert] = portal.sent(CALLS_CREATE), portal.sent(UPSERT)  # the create is never sent twice
+    [_], [upsert] = portal.sent(CALLS_CREATE), portal.sent(UPSERT)  # the create is never sent twice
     assert [i["id"] for i in upsert.body["inputs"]] == ["rec:call-8"]  # its answer lost: the upsert on the unique id found the call
     call_id = portal.call_of("rec:call-8")
     assert list(portal.calls()) == [call_id] and portal.linked("calls", call_id, "deals") == ["1001"]
@@ -287,17 +287,7 @@ def test_two_workers_ticking_at_once_create_one_set_of_peer_tasks(portal):
     assert len(keys) == 2
     base = portal.services.worker
     workers = [Worker(store, base.config, base.gateway_for, rules=base.rules, clock=portal.clock, ledger=base.ledger) for _ in keys]
-    start = threading.Barrier(2)
-
-    def work(worker, key):
-        start.wait()
-        worker.process([key])
-
-    threads = [threading.Thread(target=work, args=(w, k)) for w, k in zip(workers, keys)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    at_once(workers, keys)
     assert portal.peer_owners("rec:call-13") == [ANA, BEN] and len(portal.tasks()) == 3
     stats = portal.ledger.reviewer_stats(TENANT, [ANA, BEN])
     assert stats[ANA].week_count == 1 and stats[BEN].week_count == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 
 import pytest
 import responses
@@ -19,6 +18,7 @@ from tests.game_film_sf import (
     make_sf_loop,
 )  # fmt: skip
 from tests.salesforce_records import INSTANCE
+from tests.game_film_loop import at_once
 
 
 @pytest.fixture
@@ -216,17 +216,7 @@ def test_two_workers_ticking_at_once_create_one_set_of_peer_tasks(tmp_path, stor
     other = SqliteStore(tmp_path / "gamefilm.db")  # another process on the same database
     base = loop.services.worker
     workers = [Worker(s, base.config, base.gateway_for, clock=loop.clock, ledger=s.ledger()) for s in (store, other)]
-    start = threading.Barrier(2)
-
-    def work(worker, key):
-        start.wait()
-        worker.process([key])
-
-    threads = [threading.Thread(target=work, args=(w, k)) for w, k in zip(workers, keys)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    at_once(workers, keys)
     other.close()
     assert loop.peer_owners("rec:call-1") == [ANA, BEN] and len(loop.review_tasks("peer")) == 2
     stats = loop.services.ledger.reviewer_stats(TENANT, [ANA, BEN])
