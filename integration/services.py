@@ -30,24 +30,20 @@ class Services:
     clock: Callable[[], float]
     environ: Mapping[str, str]
     background: BackgroundWorker | WorkerProcess | None = None
-    make_ledger: Callable[[], ReviewLedger | None] = lambda: None  # called once, on first use of `ledger`
+    make_ledger: Callable[[], ReviewLedger | None] = lambda: None  # memoized by its maker (build_services)
     _worker: Worker | None = field(default=None, init=False, repr=False)
-    _ledger: tuple[ReviewLedger | None] | None = field(default=None, init=False, repr=False)
+    _ledger: tuple[ReviewLedger | None] | None = field(default=None, init=False, repr=False)  # set by a test
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def ledger(self) -> ReviewLedger | None:
         """The review loop's state (`Store.ledger()`), None if the store has none. Built on first
         use, like `worker`: a cold start that only takes webhooks never imports it."""
-        with self._lock:
-            if self._ledger is None:
-                self._ledger = (self.make_ledger(),)
-            return self._ledger[0]
+        return self._ledger[0] if self._ledger is not None else self.make_ledger()
 
     @ledger.setter
     def ledger(self, value: ReviewLedger | None) -> None:
-        with self._lock:
-            self._ledger = (value,)
+        self._ledger = (value,)
 
     @property
     def worker(self) -> Worker:
