@@ -126,7 +126,7 @@ class Records:
         records: list[Any] = []
         for chunk in chunks(unique(values), IN_VALUES * SEARCH_GROUPS):
             parts = list(chunks(chunk, IN_VALUES))
-            narrowed = min(len(parts), (SEARCH_GROUPS - len(parts)) // (len(narrow) - 1)) if len(narrow) > 1 else (len(parts) if narrow else 0)
+            narrowed = _narrowable(len(parts), len(narrow))
             groups: list[list[Mapping[str, Any]]] = []
             for n, part in enumerate(parts):
                 values_in = {"property_name": property_name, "operator": "IN", "values": list(part)}
@@ -161,3 +161,11 @@ def unique_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 def _named(response: Any) -> set[str]:
     """Ids the 207 errors name in their context."""
     return {str(v) for e in getattr(response, "errors", None) or [] for values in (e.context or {}).values() for v in values}
+
+
+def _narrowable(parts: int, alternatives: int) -> int:
+    """How many of a search's `parts` (IN chunks) can take one group per alternative while the
+    search keeps within HubSpot's five groups (each narrowed part adds `alternatives - 1`)."""
+    if alternatives <= 1:
+        return parts if alternatives else 0
+    return min(parts, (SEARCH_GROUPS - parts) // (alternatives - 1))
