@@ -194,12 +194,17 @@ def _role(org: Org, rng: random.Random, at: datetime) -> _Made:
 def _role_owner(org: Org, rng: random.Random, at: datetime) -> _Made:
     contact = rng.choice(org.external_contacts)
     deals = _live_roles(org, contact.id, at)
+    return _owned_among(org, rng, deals, contact.email or "")
+
+
+def _owned_among(org: Org, rng: random.Random, deals: list[str], email: str) -> _Made:
+    """One of several live deals and a rep on its team only: the owner tie-break decides."""
     if len(deals) < 2:
         return None
     target = rng.choice(deals)
     others = set().union(*(_team(org.deals[d]) for d in deals if d != target))
     reps = sorted(_team(org.deals[target]) - others - {""})
-    return (target, rng.choice(reps), [contact.email or ""], None) if reps else None
+    return (target, rng.choice(reps), [email], None) if reps else None
 
 
 def _role_most_participants(org: Org, rng: random.Random, at: datetime) -> _Made:
@@ -223,12 +228,7 @@ def _account_case(org: Org, rng: random.Random, at: datetime, owner: bool) -> _M
     deals = [d for d in org.account_deals.get(contact.account_id, []) if live(org.deals[d], at)]
     if not owner:
         return (deals[0], _outsider(org, rng, deals), [contact.email or ""], None) if len(deals) == 1 else None
-    if len(deals) < 2:
-        return None
-    target = rng.choice(deals)
-    others = set().union(*(_team(org.deals[d]) for d in deals if d != target))
-    reps = sorted(_team(org.deals[target]) - others - {""})
-    return (target, rng.choice(reps), [contact.email or ""], None) if reps else None
+    return _owned_among(org, rng, deals, contact.email or "")
 
 
 def _account(org: Org, rng: random.Random, at: datetime) -> _Made:
