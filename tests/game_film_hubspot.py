@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from integration import samples
 from integration.app import create_app
 from integration.config import parse
 from integration.gateway.hubspot import HubSpotGateway
 from integration.review_link import LINK_SECRET_ENV
-from integration.signature import gamefilm_header, zoom_signature
-from tests.conftest import ENVIRON, HUBSPOT_SECRET, PORTAL_ID, REC_SECRET, ZOOM_TOKEN
+from integration.signature import gamefilm_header
+from tests.conftest import ENVIRON, PORTAL_ID, REC_SECRET
 from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.hubspot_server import HubSpotServer, Request
 
@@ -85,31 +84,6 @@ class Portal(DrivesWorker):
             assert r.status_code == 200, r.get_json()
             if run:
                 self.run()
-
-    def post_zoom(self, body: dict, times: int = 3) -> Any:
-        raw = json.dumps(body).encode()
-        answers = []
-        for _ in range(times):
-            ts = str(int(self.clock()))
-            headers = {"Content-Type": "application/json; charset=utf-8", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(ZOOM_TOKEN, ts, raw)}
-            r = self.client.post("/hooks/zoom", data=raw, headers=headers)
-            assert r.status_code == 200, r.get_json()
-            answers.append(r.get_json())
-            self.run()
-        return answers
-
-    def hubspot(self, object_type_id: str, object_id: str, subscription: str = "object.creation", times: int = 3, **extra: Any) -> None:
-        """A signed HubSpot webhook about one object, delivered `times` (HubSpot's retries)."""
-        for attempt in range(times):
-            item = {"eventId": int(object_id) % 100_000 + 7, "subscriptionId": 4242, "portalId": int(PORTAL_ID), "appId": 456789,
-                    "occurredAt": int(self.clock() * 1000), "subscriptionType": subscription, "attemptNumber": attempt,
-                    "objectTypeId": object_type_id, "objectId": int(object_id), "changeSource": "CRM_UI", **extra}  # fmt: skip
-            raw = json.dumps([item]).encode()
-            base = self.services.config.intake.public_base_url or "http://localhost"  # the URI HubSpot signed
-            headers = samples.hubspot_headers(HUBSPOT_SECRET, f"{base}/hooks/hubspot", raw, int(self.clock() * 1000))
-            r = self.client.post("/hooks/hubspot", data=raw, headers=headers)
-            assert r.status_code == 200, r.get_json()
-            self.run()
 
     def complete_task(self, task_id: str) -> None:
         """A person completes the task in HubSpot; HubSpot then sends the property change."""

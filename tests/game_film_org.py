@@ -2,12 +2,10 @@
 (recordings as intake stores them, signed HubSpot call/task webhooks, the hourly tick)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from integration import samples
 from integration.app import create_app
 from integration.commands import Contact, CreateTask, Deal, RemindTask, UpsertCall, User
 from integration.config import parse
@@ -16,7 +14,7 @@ from integration.review_link import LINK_SECRET_ENV
 from integration.recordings import RECORDING_OBJECT, SOURCE_RECORDER, Recording, recording_to_changed
 from integration.rules import registry
 from integration.rules.game_film import GameFilmRule
-from tests.conftest import ENVIRON, HUBSPOT_SECRET, ORG_ID, PORTAL_ID
+from tests.conftest import ENVIRON, ORG_ID, PORTAL_ID
 from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.fake_ledger import FakeLedger
 from tests.fakes import FakeCrm
@@ -65,19 +63,6 @@ class Loop(DrivesWorker):
                           object_id=rec.external_id, kind=CREATED, occurred_at=rec.started_at, source_id=rec.external_id,
                           changed=recording_to_changed(rec))  # fmt: skip
             self.services.intake.accept([event])
-            self.run()
-
-    def hubspot(self, object_type_id: str, object_id: str, subscription: str = "object.creation", times: int = 3, **extra: Any) -> None:
-        """A signed HubSpot webhook about one object, delivered `times` (HubSpot's retries)."""
-        for attempt in range(times):
-            item = {"eventId": int(object_id) % 100_000 + 7, "subscriptionId": 4242, "portalId": int(PORTAL_ID),
-                    "occurredAt": int(self.clock() * 1000), "subscriptionType": subscription, "attemptNumber": attempt,
-                    "objectTypeId": object_type_id, "objectId": int(object_id), **extra}  # fmt: skip
-            body = json.dumps([item]).encode()
-            base = self.services.config.intake.public_base_url or "http://localhost"  # the URI HubSpot signed
-            headers = samples.hubspot_headers(HUBSPOT_SECRET, f"{base}/hooks/hubspot", body, int(self.clock() * 1000))
-            r = self.client.post("/hooks/hubspot", data=body, headers=headers)
-            assert r.status_code == 200, r.get_json()
             self.run()
 
     def task_completed(self, task_id: str) -> None:

@@ -21,8 +21,8 @@ from integration import samples
 from integration.app import create_app
 from integration.commands import marker_for
 from integration.config import parse
-from integration.signature import gamefilm_header, zoom_signature
-from tests.conftest import ENVIRON, ORG_ID, SF_REC_SECRET, SF_SECRET, ZOOM_TOKEN
+from integration.signature import gamefilm_header
+from tests.conftest import ENVIRON, ORG_ID, SF_REC_SECRET, SF_SECRET
 from tests.game_film_loop import MONDAY, DrivesWorker, settings
 from tests.salesforce_records import INSTANCE, SeededOrg, sf_time
 
@@ -84,18 +84,6 @@ class SfLoop(DrivesWorker):
             r = self.client.post("/hooks/recordings", data=body, headers=headers)
             assert (r.status_code, r.get_json()["accepted"], r.get_json()["duplicates"]) == (200, int(n == 0), int(n > 0)), r.get_json()
             self.run()
-
-    def post_zoom(self, body: dict[str, Any], times: int = 3) -> list[Any]:
-        """Zoom delivers a signed event `times` (its retries resend the same body); the worker runs after each."""
-        raw, answers = json.dumps(body).encode(), []
-        for _ in range(times):
-            ts = str(int(self.clock()))
-            headers = {"Content-Type": "application/json; charset=utf-8", "x-zm-request-timestamp": ts, "x-zm-signature": zoom_signature(ZOOM_TOKEN, ts, raw)}
-            r = self.client.post("/hooks/zoom", data=raw, headers=headers)
-            assert r.status_code == 200, r.get_json()
-            answers.append(r.get_json())
-            self.run()
-        return answers
 
     def json_event(self, task_id: str, fields: dict[str, Any], times: int = 3) -> None:
         """A signed JSON event about a Task (a Flow's HTTP callout), sent `times`."""
