@@ -56,7 +56,8 @@ from integration import config as config_mod  # noqa: E402
 from integration import samples  # noqa: E402
 from integration.signature import SignatureError, verify_hubspot_v3  # noqa: E402
 from integration.store.sqlite_pool import connect  # noqa: E402
-from integration.store.sqlite_writer import Checkpointer, GroupWriter  # noqa: E402
+from integration.store.sqlite_checkpoint import Checkpointer  # noqa: E402
+from integration.store.sqlite_writer import GroupWriter  # noqa: E402
 
 SECRET = "bench-hubspot-client-secret"
 PORTAL = "62515"

@@ -38,7 +38,8 @@ from integration.store.sqlite_schema import create_schema
 from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
-from integration.store.sqlite_writer import CheckpointAfterWrites, Checkpointer, GroupWriter, WriterError
+from integration.store.sqlite_checkpoint import CheckpointAfterWrites, Checkpointer
+from integration.store.sqlite_writer import GroupWriter, WriterError
 
 _EVENT_COLUMNS = "key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error"
 _ACTION_COLUMNS = (

@@ -22,7 +22,7 @@ def connect(path: str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
 
     The store's connections turn automatic checkpoints off: one runs inside a COMMIT, so
     inside the write lock every other writer waits on. The `Checkpointer` (beside the intake
-    writer) or the store after a write (`sqlite_writer.CheckpointAfterWrites`) does them instead.
+    writer) or the store after a write (`sqlite_checkpoint.CheckpointAfterWrites`) does them instead.
     """
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
