@@ -36,7 +36,7 @@ class Checkpointer:
     ):  # fmt: skip
         self._conn = conn
         self._interval = interval
-        self._exclusive = exclusive  # the write lock, for `checkpoint`'s second pass
+        self._exclusive = exclusive  # the write lock, for `checkpoint`'s last pass
         self._announce = -1
         if announce is not None:
             self._announce = os.open(announce, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
