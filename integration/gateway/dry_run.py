@@ -22,6 +22,9 @@ class DryRunGateway(CrmGateway):
         self.crm = crm
         self.reader = reader
         self._seen: dict[str, dict[str, Any]] = {}
+        # Deals built from `_seen`, until an event changes their fields: the same deal is
+        # read batch after batch, its mapping (amount parsing & co.) was most of the read.
+        self._deals: dict[str, Deal] = {}
 
     # --- reads ---------------------------------------------------------------------------
     def learn(self, events: Sequence[Event]) -> None:
@@ -29,18 +32,28 @@ class DryRunGateway(CrmGateway):
             return
         for event in sorted(events, key=lambda e: e.occurred_at):
             if event.object_type in ("deal", "opportunity"):
-                self._seen.setdefault(event.object_id, {}).update(event.changed)
+                seen = self._seen.setdefault(event.object_id, {})
+                if not all(_same(seen.get(name, _ABSENT), value) for name, value in event.changed.items()):
+                    self._deals.pop(event.object_id, None)
+                seen.update(event.changed)
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         if self.reader is not None:
             return self.reader.read_deals(ids)
+        deals = self._deals
+        for i in ids:
+            if i in self._seen and i not in deals:
+                deals[i] = self._deal(i, self._seen[i])  # a RecordDataError is raised (and not kept) each time
+        return {i: deals[i] for i in ids if i in deals}
+
+    def _deal(self, deal_id: str, seen: dict[str, Any]) -> Deal:
         if self.crm == "hubspot":
             from integration.gateway.hubspot import deal_from_properties
 
-            return {i: deal_from_properties(i, self._seen[i]) for i in ids if i in self._seen}
+            return deal_from_properties(deal_id, seen)
         from integration.gateway.salesforce import deal_from_record
 
-        return {i: deal_from_record({**self._seen[i], "Id": i}) for i in ids if i in self._seen}
+        return deal_from_record({**seen, "Id": deal_id})
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
         return self.reader.read_users(ids) if self.reader else {}
@@ -74,6 +87,15 @@ class DryRunGateway(CrmGateway):
         """Every command type is recorded (by the worker, in the action log) and never sent;
         a lookup finds nothing, so an unknown outcome is simply recorded again."""
         return _RECORDED
+
+
+_ABSENT = object()
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Whether learning `new` over `old` leaves the field as it was: only text or nulls are
+    compared (1 == True == 1.0, and containers may hide such pairs: those always count as new)."""
+    return (type(old) is type(new) is str and old == new) or (old is None and new is None)
 
 
 def _planned(commands: Sequence[Command]) -> list[Outcome]:

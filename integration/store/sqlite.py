@@ -35,7 +35,7 @@ from integration.store import (
 )
 from integration.store.sqlite_ledger import SqliteLedger
 from integration.store.sqlite_schema import create_schema
-from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
+from integration.store.sqlite_rows import action_from_row, event_from_row, events_from_rows, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_writer import CheckpointAfterWrites, Checkpointer, GroupWriter, WriterError
@@ -216,7 +216,7 @@ class SqliteStore(Store):
         # Decoded after COMMIT: decoding 100 events inside held the write lock (and so the
         # acks, in the server's process) ~5 ms. A row that cannot be read undoes the claim.
         try:
-            claimed = [event_from_row(r) for r in rows]
+            claimed = events_from_rows(rows)
         except Exception:
             self._unclaim([r[0] for r in rows], lease_until, now)
             raise

@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, Sequence
 
 from integration.events import StoredEvent
-from integration.store import ACTION_PLANNED, Action, decode_event, payload_to_json
+from integration.store import ACTION_PLANNED, Action, decode_event, decode_events, payload_to_json
 
 if TYPE_CHECKING:
     from integration.store.sqlite_pool import PooledStatements
@@ -52,6 +52,15 @@ def event_from_row(row: tuple) -> StoredEvent:
         lease_until=lease_until,
         last_error=last_error,
     )
+
+
+def events_from_rows(rows: Sequence[tuple]) -> list[StoredEvent]:
+    """`event_from_row` of each row, their events decoded together (`decode_events`)."""
+    events = decode_events([(body, source, key, tenant, received_at) for key, tenant, source, body, _, _, received_at, *_ in rows])
+    return [
+        StoredEvent(event, status, attempts, received_at, next_attempt_at, updated_at, last_error, lease_until)
+        for event, (_, _, _, _, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error) in zip(events, rows)
+    ]
 
 
 def planned_row(a: Action, now: float) -> Action:
