@@ -25,6 +25,7 @@ from integration.gateway.dry_run import DryRunGateway
 from integration.store import (
     ACTION_DONE,
     ACTION_FAILED,
+    ACTION_PLANNED,
     ACTION_SENT,
     ACTION_UNKNOWN,
     Action,
@@ -58,18 +59,11 @@ class OutboxResult:
     sent: int = 0
 
 
-def to_action(tenant_id: str, event_key: str, command: Command, dry_run: bool) -> Action:
-    return Action(
-        key=command.key,
-        tenant=tenant_id,
-        event_key=event_key,
-        rule=command.rule,
-        op=command.op,
-        record_id=command.record_id,
-        reason=command.reason,
-        payload=command_payload(command),
-        dry_run=dry_run,
-    )
+def to_action(tenant_id: str, event_key: str, command: Command, dry_run: bool, now: float = 0.0) -> Action:
+    """The outbox row of `command`, planned at `now` (as `Store.plan_actions` writes it)."""
+    c = command
+    return Action(c.key, tenant_id, event_key, c.rule, type(c).__name__, c.record_id, c.reason, command_payload(c), dry_run,
+                  ACTION_PLANNED, None, None, now, now, 0)  # fmt: skip
 
 
 def to_command(action: Action) -> Command:
@@ -95,12 +89,13 @@ class Outbox:
         events own: `existing` (their outbox from earlier attempts) and the rows just planned.
         A key planned already by another event stays that event's to send."""
         result = OutboxResult()
-        fresh = [to_action(tenant_id, event_key, c, dry_run) for event_key, commands in plans.items() for c in commands]
+        now = self.clock()
+        fresh = [to_action(tenant_id, event_key, c, dry_run, now) for event_key, commands in plans.items() for c in commands]
         result.planned = len(fresh)
         owned: dict[str, Action] = {}
         for event_key, rows in existing.items():
             owned.update({row.key: row for row in rows if row.event_key == event_key})
-        for row in self.store.plan_actions(fresh, self.clock()):
+        for row in self.store.plan_actions(fresh, now):
             if row.event_key in plans:
                 owned.setdefault(row.key, row)
         # Rows planned just now carry the very commands planned (the first one where two events
