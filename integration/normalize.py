@@ -315,7 +315,7 @@ def hubspot_from_raw_batch(keys: list[str], tenants: list[str], bodies: list[str
         return None
     if uniform_batch(raws) is None:
         return None
-    return [_hubspot_event(raw, tenant, raw, key) for key, tenant, raw in zip(keys, tenants, raws)]
+    return list(map(_hubspot_event, raws, tenants, raws, keys))
 
 
 S = TypeVar("S", bound=Schema)

@@ -42,7 +42,7 @@ class NoteOnChangeRule(Rule):
     def needs(self, event: Event, settings: Any) -> Needs | None:
         if event.object_type not in _DEAL_TYPES or event.kind not in (ev.CREATED, ev.UPDATED):
             return None
-        if not set(event.changed) & set(settings["properties"]):
+        if not set(event.changed).intersection(settings["properties"]):
             return None
         return Needs(deal_ids=(event.object_id,))
 
@@ -50,7 +50,7 @@ class NoteOnChangeRule(Rule):
         from integration.commands import AddNote  # here: validating config (a cold start) needs no commands
 
         deal = state.deals.get(event.object_id)
-        watched = sorted(set(event.changed) & set(settings["properties"]))
+        watched = sorted(set(event.changed).intersection(settings["properties"]))
         current = ", ".join(f"{name} is now {deal.fields.get(name, '?') if deal else event.changed[name]}" for name in watched)
         return [
             AddNote(
