@@ -255,3 +255,26 @@ def test_outbox_rows_are_built_planned_and_plan_actions_keeps_them_as_they_are()
         payload={"body": "hello", "evidence": {}}, dry_run=True, created_at=5.0, updated_at=5.0,
     )  # fmt: skip
     assert planned_row(row, 6.0).created_at == 6.0
+
+
+def test_plan_actions_in_one_statement_keeps_known_keys_and_refuses_a_bad_row_whole(tmp_path):
+    import sqlite3
+
+    store = SqliteStore(tmp_path / "plan.db")
+    try:
+        note = AddNote(key="k1", rule="note_on_change", reason="first", record_id="9", body="hello")
+        [first] = store.plan_actions([to_action("acme", "evt-1", note, True, 5.0)], 5.0)  # all new: the one-statement path
+        assert store.get_action("k1") == first
+        again = to_action("acme", "evt-2", AddNote(key="k1", rule="r", reason="second", record_id="9", body="x"), True, 6.0)
+        new = to_action("acme", "evt-2", AddNote(key="k2", rule="r", reason="new", record_id="9", body="y"), True, 6.0)
+        twice = to_action("acme", "evt-3", AddNote(key="k2", rule="r", reason="twice", record_id="9", body="z"), True, 6.0)
+        rows = store.plan_actions([new, again, twice], 6.0)  # a known key: the careful path
+        assert rows == [new, first, new]
+        assert [store.get_action(k) for k in ("k1", "k2")] == [first, new]
+        bad = Action(**{**new.__dict__, "key": "k3", "reason": None})  # NOT NULL: refused, and nothing of its batch stays
+        fine = Action(**{**new.__dict__, "key": "k4"})
+        with pytest.raises(sqlite3.IntegrityError):
+            store.plan_actions([fine, bad], 7.0)
+        assert store.get_action("k4") is None and store.get_action("k3") is None
+    finally:
+        store.close()

@@ -271,9 +271,17 @@ class SqliteStore(Store):
             planned.setdefault(a.key, a)
         planned = {key: planned_row(a, now) for key, a in planned.items()}
         rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
+        insert = f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        existing: dict[str, Action] = {}
         with self._tx(durable=False) as db:  # a plan lost to a power cut is planned again
-            existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
-            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row for key, row in rows.items() if key not in existing])
+            # Usually every key is new: one statement. Where one was not (a resumed or replayed
+            # plan), or any row failed, it is undone and done the careful way: read, then insert.
+            db.execute("SAVEPOINT plan")
+            if db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), list(rows.values())).rowcount != len(rows):
+                db.execute("ROLLBACK TO plan")
+                existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
+                db.executemany(insert, [row for key, row in rows.items() if key not in existing])
+            db.execute("RELEASE plan")
         stored = {**planned, **existing}
         return [stored[a.key] for a in actions]
 
