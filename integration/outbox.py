@@ -90,7 +90,14 @@ class Outbox:
         A key planned already by another event stays that event's to send."""
         result = OutboxResult()
         now = self.clock()
-        fresh = [to_action(tenant_id, event_key, c, dry_run, now) for event_key, commands in plans.items() for c in commands]
+        fresh: list[Action] = []
+        # Rows planned just now carry the very commands planned (the first one where two events
+        # of the batch planned one key, as the store kept); older ones are rebuilt.
+        planned_now: dict[str, Command] = {}
+        for event_key, commands in plans.items():
+            for c in commands:
+                fresh.append(to_action(tenant_id, event_key, c, dry_run, now))
+                planned_now.setdefault(c.key, c)
         result.planned = len(fresh)
         owned: dict[str, Action] = {}
         for event_key, rows in existing.items():
@@ -98,12 +105,6 @@ class Outbox:
         for row in self.store.plan_actions(fresh, now):
             if row.event_key in plans:
                 owned.setdefault(row.key, row)
-        # Rows planned just now carry the very commands planned (the first one where two events
-        # of the batch planned one key, as the store kept); older ones are rebuilt.
-        planned_now: dict[str, Command] = {}
-        for commands in plans.values():
-            for c in commands:
-                planned_now.setdefault(c.key, c)
         pending: list[tuple[Action, Command]] = []
         for row in owned.values():
             if row.status == ACTION_DONE:
@@ -121,7 +122,7 @@ class Outbox:
         for outcome in self._execute(gateway, to_send):
             outcomes[outcome.key] = outcome
             status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
-            result.finished.append(ActionUpdate(outcome.key, status, crm_id=outcome.crm_id, error=outcome.error))
+            result.finished.append(ActionUpdate(outcome.key, status, outcome.crm_id, outcome.error))
         for row, _ in pending:
             outcome = outcomes[row.key]
             if not outcome.ok:

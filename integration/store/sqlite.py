@@ -262,8 +262,8 @@ class SqliteStore(Store):
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
-        """One transaction: read which keys exist, insert the others (the write lock is held
-        from BEGIN IMMEDIATE, so nobody inserts in between)."""
+        """One transaction: insert the new keys, keep the rows of known ones (the write lock is
+        held from BEGIN IMMEDIATE, so nobody inserts in between)."""
         if not actions:
             return []
         planned: dict[str, Action] = {}
