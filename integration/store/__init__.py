@@ -244,6 +244,8 @@ def decode_events(rows: Sequence[tuple[str, str | None, str, str, float]]) -> li
         except Exception:  # whatever it is, `decode_event` of each row settles it as before
             batch = None
         if batch is not None:
+            if len(batch) == len(rows):  # the usual claim: HubSpot rows only
+                return batch
             built = dict(zip(hubspot, batch))
     return [built[at] if at in built else decode_event(*row) for at, row in enumerate(rows)]
 

@@ -56,7 +56,7 @@ def event_from_row(row: tuple) -> StoredEvent:
 
 def events_from_rows(rows: Sequence[tuple]) -> list[StoredEvent]:
     """`event_from_row` of each row, their events decoded together (`decode_events`)."""
-    events = decode_events([(body, source, key, tenant, received_at) for key, tenant, source, body, _, _, received_at, *_ in rows])
+    events = decode_events([(r[3], r[2], r[0], r[1], r[6]) for r in rows])  # (body, source, key, tenant, received_at)
     return [
         StoredEvent(event, status, attempts, received_at, next_attempt_at, updated_at, last_error, lease_until)
         for event, (_, _, _, _, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error) in zip(events, rows)
