@@ -8,6 +8,7 @@ recordings stay unmatched and hourly ticks settle instead of failing.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -25,26 +26,31 @@ class DryRunGateway(CrmGateway):
         # Deals built from `_seen`, until an event changes their fields: the same deal is
         # read batch after batch, its mapping (amount parsing & co.) was most of the read.
         self._deals: dict[str, Deal] = {}
+        # Batches of one tenant may run side by side: a deal built from fields another batch
+        # is changing must never be kept after that change.
+        self._lock = threading.Lock()
 
     # --- reads ---------------------------------------------------------------------------
     def learn(self, events: Sequence[Event]) -> None:
         if self.reader is not None:
             return
-        for event in sorted(events, key=lambda e: e.occurred_at):
-            if event.object_type in ("deal", "opportunity"):
-                seen = self._seen.setdefault(event.object_id, {})
-                if not all(_same(seen.get(name, _ABSENT), value) for name, value in event.changed.items()):
-                    self._deals.pop(event.object_id, None)
-                seen.update(event.changed)
+        with self._lock:
+            for event in sorted(events, key=lambda e: e.occurred_at):
+                if event.object_type in ("deal", "opportunity"):
+                    seen = self._seen.setdefault(event.object_id, {})
+                    if not all(_same(seen.get(name, _ABSENT), value) for name, value in event.changed.items()):
+                        self._deals.pop(event.object_id, None)
+                    seen.update(event.changed)
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         if self.reader is not None:
             return self.reader.read_deals(ids)
-        deals = self._deals
-        for i in ids:
-            if i in self._seen and i not in deals:
-                deals[i] = self._deal(i, self._seen[i])  # a RecordDataError is raised (and not kept) each time
-        return {i: deals[i] for i in ids if i in deals}
+        with self._lock:
+            deals = self._deals
+            for i in ids:
+                if i in self._seen and i not in deals:
+                    deals[i] = self._deal(i, self._seen[i])  # a RecordDataError is raised (and not kept) each time
+            return {i: deals[i] for i in ids if i in deals}
 
     def _deal(self, deal_id: str, seen: dict[str, Any]) -> Deal:
         if self.crm == "hubspot":
