@@ -240,7 +240,8 @@ def decode_events(rows: Sequence[tuple[str, str | None, str, str, float]]) -> li
         from integration.normalize import hubspot_from_raw_batch
 
         try:
-            batch = hubspot_from_raw_batch([rows[at][2] for at in hubspot], [rows[at][3] for at in hubspot], [rows[at][0] for at in hubspot])
+            picked = [rows[at] for at in hubspot]
+            batch = hubspot_from_raw_batch([r[2] for r in picked], [r[3] for r in picked], [r[0] for r in picked])
         except Exception:  # whatever it is, `decode_event` of each row settles it as before
             batch = None
         if batch is not None:
