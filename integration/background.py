@@ -37,6 +37,7 @@ class BackgroundWorker:
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Condition()
         self._wake = threading.Event()
+        self._limit_reached = False  # the last due query answered as many as it asked for
         self._stop = threading.Event()
         self._closed = False  # set under _lock once the pool stops taking batches
         self._ticked_hour = -1
@@ -68,14 +69,18 @@ class BackgroundWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._tick()
+            self._wake.clear()  # before the due query: a wake-up while it runs makes the wait below return at once
             try:
-                dispatched = self.dispatch()
+                # Again at once only when the due query filled its limit: else all that was due
+                # is claimed or waits for a thread, and the next wake-up (intake, a batch ending)
+                # or poll finds the rest. Asking again found nothing, but walked the leases of
+                # the batch just claimed: ~0.3 ms of CPU per 100-event request in `gamefilm serve`.
+                dispatched = self.dispatch() and self._limit_reached
             except Exception:  # the store is down, say: keep the thread, try again after a poll
                 log.exception("dispatching due events failed")
                 dispatched = False
             if not dispatched:
                 self._wake.wait(self.poll_seconds)
-                self._wake.clear()
 
     def _tick(self) -> None:
         hour = int(self.worker.clock() // 3600)
@@ -96,6 +101,7 @@ class BackgroundWorker:
             return False
         full = {t for t, r in room.items() if r <= 0}
         due = self.worker.store.due_events(self.worker.clock(), self.batch_size * free, skip_tenants=full)
+        self._limit_reached = len(due) >= self.batch_size * free
         by_tenant: dict[str, list[str]] = defaultdict(list)
         for key, tenant in due:
             by_tenant[tenant].append(key)

@@ -17,6 +17,7 @@ REQUEST_LOGGER = "gamefilm.request"
 EVENT_LOGGER = "gamefilm.event"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 _FIELDS = "gamefilm_fields"  # LogRecord attribute holding a structured line's fields
+_EVENT_LOG = logging.getLogger(EVENT_LOGGER)  # loggers live as long as the process: looked up once
 
 
 class JsonFormatter(logging.Formatter):
@@ -112,6 +113,15 @@ def request_line(
     )
 
 
+def settled_event_logged(outcome: str) -> bool:
+    """Whether `settled_event` would write a line for `outcome` (the worker builds none when not)."""
+    return _EVENT_LOG.isEnabledFor(_settled_level(outcome))
+
+
+def _settled_level(outcome: str) -> int:
+    return logging.WARNING if outcome in ("dead", "retry") else logging.INFO
+
+
 def settled_event(
     *,
     key: str,
@@ -129,10 +139,9 @@ def settled_event(
     exception, as CRM error messages may echo record values. Returns the fields logged.
     """
     error_name = type(error).__name__ if isinstance(error, BaseException) else error
-    level = logging.WARNING if outcome in ("dead", "retry") else logging.INFO
     return _emit(
         EVENT_LOGGER,
-        level,
+        _settled_level(outcome),
         {
             "event": "settled",
             "key": key,

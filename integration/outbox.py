@@ -25,6 +25,7 @@ from integration.gateway.dry_run import DryRunGateway
 from integration.store import (
     ACTION_DONE,
     ACTION_FAILED,
+    ACTION_PLANNED,
     ACTION_SENT,
     ACTION_UNKNOWN,
     Action,
@@ -58,18 +59,11 @@ class OutboxResult:
     sent: int = 0
 
 
-def to_action(tenant_id: str, event_key: str, command: Command, dry_run: bool) -> Action:
-    return Action(
-        key=command.key,
-        tenant=tenant_id,
-        event_key=event_key,
-        rule=command.rule,
-        op=command.op,
-        record_id=command.record_id,
-        reason=command.reason,
-        payload=command_payload(command),
-        dry_run=dry_run,
-    )
+def to_action(tenant_id: str, event_key: str, command: Command, dry_run: bool, now: float = 0.0) -> Action:
+    """The outbox row of `command`, planned at `now` (as `Store.plan_actions` writes it)."""
+    c = command
+    return Action(c.key, tenant_id, event_key, c.rule, type(c).__name__, c.record_id, c.reason, command_payload(c), dry_run,
+                  ACTION_PLANNED, None, None, now, now, 0)  # fmt: skip
 
 
 def to_command(action: Action) -> Command:
@@ -95,20 +89,22 @@ class Outbox:
         events own: `existing` (their outbox from earlier attempts) and the rows just planned.
         A key planned already by another event stays that event's to send."""
         result = OutboxResult()
-        fresh = [to_action(tenant_id, event_key, c, dry_run) for event_key, commands in plans.items() for c in commands]
+        now = self.clock()
+        fresh: list[Action] = []
+        # Rows planned just now carry the very commands planned (the first one where two events
+        # of the batch planned one key, as the store kept); older ones are rebuilt.
+        planned_now: dict[str, Command] = {}
+        for event_key, commands in plans.items():
+            for c in commands:
+                fresh.append(to_action(tenant_id, event_key, c, dry_run, now))
+                planned_now.setdefault(c.key, c)
         result.planned = len(fresh)
         owned: dict[str, Action] = {}
         for event_key, rows in existing.items():
             owned.update({row.key: row for row in rows if row.event_key == event_key})
-        for row in self.store.plan_actions(fresh, self.clock()):
+        for row in self.store.plan_actions(fresh, now):
             if row.event_key in plans:
                 owned.setdefault(row.key, row)
-        # Rows planned just now carry the very commands planned (the first one where two events
-        # of the batch planned one key, as the store kept); older ones are rebuilt.
-        planned_now: dict[str, Command] = {}
-        for commands in plans.values():
-            for c in commands:
-                planned_now.setdefault(c.key, c)
         pending: list[tuple[Action, Command]] = []
         for row in owned.values():
             if row.status == ACTION_DONE:
@@ -126,7 +122,7 @@ class Outbox:
         for outcome in self._execute(gateway, to_send):
             outcomes[outcome.key] = outcome
             status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
-            result.finished.append(ActionUpdate(outcome.key, status, crm_id=outcome.crm_id, error=outcome.error))
+            result.finished.append(ActionUpdate(outcome.key, status, outcome.crm_id, outcome.error))
         for row, _ in pending:
             outcome = outcomes[row.key]
             if not outcome.ok:

@@ -7,7 +7,7 @@ event never loops hot and is dead after `max_attempts`, with its last error.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from integration import logs
@@ -60,13 +60,15 @@ class Settler:
         return key in self._settlements
 
     def done(self, stored: StoredEvent) -> None:
-        if self._add(self._held(stored, Settlement(stored.key, DONE, stored.attempts + 1))):
-            self.report.done.append(stored.key)
+        key = stored.key
+        if self._add(Settlement(key, DONE, stored.attempts + 1, 0.0, None, stored.lease_until)):
+            self.report.done.append(key)
             self._log(stored, "done", stored.attempts + 1)
 
     def ignore(self, stored: StoredEvent, status: str) -> None:
-        if self._add(self._held(stored, Settlement(stored.key, status, stored.attempts))):
-            self.report.ignored.append(stored.key)
+        key = stored.key
+        if self._add(Settlement(key, status, stored.attempts, 0.0, None, stored.lease_until)):
+            self.report.ignored.append(key)
             self._log(stored, status, stored.attempts)
 
     def fail(self, stored: StoredEvent, error: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
@@ -95,6 +97,8 @@ class Settler:
         return True
 
     def _log(self, stored: StoredEvent, outcome: str, attempts: int, retry_in_s: float | None = None) -> None:
+        if not logs.settled_event_logged(outcome):  # nothing is built for a line nobody writes
+            return
         logs.settled_event(
             key=stored.key,
             tenant=stored.event.tenant,
@@ -106,4 +110,7 @@ class Settler:
         )
 
     def _held(self, stored: StoredEvent, settlement: Settlement) -> Settlement:
-        return replace(settlement, lease_until=stored.lease_until)
+        """`settlement` under the claim `stored` was processed with (no dataclasses.replace:
+        several times the cost of building it)."""
+        s = settlement
+        return Settlement(s.key, s.status, s.attempts, s.next_attempt_at, s.last_error, stored.lease_until)

@@ -140,17 +140,19 @@ class Worker:
         """Settle (in `settler`) the tenant's events; answer the outcomes of what was sent."""
         resumed = [s for s in batch if s.key in outboxes]
         wanted: list[tuple[StoredEvent, list[tuple[Rule, Any]], list[Needs]]] = []
+        tenant_rules = self._rules(tenant)
         for stored in batch:
-            if stored.key in outboxes:
+            key, event = stored.key, stored.event
+            if key in outboxes:
                 continue
             try:
-                matching = [(rule, settings, rule.needs(stored.event, settings)) for rule, settings in self._rules(tenant)]
+                matching = [(rule, settings, rule.needs(event, settings)) for rule, settings in tenant_rules]
             except Exception as exc:  # a rule bug or invalid settings: this event only
                 settler.fail(stored, f"rule error: {type(exc).__name__}: {exc}")
                 continue
             rules = [(rule, settings) for rule, settings, need in matching if need is not None]
             if rules:
-                settler.rules[stored.key] = ",".join(rule.name for rule, _ in rules)
+                settler.rules[key] = rules[0][0].name if len(rules) == 1 else ",".join(rule.name for rule, _ in rules)
                 wanted.append((stored, rules, [need for _, _, need in matching if need is not None]))
             else:
                 settler.ignore(stored, ev.IGNORED)

@@ -8,6 +8,7 @@ recordings stay unmatched and hourly ticks settle instead of failing.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -22,25 +23,43 @@ class DryRunGateway(CrmGateway):
         self.crm = crm
         self.reader = reader
         self._seen: dict[str, dict[str, Any]] = {}
+        # Deals built from `_seen`, until an event changes their fields: the same deal is
+        # read batch after batch, its mapping (amount parsing & co.) was most of the read.
+        self._deals: dict[str, Deal] = {}
+        # Batches of one tenant may run side by side: a deal built from fields another batch
+        # is changing must never be kept after that change.
+        self._lock = threading.Lock()
 
     # --- reads ---------------------------------------------------------------------------
     def learn(self, events: Sequence[Event]) -> None:
         if self.reader is not None:
             return
-        for event in sorted(events, key=lambda e: e.occurred_at):
-            if event.object_type in ("deal", "opportunity"):
-                self._seen.setdefault(event.object_id, {}).update(event.changed)
+        with self._lock:
+            for event in sorted(events, key=lambda e: e.occurred_at):
+                if event.object_type in ("deal", "opportunity"):
+                    seen = self._seen.setdefault(event.object_id, {})
+                    if not all(_same(seen.get(name, _ABSENT), value) for name, value in event.changed.items()):
+                        self._deals.pop(event.object_id, None)
+                    seen.update(event.changed)
 
     def read_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         if self.reader is not None:
             return self.reader.read_deals(ids)
+        with self._lock:
+            deals = self._deals
+            for i in ids:
+                if i in self._seen and i not in deals:
+                    deals[i] = self._deal(i, self._seen[i])  # a RecordDataError is raised (and not kept) each time
+            return {i: deals[i] for i in ids if i in deals}
+
+    def _deal(self, deal_id: str, seen: dict[str, Any]) -> Deal:
         if self.crm == "hubspot":
             from integration.gateway.hubspot import deal_from_properties
 
-            return {i: deal_from_properties(i, self._seen[i]) for i in ids if i in self._seen}
+            return deal_from_properties(deal_id, seen)
         from integration.gateway.salesforce import deal_from_record
 
-        return {i: deal_from_record({**self._seen[i], "Id": i}) for i in ids if i in self._seen}
+        return deal_from_record({**seen, "Id": deal_id})
 
     def read_users(self, ids: Sequence[str]) -> dict[str, User]:
         return self.reader.read_users(ids) if self.reader else {}
@@ -76,8 +95,17 @@ class DryRunGateway(CrmGateway):
         return _RECORDED
 
 
+_ABSENT = object()
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Whether learning `new` over `old` leaves the field as it was: only text or nulls are
+    compared (1 == True == 1.0, and containers may hide such pairs: those always count as new)."""
+    return (type(old) is type(new) is str and old == new) or (old is None and new is None)
+
+
 def _planned(commands: Sequence[Command]) -> list[Outcome]:
-    return [Outcome(key=c.key, ok=True, detail={"dry_run": True}) for c in commands]
+    return [Outcome(c.key, True, None, None, False, False, {"dry_run": True}) for c in commands]
 
 
 _RECORDED: CommandHandler[Any] = CommandHandler(send=_planned, find=lambda commands: {c.key: None for c in commands})

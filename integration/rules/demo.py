@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
@@ -15,7 +16,7 @@ from integration.events import Event
 from integration.rules.base import Needs, Rule, State
 
 if TYPE_CHECKING:  # rules need no config at run time (config validates rule settings)
-    from integration.commands import Command
+    from integration.commands import AddNote, Command
     from integration.config import Tenant
 
 _DEAL_TYPES = ("deal", "opportunity")
@@ -42,18 +43,17 @@ class NoteOnChangeRule(Rule):
     def needs(self, event: Event, settings: Any) -> Needs | None:
         if event.object_type not in _DEAL_TYPES or event.kind not in (ev.CREATED, ev.UPDATED):
             return None
-        if not set(event.changed) & set(settings["properties"]):
+        if not set(event.changed).intersection(settings["properties"]):
             return None
         return Needs(deal_ids=(event.object_id,))
 
     def plan(self, event: Event, settings: Any, state: State, tenant: Tenant) -> list[Command]:
-        from integration.commands import AddNote  # here: validating config (a cold start) needs no commands
-
+        add_note = _add_note()
         deal = state.deals.get(event.object_id)
-        watched = sorted(set(event.changed) & set(settings["properties"]))
+        watched = sorted(set(event.changed).intersection(settings["properties"]))
         current = ", ".join(f"{name} is now {deal.fields.get(name, '?') if deal else event.changed[name]}" for name in watched)
         return [
-            AddNote(
+            add_note(
                 key=f"{self.name}#{event.key}",
                 rule=self.name,
                 reason=f"{', '.join(watched)} changed on {event.object_type} {event.object_id}",
@@ -61,3 +61,11 @@ class NoteOnChangeRule(Rule):
                 body=f"Game Film noticed a change: {current}.",
             )
         ]
+
+
+@cache
+def _add_note() -> type[AddNote]:
+    """Imported on the first plan, not with the module: validating config (a cold start) needs no commands."""
+    from integration.commands import AddNote
+
+    return AddNote

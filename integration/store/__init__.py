@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
-from integration.events import DEAD, DONE, PENDING, UNKNOWN, Event, Received, StoredEvent, event_from_json, event_to_json
+from integration.events import DEAD, DONE, PENDING, SOURCE_HUBSPOT, UNKNOWN, Event, Received, StoredEvent, event_from_json, event_to_json
 
 if TYPE_CHECKING:
     from integration.ledger import ReviewLedger
@@ -228,6 +228,27 @@ def decode_event(body: str, source: str | None, key: str, tenant: str, received_
         log.warning("stored event %s cannot be normalised (%s): treated as unknown", key, type(exc).__name__)
         return Event(key=key, tenant=tenant, crm=source.partition("-")[0], object_type="unknown", object_id="",
                      kind=UNKNOWN, occurred_at=datetime.fromtimestamp(received_at, tz=timezone.utc), source_id="")  # fmt: skip
+
+
+def decode_events(rows: Sequence[tuple[str, str | None, str, str, float]]) -> list[Event]:
+    """`decode_event` of each (body, source, key, tenant, received_at), in order. The HubSpot
+    rows of a claim usually share one shape: they are built together when they do
+    (`normalize.hubspot_from_raw_batch`), one by one (`decode_event`) when they do not."""
+    hubspot = [at for at, row in enumerate(rows) if row[1] == SOURCE_HUBSPOT]
+    built: dict[int, Event] = {}
+    if len(hubspot) > 1:
+        from integration.normalize import hubspot_from_raw_batch
+
+        try:
+            picked = [rows[at] for at in hubspot]
+            batch = hubspot_from_raw_batch([r[2] for r in picked], [r[3] for r in picked], [r[0] for r in picked])
+        except Exception:  # whatever it is, `decode_event` of each row settles it as before
+            batch = None
+        if batch is not None:
+            if len(batch) == len(rows):  # the usual claim: HubSpot rows only
+                return batch
+            built = dict(zip(hubspot, batch))
+    return [built[at] if at in built else decode_event(*row) for at, row in enumerate(rows)]
 
 
 def payload_to_json(payload: Mapping[str, Any]) -> str:

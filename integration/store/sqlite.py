@@ -35,7 +35,7 @@ from integration.store import (
 )
 from integration.store.sqlite_ledger import SqliteLedger
 from integration.store.sqlite_schema import create_schema
-from integration.store.sqlite_rows import action_from_row, event_from_row, filters, planned_row, row_of, select_in
+from integration.store.sqlite_rows import action_from_row, event_from_row, events_from_rows, filters, planned_row, row_of, select_in
 from integration.store.sqlite_lock import WriteLock
 from integration.store.sqlite_pool import ConnectionPool, PooledStatements, Transaction, connect
 from integration.store.sqlite_checkpoint import CheckpointAfterWrites, Checkpointer
@@ -217,7 +217,7 @@ class SqliteStore(Store):
         # Decoded after COMMIT: decoding 100 events inside held the write lock (and so the
         # acks, in the server's process) ~5 ms. A row that cannot be read undoes the claim.
         try:
-            claimed = [event_from_row(r) for r in rows]
+            claimed = events_from_rows(rows)
         except Exception:
             self._unclaim([r[0] for r in rows], lease_until, now)
             raise
@@ -263,8 +263,8 @@ class SqliteStore(Store):
 
     # --- actions (the outbox) -------------------------------------------------------------
     def plan_actions(self, actions: Sequence[Action], now: float) -> list[Action]:
-        """One transaction: read which keys exist, insert the others (the write lock is held
-        from BEGIN IMMEDIATE, so nobody inserts in between)."""
+        """One transaction: insert the new keys, keep the rows of known ones (the write lock is
+        held from BEGIN IMMEDIATE, so nobody inserts in between)."""
         if not actions:
             return []
         planned: dict[str, Action] = {}
@@ -272,9 +272,17 @@ class SqliteStore(Store):
             planned.setdefault(a.key, a)
         planned = {key: planned_row(a, now) for key, a in planned.items()}
         rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
+        insert = f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        existing: dict[str, Action] = {}
         with self._tx(durable=False) as db:  # a plan lost to a power cut is planned again
-            existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
-            db.executemany(f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})", [row for key, row in rows.items() if key not in existing])
+            # Usually every key is new: one statement. Where one was not (a resumed or replayed
+            # plan), or any row failed, it is undone and done the careful way: read, then insert.
+            db.execute("SAVEPOINT plan")
+            if db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), list(rows.values())).rowcount != len(rows):
+                db.execute("ROLLBACK TO plan")
+                existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
+                db.executemany(insert, [row for key, row in rows.items() if key not in existing])
+            db.execute("RELEASE plan")
         stored = {**planned, **existing}
         return [stored[a.key] for a in actions]
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, Sequence
 
 from integration.events import StoredEvent
-from integration.store import ACTION_PLANNED, Action, decode_event, payload_to_json
+from integration.store import ACTION_PLANNED, Action, decode_event, decode_events, payload_to_json
 
 if TYPE_CHECKING:
     from integration.store.sqlite_pool import PooledStatements
@@ -54,8 +54,20 @@ def event_from_row(row: tuple) -> StoredEvent:
     )
 
 
+def events_from_rows(rows: Sequence[tuple]) -> list[StoredEvent]:
+    """`event_from_row` of each row, their events decoded together (`decode_events`)."""
+    events = decode_events([(r[3], r[2], r[0], r[1], r[6]) for r in rows])  # (body, source, key, tenant, received_at)
+    return [
+        StoredEvent(event, status, attempts, received_at, next_attempt_at, updated_at, last_error, lease_until)
+        for event, (_, _, _, _, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error) in zip(events, rows)
+    ]
+
+
 def planned_row(a: Action, now: float) -> Action:
-    """`a` as a new outbox row (dataclasses.replace costs several times more per row)."""
+    """`a` as a new outbox row (dataclasses.replace costs several times more per row); `a`
+    itself when it is one already (the outbox builds its rows so)."""
+    if a.status == ACTION_PLANNED and a.created_at == now == a.updated_at and a.crm_id is None and a.error is None and not a.sends:
+        return a
     return Action(a.key, a.tenant, a.event_key, a.rule, a.op, a.record_id, a.reason, a.payload, a.dry_run, ACTION_PLANNED, None, None, now, now, 0)
 
 
