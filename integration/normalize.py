@@ -197,10 +197,18 @@ def _hubspot_event(data: Mapping[str, Any], tenant_id: str, raw: Mapping[str, An
     object_id = _hubspot_object_id(data)
     name = data.get("propertyName")
     changed = {name: data.get("propertyValue")} if name else {}
-    return Event(  # positional, in field order: the worker builds one per event it claims
-        key, tenant_id, "hubspot", object_type or "unknown", str(object_id), _HUBSPOT_ACTIONS.get(action, ev.UNKNOWN),
-        datetime.fromtimestamp(data["occurredAt"] / 1000, tz=timezone.utc), str(data["eventId"]), changed, dict(raw),
-    )  # fmt: skip
+    return Event(
+        key=key,
+        tenant=tenant_id,
+        crm="hubspot",
+        object_type=object_type or "unknown",
+        object_id=str(object_id),
+        kind=_HUBSPOT_ACTIONS.get(action, ev.UNKNOWN),
+        occurred_at=datetime.fromtimestamp(data["occurredAt"] / 1000, tz=timezone.utc),
+        source_id=str(data["eventId"]),
+        changed=changed,
+        raw=dict(raw),
+    )
 
 
 # --- Salesforce outbound messages (SOAP) -----------------------------------------------------------

@@ -61,9 +61,20 @@ class OutboxResult:
 
 def to_action(tenant_id: str, event_key: str, command: Command, dry_run: bool, now: float = 0.0) -> Action:
     """The outbox row of `command`, planned at `now` (as `Store.plan_actions` writes it)."""
-    c = command
-    return Action(c.key, tenant_id, event_key, c.rule, type(c).__name__, c.record_id, c.reason, command_payload(c), dry_run,
-                  ACTION_PLANNED, None, None, now, now, 0)  # fmt: skip
+    return Action(
+        key=command.key,
+        tenant=tenant_id,
+        event_key=event_key,
+        rule=command.rule,
+        op=command.op,
+        record_id=command.record_id,
+        reason=command.reason,
+        payload=command_payload(command),
+        dry_run=dry_run,
+        status=ACTION_PLANNED,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def to_command(action: Action) -> Command:
@@ -122,7 +133,7 @@ class Outbox:
         for outcome in self._execute(gateway, to_send):
             outcomes[outcome.key] = outcome
             status = ACTION_DONE if outcome.ok else ACTION_UNKNOWN if outcome.ambiguous else ACTION_FAILED
-            result.finished.append(ActionUpdate(outcome.key, status, outcome.crm_id, outcome.error))
+            result.finished.append(ActionUpdate(outcome.key, status, crm_id=outcome.crm_id, error=outcome.error))
         for row, _ in pending:
             outcome = outcomes[row.key]
             if not outcome.ok:

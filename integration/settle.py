@@ -61,13 +61,13 @@ class Settler:
 
     def done(self, stored: StoredEvent) -> None:
         key = stored.key
-        if self._add(Settlement(key, DONE, stored.attempts + 1, 0.0, None, stored.lease_until)):
+        if self._add(Settlement(key, DONE, stored.attempts + 1, lease_until=stored.lease_until)):
             self.report.done.append(key)
             self._log(stored, "done", stored.attempts + 1)
 
     def ignore(self, stored: StoredEvent, status: str) -> None:
         key = stored.key
-        if self._add(Settlement(key, status, stored.attempts, 0.0, None, stored.lease_until)):
+        if self._add(Settlement(key, status, stored.attempts, lease_until=stored.lease_until)):
             self.report.ignored.append(key)
             self._log(stored, status, stored.attempts)
 
@@ -113,4 +113,4 @@ class Settler:
         """`settlement` under the claim `stored` was processed with (no dataclasses.replace:
         several times the cost of building it)."""
         s = settlement
-        return Settlement(s.key, s.status, s.attempts, s.next_attempt_at, s.last_error, stored.lease_until)
+        return Settlement(s.key, s.status, s.attempts, s.next_attempt_at, s.last_error, lease_until=stored.lease_until)

@@ -105,7 +105,7 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _planned(commands: Sequence[Command]) -> list[Outcome]:
-    return [Outcome(c.key, True, None, None, False, False, {"dry_run": True}) for c in commands]
+    return [Outcome(key=c.key, ok=True, detail={"dry_run": True}) for c in commands]
 
 
 _RECORDED: CommandHandler[Any] = CommandHandler(send=_planned, find=lambda commands: {c.key: None for c in commands})
