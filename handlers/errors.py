@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import orjson  # several times faster than json on 100-event batches; same errors
 from flask import Flask, Response, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -36,6 +37,11 @@ def services() -> Services:
 def json_error(status: int, error: str, message: str, **extra: Any) -> tuple[Response, int]:
     note(error=error, field=extra.get("field"), message=message if status == 401 else None)
     return jsonify({"error": error, "message": message, **extra}), status
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """`jsonify` for the hot paths: orjson writes the body in C (the same JSON, keys unsorted)."""
+    return Response(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), status, mimetype="application/json")
 
 
 class InputError(Exception):
@@ -77,15 +83,24 @@ def require_content_type(*allowed: str) -> None:
 
 
 def parse_json(body: bytes) -> Any:
-    import orjson  # several times faster than json on 100-event batches; same errors
+    """The body's JSON value: 400 naming the body when it is not JSON or nests too deep."""
+    value = load_json(body)
+    check_depth(value)
+    return value
 
+
+def load_json(body: bytes) -> Any:
+    """The body's JSON value, depth unchecked: callers that skip `check_depth` must know the
+    value is shallow (e.g. `hubspot_fields.uniform_batch` accepted it)."""
     try:
-        value = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(400, "malformed_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}", "body") from None
+
+
+def check_depth(value: Any) -> None:
     if limits.too_deep(value):
         raise InputError(400, "too_deep", f"JSON nests more than {limits.MAX_JSON_DEPTH} levels", "body")
-    return value
 
 
 def _too_large(limit: int) -> InputError:

@@ -29,6 +29,7 @@ _REQUIRED = frozenset(REQUIRED_INTS + ("objectId",))  # for the batch form
 _KEY = "hubspot#{}#{}#{}#{}#{}"  # `normalize._hubspot_key` with objectId present
 _INT, _STR, _DICT = {int}, {str}, {dict}
 _STR_OR_NONE = {str, type(None)}
+_CONTAINERS = frozenset((dict, list))
 
 
 def well_typed(item: Any) -> bool:
@@ -59,8 +60,10 @@ def well_typed(item: Any) -> bool:
 
 def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
     """(delivery keys, portal ids) when every event has the same fields in the same order (as
-    HubSpot sends them), each `well_typed`, with an objectId; else None: the caller then
-    checks event by event. Never accepts an event `well_typed` refuses (tests check it).
+    HubSpot sends them), each `well_typed`, with an objectId, and no value is an object or an
+    array; else None: the caller then checks event by event. Never accepts an event
+    `well_typed` refuses (tests check it). An accepted batch nests two levels (an array of
+    flat objects), so the caller need not measure its depth (`limits.too_deep`).
 
     All values are laid out in one list, so each field is a slice of it, checked in C.
     """
@@ -74,10 +77,12 @@ def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
     types = list(map(type, values))
     column: dict[str, list[Any]] = {}
     for at, name in enumerate(names):
-        kind = _FIELD_KINDS.get(name)
-        if kind is None:
-            continue
         kinds = set(types[at::width])
+        kind = _FIELD_KINDS.get(name)
+        if kind is None:  # a field the schema passes through (INCLUDE): it must only be flat
+            if not kinds.isdisjoint(_CONTAINERS):
+                return None
+            continue
         if kind == _ID_FIELD:
             ints = values[at::width]
             if kinds != _INT or min(ints) < 0 or max(ints) > _HIGHEST.get(name, limits.MAX_ID):

@@ -111,13 +111,19 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
     return out
 
 
-def hubspot_received(payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True) -> Normalized:
+def hubspot_received(
+    payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True,
+    check_depth: Callable[[Any], None] = lambda payload: None,
+) -> Normalized:  # fmt: skip
     """What the ack stores of a HubSpot webhook array: `hubspot_batch`'s validation, then each
-    event raw with its delivery key (`Received`)."""
+    event raw with its delivery key (`Received`). `check_depth(payload)` (it raises) runs first
+    unless the batch check found the payload flat: the ack parses without measuring depth."""
     out = Normalized(key_field="eventId")
     events, indexes, source = out.events, out.indexes, ev.SOURCE_HUBSPOT
     uniform = uniform_batch(payload) if type(payload) is list and len(payload) <= MAX_BATCH else None
-    if uniform is not None and len(uniform[1]) == 1:  # the usual batch: one pass per field
+    if uniform is None:
+        check_depth(payload)
+    elif len(uniform[1]) == 1:  # the usual batch: one pass per field
         tenant = config.hubspot_tenant(next(iter(uniform[1])))
         if tenant is not None and signed_for(tenant):
             fields = zip(uniform[0], repeat(tenant.id), repeat(source), _raw_bodies(payload), payload)
