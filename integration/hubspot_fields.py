@@ -65,7 +65,9 @@ def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
     `well_typed` refuses (tests check it). An accepted batch nests two levels (an array of
     flat objects), so the caller need not measure its depth (`limits.too_deep`).
 
-    All values are laid out in one list, so each field is a slice of it, checked in C.
+    All values are laid out in one list, so each field is a slice of it, checked in C; when
+    every event's values have the first event's types (one list comparison), each field's
+    type is that one.
     """
     if not payload or set(map(type, payload)) != _DICT:
         return None
@@ -75,9 +77,11 @@ def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
         return None
     values = list(chain.from_iterable(map(dict.values, payload)))
     types = list(map(type, values))
+    first = types[:width]
+    alike = types == first * count  # the usual batch: each field has one type throughout
     column: dict[str, list[Any]] = {}
     for at, name in enumerate(names):
-        kinds = set(types[at::width])
+        kinds = {first[at]} if alike else set(types[at::width])
         kind = _FIELD_KINDS.get(name)
         if kind is None:  # a field the schema passes through (INCLUDE): it must only be flat
             if not kinds.isdisjoint(_CONTAINERS):

@@ -126,9 +126,12 @@ def hubspot_received(
     elif len(uniform[1]) == 1:  # the usual batch: one pass per field
         tenant = config.hubspot_tenant(next(iter(uniform[1])))
         if tenant is not None and signed_for(tenant):
-            fields = zip(uniform[0], repeat(tenant.id), repeat(source), _raw_bodies(payload), payload)
+            bodies = _raw_bodies(payload)
+            fields = zip(uniform[0], repeat(tenant.id), repeat(source), bodies, payload)
             out.events = list(map(tuple.__new__, repeat(Received), fields))  # Received(*f), built in C
             out.indexes = list(range(len(payload)))
+            # Its keys are five ids (at most 103 ASCII characters): only a body can be over a limit.
+            out.within_limits = max(map(len, bodies)) * 4 <= limits.MAX_EVENT_BYTES
             return out
     for index, data, tenant, item in _hubspot_valid(payload, config, signed_for, out):
         events.append(Received(_hubspot_key(data), tenant.id, source, raw_json(item), item))
