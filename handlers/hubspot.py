@@ -59,11 +59,10 @@ def signed_uri(req: Request, intake: IntakeConfig) -> str:
         raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
     path_and_query = raw if raw and raw.startswith("/") else req.script_root + path + query
     proto, host, prefix = req.scheme, req.host, ""
-    if intake.trust_forwarded:
-        headers = req.headers
-        proto = headers.get("X-Forwarded-Proto", proto).split(",")[0].strip()
-        host = headers.get("X-Forwarded-Host", host).split(",")[0].strip()
-        prefix = headers.get("X-Forwarded-Prefix", "").rstrip("/")
+    if intake.trust_forwarded:  # the headers as WSGI names them (werkzeug's lookup raises for each absent one)
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", proto).split(",")[0].strip()
+        host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+        prefix = environ.get("HTTP_X_FORWARDED_PREFIX", "").rstrip("/")
     return f"{proto}://{host}{prefix}{path_and_query}"
 
 
