@@ -141,7 +141,7 @@ def hubspot_received(
 
 def _raw_bodies(payload: list[Any]) -> list[str]:
     try:
-        return [body.decode() for body in map(orjson.dumps, payload)]
+        return list(map(bytes.decode, map(orjson.dumps, payload)))
     except orjson.JSONEncodeError:
         return list(map(raw_json, payload))
 
