@@ -75,7 +75,7 @@ def gamefilm_signed_tenant(body: bytes, secret_envs: Callable[["Tenant"], Sequen
 def require_content_type(*allowed: str) -> None:
     environ = request.environ
     given = environ.get("CONTENT_TYPE")
-    if given not in allowed:  # else parse it: parameters, case
+    if given not in allowed:  # not verbatim one of them: parse it (parameters, case)
         mimetype = request.mimetype
         if mimetype not in allowed:
             message = f"Content-Type must be {' or '.join(allowed)}, not {mimetype or 'missing'}"

@@ -32,7 +32,6 @@ class Normalized:
     key_field: str = "id"  # the payload field a delivery key is built from (for its limit)
     within_limits: bool = False  # its maker measured every event as storable: nothing to enforce
 
-
     def add(self, index: int, event: Any) -> None:
         self.events.append(event)
         self.indexes.append(index)
