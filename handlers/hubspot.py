@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Request, Response, request
 
-from handlers.errors import InputError, parse_json, raw_body, require_content_type, services
+from handlers.errors import InputError, check_depth, json_response, load_json, raw_body, require_content_type, services
 from handlers.observe import note
-from integration.config_model import Tenant
+from integration.config_model import IntakeConfig, Tenant
 from integration.normalize import describe, hubspot_received
 from integration.signature import SignatureError, verify_hubspot_v3
 
@@ -25,12 +25,14 @@ def hubspot_signed_tenants(body: bytes) -> list[Tenant]:
     portals may share one app): the webhook and the app card's backend both start here. 401
     naming the header when no secret matches. Each secret is read once per request."""
     s = services()
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]  # one proxy hop, not ten
     tenants = [t for t in s.config.tenants if t.crm == "hubspot"]
     secret_of = {t.id: s.secret(t.client_secret_env) for t in tenants}
+    headers = req.headers
     try:
         matched = verify_hubspot_v3(
-            secrets=sorted({v for v in secret_of.values() if v}), method=request.method, uri=signed_uri(), body=body,
-            signature=request.headers.get("X-HubSpot-Signature-v3"), timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+            secrets=sorted({v for v in secret_of.values() if v}), method=req.method, uri=signed_uri(req, s.config.intake), body=body,
+            signature=headers.get("X-HubSpot-Signature-v3"), timestamp=headers.get("X-HubSpot-Request-Timestamp"),
             now=s.clock(), tolerance=s.config.intake.signature_tolerance_seconds,
         )  # fmt: skip
     except SignatureError as exc:
@@ -38,33 +40,34 @@ def hubspot_signed_tenants(body: bytes) -> list[Tenant]:
     return [t for t in tenants if secret_of[t.id] == matched]
 
 
-def signed_uri() -> str:
+def signed_uri(req: Request, intake: IntakeConfig) -> str:
     """The URI HubSpot called, as HubSpot saw it (not as API Gateway/Lambda rewrote it).
 
     `intake.public_base_url` (e.g. https://abc.execute-api.us-east-1.amazonaws.com/prod) wins;
     else, behind a proxy, X-Forwarded-Proto/-Host/-Prefix; else the request as received.
     """
-    intake = services().config.intake
     # Bytes that are not UTF-8 cannot be what HubSpot signed: decode them so the check fails cleanly.
-    query = f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
-    path = quote(request.path, safe="/%:@!$&'()*+,;=-._~")
+    query_string = req.query_string
+    query = f"?{query_string.decode('utf-8', 'replace')}" if query_string else ""
+    path = quote(req.path, safe="/%:@!$&'()*+,;=-._~")
     if intake.public_base_url:
         return intake.public_base_url.rstrip("/") + path + query
     # Servers that keep the request line as sent (werkzeug, gunicorn) give the exact bytes.
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    environ = req.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:  # WSGI hands over the request line's bytes as latin-1 (PEP 3333): recover the text
         raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
-    path_and_query = raw if raw and raw.startswith("/") else request.script_root + path + query
-    proto, host, prefix = request.scheme, request.host, ""
-    if intake.trust_forwarded:
-        proto = request.headers.get("X-Forwarded-Proto", proto).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip()
-        prefix = request.headers.get("X-Forwarded-Prefix", "").rstrip("/")
+    path_and_query = raw if raw and raw.startswith("/") else req.script_root + path + query
+    proto, host, prefix = req.scheme, req.host, ""
+    if intake.trust_forwarded:  # the headers as WSGI names them (werkzeug's lookup raises for each absent one)
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", proto).split(",")[0].strip()
+        host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+        prefix = environ.get("HTTP_X_FORWARDED_PREFIX", "").rstrip("/")
     return f"{proto}://{host}{prefix}{path_and_query}"
 
 
 @bp.post("/hooks/hubspot")
-def hubspot_webhook() -> Response | tuple[Response, int]:
+def hubspot_webhook() -> Response:
     require_content_type("application/json")
     s = services()
     body = raw_body()
@@ -72,12 +75,14 @@ def hubspot_webhook() -> Response | tuple[Response, int]:
     note(tenant=",".join(t.id for t in signed))
     signed_ids = {t.id for t in signed}
     signed_for = lambda tenant: tenant.id in signed_ids  # noqa: E731
-    batch = hubspot_received(parse_json(body), s.config, signed_for).enforce_limits(len(body))
+    # Parsed without the generic depth walk: the batch check vouches for a flat batch, and
+    # `check_depth` runs on anything else before it is looked at.
+    batch = hubspot_received(load_json(body), s.config, signed_for, check_depth).enforce_limits(len(body))
     accepted = s.intake.accept(batch.events)
     note(accepted=accepted.new, duplicates=accepted.duplicates, rejected=len(batch.rejected), dropped=len(batch.dropped))
     for dropped in batch.dropped:  # the portal id is payload content: the response names it, the log doesn't
         log.warning("hubspot event %d dropped: no tenant for its portalId", dropped.index)
-    return jsonify(
+    return json_response(
         {
             "accepted": accepted.new,
             "duplicates": accepted.duplicates,

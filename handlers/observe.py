@@ -18,7 +18,9 @@ from integration import logs
 def note(**fields: Any) -> None:
     """Remember facts for this request's log line (None values are ignored)."""
     noted: dict[str, Any] = g.setdefault("log_fields", {})
-    noted.update({k: v for k, v in fields.items() if v is not None})
+    for name, value in fields.items():
+        if value is not None:
+            noted[name] = value
 
 
 @lru_cache(maxsize=1)
@@ -59,11 +61,13 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        noted: dict[str, Any] = g.get("log_fields", {})
-        started = g.get("started", time.perf_counter())
+        state = vars(g._get_current_object())  # type: ignore[attr-defined]  # one proxy hop, not two
+        noted: dict[str, Any] = state.get("log_fields", {})
+        started = state.get("started", time.perf_counter())
+        req = request._get_current_object()  # type: ignore[attr-defined]
         logs.request_line(
-            method=request.method,
-            endpoint=request.url_rule.rule if request.url_rule is not None else "(no route)",
+            method=req.method,
+            endpoint=req.url_rule.rule if req.url_rule is not None else "(no route)",
             status=response.status_code,
             duration_ms=(time.perf_counter() - started) * 1000,
             tenant=noted.get("tenant"),

@@ -30,6 +30,7 @@ class Normalized:
     dropped: list[Rejected] = field(default_factory=list)  # valid, but for no tenant of ours
     indexes: list[int] = field(default_factory=list)  # each event's position in the batch
     key_field: str = "id"  # the payload field a delivery key is built from (for its limit)
+    within_limits: bool = False  # its maker measured every event as storable: nothing to enforce
 
     def add(self, index: int, event: Any) -> None:
         self.events.append(event)
@@ -37,6 +38,8 @@ class Normalized:
 
     def enforce_limits(self, body_size: int) -> Normalized:
         """Move events no store could keep identically (key or size limits) to `rejected`."""
+        if self.within_limits:
+            return self
         if self.events and type(self.events[0]) is Received:  # sizes are known exactly
             if not limits.any_received_may_exceed(self.events):
                 return self  # the usual batch: nothing can be over a limit

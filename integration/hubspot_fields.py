@@ -29,6 +29,7 @@ _REQUIRED = frozenset(REQUIRED_INTS + ("objectId",))  # for the batch form
 _KEY = "hubspot#{}#{}#{}#{}#{}"  # `normalize._hubspot_key` with objectId present
 _INT, _STR, _DICT = {int}, {str}, {dict}
 _STR_OR_NONE = {str, type(None)}
+_CONTAINERS = frozenset((dict, list))
 
 
 def well_typed(item: Any) -> bool:
@@ -59,10 +60,14 @@ def well_typed(item: Any) -> bool:
 
 def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
     """(delivery keys, portal ids) when every event has the same fields in the same order (as
-    HubSpot sends them), each `well_typed`, with an objectId; else None: the caller then
-    checks event by event. Never accepts an event `well_typed` refuses (tests check it).
+    HubSpot sends them), each `well_typed`, with an objectId, and no value is an object or an
+    array; else None: the caller then checks event by event. Never accepts an event
+    `well_typed` refuses (tests check it). An accepted batch nests two levels (an array of
+    flat objects), so the caller need not measure its depth (`limits.too_deep`).
 
-    All values are laid out in one list, so each field is a slice of it, checked in C.
+    All values are laid out in one list, so each field is a slice of it, checked in C; when
+    every event's values have the first event's types (one list comparison), each field's
+    type is that one.
     """
     if not payload or set(map(type, payload)) != _DICT:
         return None
@@ -72,12 +77,16 @@ def uniform_batch(payload: list[Any]) -> tuple[list[str], set[int]] | None:
         return None
     values = list(chain.from_iterable(map(dict.values, payload)))
     types = list(map(type, values))
+    first = types[:width]
+    alike = types == first * count  # the usual batch: each field has one type throughout
     column: dict[str, list[Any]] = {}
     for at, name in enumerate(names):
+        kinds = {first[at]} if alike else set(types[at::width])
         kind = _FIELD_KINDS.get(name)
-        if kind is None:
+        if kind is None:  # a field the schema passes through (INCLUDE): it must only be flat
+            if not kinds.isdisjoint(_CONTAINERS):
+                return None
             continue
-        kinds = set(types[at::width])
         if kind == _ID_FIELD:
             ints = values[at::width]
             if kinds != _INT or min(ints) < 0 or max(ints) > _HIGHEST.get(name, limits.MAX_ID):

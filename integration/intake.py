@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter
 from typing import Callable, Sequence
 
 from integration.events import Event
 from integration.store import Store
 
 log = logging.getLogger(__name__)
+_KEY = attrgetter("key")
 
 
 class StoreUnavailable(Exception):
@@ -52,7 +55,7 @@ class Intake:
             inserted = self.store.add_events(events, self.clock())
         except Exception as exc:  # any failure means "not known to be stored"
             raise StoreUnavailable(exc) from exc
-        new_keys = [e.key for e, fresh in zip(events, inserted) if fresh]
+        new_keys = list(compress(map(_KEY, events), inserted))
         if new_keys:
             try:
                 self.notify(new_keys)

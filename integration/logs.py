@@ -6,6 +6,7 @@ payload) is reduced to the exception's class and its frames.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -70,9 +71,12 @@ class _Summary:
         return " ".join(f"{k}={v}" for k, v in self.fields.items())
 
 
+_logger = functools.cache(logging.getLogger)  # getLogger takes the logging module's lock on each call
+
+
 def _emit(logger: str, level: int, fields: dict[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in fields.items() if v is not None}
-    log = logging.getLogger(logger)
+    log = _logger(logger)
     if log.isEnabledFor(level):
         log.log(level, "%s", _Summary(fields), extra={_FIELDS: fields})
     return fields

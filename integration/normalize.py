@@ -111,18 +111,27 @@ def hubspot_batch(payload: Any, config: Config, signed_for: Callable[[Tenant], b
     return out
 
 
-def hubspot_received(payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True) -> Normalized:
+def hubspot_received(
+    payload: Any, config: Config, signed_for: Callable[[Tenant], bool] = lambda t: True,
+    check_depth: Callable[[Any], None] = lambda payload: None,
+) -> Normalized:  # fmt: skip
     """What the ack stores of a HubSpot webhook array: `hubspot_batch`'s validation, then each
-    event raw with its delivery key (`Received`)."""
+    event raw with its delivery key (`Received`). `check_depth(payload)` (it raises) runs first
+    unless the batch check found the payload flat: the ack parses without measuring depth."""
     out = Normalized(key_field="eventId")
     events, indexes, source = out.events, out.indexes, ev.SOURCE_HUBSPOT
     uniform = uniform_batch(payload) if type(payload) is list and len(payload) <= MAX_BATCH else None
-    if uniform is not None and len(uniform[1]) == 1:  # the usual batch: one pass per field
+    if uniform is None:
+        check_depth(payload)
+    elif len(uniform[1]) == 1:  # the usual batch: one pass per field
         tenant = config.hubspot_tenant(next(iter(uniform[1])))
         if tenant is not None and signed_for(tenant):
-            fields = zip(uniform[0], repeat(tenant.id), repeat(source), _raw_bodies(payload), payload)
+            bodies = _raw_bodies(payload)
+            fields = zip(uniform[0], repeat(tenant.id), repeat(source), bodies, payload)
             out.events = list(map(tuple.__new__, repeat(Received), fields))  # Received(*f), built in C
             out.indexes = list(range(len(payload)))
+            # Its keys are five ids (at most 103 ASCII characters): only a body can be over a limit.
+            out.within_limits = max(map(len, bodies)) * 4 <= limits.MAX_EVENT_BYTES
             return out
     for index, data, tenant, item in _hubspot_valid(payload, config, signed_for, out):
         events.append(Received(_hubspot_key(data), tenant.id, source, raw_json(item), item))
@@ -132,7 +141,7 @@ def hubspot_received(payload: Any, config: Config, signed_for: Callable[[Tenant]
 
 def _raw_bodies(payload: list[Any]) -> list[str]:
     try:
-        return [body.decode() for body in map(orjson.dumps, payload)]
+        return list(map(bytes.decode, map(orjson.dumps, payload)))
     except orjson.JSONEncodeError:
         return list(map(raw_json, payload))
 

@@ -29,6 +29,8 @@ class SignatureError(Exception):
 
 def hubspot_uri(uri: str) -> str:
     """Decode only HubSpot's listed escapes (case-insensitive hex), leaving others as sent."""
+    if "%" not in uri:
+        return uri
     out: list[str] = []
     i = 0
     while i < len(uri):

@@ -99,6 +99,30 @@ def test_requests_queued_during_a_commit_share_the_next_one(tmp_path):
     store.close()
 
 
+def test_a_group_of_new_rows_is_not_read_back_and_a_key_two_requests_share_is_new_for_the_first(tmp_path):
+    store = SqliteStore(tmp_path / "g.db")
+    store.add_events(events("warm", 1), T0)
+    statements: list[str] = []
+    store._writer._conn.set_trace_callback(statements.append)
+    assert store.add_events(events("fresh", 3), T0) == [True] * 3
+    assert not any("json_group_array" in sql for sql in statements)  # the change count said: all new
+    blocker = WriteLock(tmp_path / "g.db")  # a first request waits for it; the next two queue and share one group
+    before = store._writer.commits
+    batches = [events("pad", 1), events("x", 2) + events("fresh", 1), events("x", 3)]
+    results: dict[int, list[bool]] = {}
+    threads = []
+    for i, batch in enumerate(batches):
+        threads += run_threads([lambda i=i, batch=batch: results.__setitem__(i, store.add_events(batch, T0))])
+        wait_until(lambda i=i: store._writer.waiting() == i + 1)
+    blocker.release()
+    for t in threads:
+        t.join()
+    assert store._writer.commits - before == 2
+    assert results == {0: [True], 1: [True, True, False], 2: [False, False, True]}
+    assert any("json_group_array" in sql for sql in statements)
+    store.close()
+
+
 def test_a_failing_request_is_not_acknowledged_and_does_not_fail_its_group(tmp_path):
     path = tmp_path / "g.db"
     store = SqliteStore(path)

@@ -160,8 +160,9 @@ class GroupWriter:
         # Few statements per group, because the GIL is released and re-taken around every
         # SQLite step and, with 32 busy request threads, each re-take can wait a whole switch
         # interval: no RETURNING (one step per returned row) and no savepoint per request
-        # unless a write fails. The new keys come back in one row (rowids above the maximum
-        # read first: we hold the write lock) and are matched to the rows in insert order.
+        # unless a write fails. When the insert's change count says some row was not new, the
+        # new keys come back in one row (rowids above the maximum read first: we hold the write
+        # lock) and are matched to the rows in insert order.
         try:
             with self._lock():
                 new_keys = self._transaction(group)
@@ -176,7 +177,9 @@ class GroupWriter:
         self.requests += len(group)
         at = 0
         for request in group:
-            if request.error is None:
+            if new_keys is None:  # every row was new
+                request.inserted = {row[0] for row in request.rows}
+            elif request.error is None:
                 inserted = set()
                 for row in request.rows:
                     if at < len(new_keys) and row[0] == new_keys[at]:
@@ -185,7 +188,7 @@ class GroupWriter:
                 request.inserted = inserted
             request.done.set()
 
-    def _transaction(self, group: list[_Request]) -> list[str]:
+    def _transaction(self, group: list[_Request]) -> list[str] | None:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -205,11 +208,15 @@ class GroupWriter:
                     log.exception("rollback after a failed group commit failed")
             raise
 
-    def _write(self, group: list[_Request], *, isolate: bool) -> list[str]:
-        """Insert the group's rows in the open transaction; answer the new keys in insert order."""
+    def _write(self, group: list[_Request], *, isolate: bool) -> list[str] | None:
+        """Insert the group's rows in the open transaction: the new keys in insert order, None if all are."""
         conn = self._conn
         (start,) = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {self._table}").fetchone()
-        if isolate:
+        if not isolate:
+            rows = [row for request in group for row in request.rows]
+            if self._insert(rows) == len(rows):
+                return None
+        else:
             for request in group:
                 conn.execute("SAVEPOINT request")
                 try:
@@ -218,8 +225,6 @@ class GroupWriter:
                     conn.execute("ROLLBACK TO request")
                     request.error = exc
                 conn.execute("RELEASE request")
-        else:
-            self._insert([row for request in group for row in request.rows])
         (new_keys,) = conn.execute(
             f"SELECT json_group_array(key) FROM (SELECT key FROM {self._table} WHERE rowid > ? ORDER BY rowid)", (start,)
         ).fetchone()
