@@ -252,3 +252,21 @@ def test_sigterm_finishes_in_flight_requests_and_every_ack_is_stored(tmp_path):
         stored = {int(row[0]) for row in db.execute("SELECT json_extract(body, '$.objectId') FROM events WHERE key NOT LIKE 'tick#%'")}
     assert set(acked) <= stored  # an ack always means stored
     assert refused, "the senders should have seen the server stop"
+
+
+def test_the_worker_process_runs_only_on_cpu_the_server_leaves_idle(tmp_path):
+    """The worker's CPU must not delay the acks: every thread of `gamefilm serve`'s worker process
+    is SCHED_IDLE (Linux), the server's are not, and events are still processed."""
+    config = write_config(tmp_path, "idle.toml", "thread")
+    server = Server(config)
+    try:
+        children = wait_for(lambda: subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split())
+        (child,) = [int(pid) for pid in children]
+        assert _post_batches(server.url, 3, 1) == [200] * 3
+        wait_for(lambda: [e["status"] for e in events(config)] == ["done"] * 3)
+        worker_threads = os.listdir(f"/proc/{child}/task")
+        assert len(worker_threads) > 1  # the dispatcher and the batch threads it started
+        assert {os.sched_getscheduler(int(tid)) for tid in worker_threads} == {os.SCHED_IDLE}
+        assert {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{server.proc.pid}/task")} == {os.SCHED_OTHER}
+    finally:
+        server.stop()
