@@ -33,7 +33,10 @@ def yield_cpu_to_the_server() -> str:
     the median ack with it on doubled. SCHED_IDLE lets a waking request thread preempt the
     worker at once; under contention the worker still gets a small share (CFS weight 3, where
     nice 0 is 1024), so a busy host delays its work (kept pending, durably) but never stops it.
-    Elsewhere than Linux: nice 10. Answers what it set, for the log line."""
+    Measured over HTTP, interleaved, at 1 sender: median ack 4.2 -> 2.8 ms (worker off: 2.1),
+    p99 18 -> 9 ms; at 32 senders no worse (p99 165-184 vs 186-209 ms). Its cost: preempted
+    while it holds the write lock, it holds the acks up until a core is free. Elsewhere than
+    Linux: nice 10. Answers what it set, for the log line."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         return "SCHED_IDLE"
