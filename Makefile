@@ -54,6 +54,9 @@ sample: $(BIN)/.installed
 
 bench: $(BIN)/.installed node_modules/.installed
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/ack_cpu.py
+	$(BIN)/python bench/worker_priority.py
+	$(BIN)/python bench/worker_cpu.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/threshold.py
 	$(BIN)/python bench/throughput.py
