@@ -62,7 +62,8 @@ def start_process(tmp: Path) -> tuple[int, subprocess.Popen]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {"GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": HS, "GAMEFILM_DEMO_SF_SECRET": SF}
+    env = os.environ | {"GAMEFILM_DEMO_HUBSPOT_CLIENT_SECRET": HS, "GAMEFILM_DEMO_SF_SECRET": SF,
+                        "GAMEFILM_DEMO_RECORDER_SECRET": "bench-recorder", "GAMEFILM_DEMO_ZOOM_SECRET_TOKEN": "bench-zoom"}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "integration.cli", "--config", str(tmp / "c.toml"), "serve", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT)  # fmt: skip
     for _ in range(300):
