@@ -135,7 +135,7 @@ def build_services(overrides: Mapping[str, Any] | None = None) -> Services:
         notify = SqsNotifier(cfg.worker.queue_url or environ.get("GAMEFILM_QUEUE_URL", ""))
     else:
         notify = lambda keys: None  # noqa: E731 - intake only; `gamefilm worker` drains
-    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background, ledger)  # fmt: skip
+    return Services(cfg, store, make_worker, Intake(store, notify, clock), clock, environ, background, ledger)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

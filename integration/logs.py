@@ -18,7 +18,6 @@ REQUEST_LOGGER = "gamefilm.request"
 EVENT_LOGGER = "gamefilm.event"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 _FIELDS = "gamefilm_fields"  # LogRecord attribute holding a structured line's fields
-_EVENT_LOG = logging.getLogger(EVENT_LOGGER)  # loggers live as long as the process: looked up once
 
 
 class JsonFormatter(logging.Formatter):
@@ -119,7 +118,7 @@ def request_line(
 
 def settled_event_logged(outcome: str) -> bool:
     """Whether `settled_event` would write a line for `outcome` (the worker builds none when not)."""
-    return _EVENT_LOG.isEnabledFor(_settled_level(outcome))
+    return _logger(EVENT_LOGGER).isEnabledFor(_settled_level(outcome))
 
 
 def _settled_level(outcome: str) -> int:

@@ -152,7 +152,7 @@ class Worker:
                 continue
             rules = [(rule, settings) for rule, settings, need in matching if need is not None]
             if rules:
-                settler.rules[key] = rules[0][0].name if len(rules) == 1 else ",".join(rule.name for rule, _ in rules)
+                settler.rules[key] = ",".join(rule.name for rule, _ in rules)
                 wanted.append((stored, rules, [need for _, _, need in matching if need is not None]))
             else:
                 settler.ignore(stored, ev.IGNORED)

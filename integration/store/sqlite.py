@@ -46,6 +46,7 @@ _ACTION_COLUMNS = (
     "key, tenant, event_key, rule, op, record_id, reason, payload, dry_run, status, crm_id, error, "
     "created_at, updated_at, sends"
 )
+_INSERT_ACTION = f"INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # after INSERT [OR IGNORE]
 
 
 # "Still due" when claiming given keys. The unary `+` keeps these terms off the events_due
@@ -272,16 +273,15 @@ class SqliteStore(Store):
             planned.setdefault(a.key, a)
         planned = {key: planned_row(a, now) for key, a in planned.items()}
         rows = {key: row_of(a) for key, a in planned.items()}  # encoded before: the write lock waits for SQL only
-        insert = f"INSERT INTO actions ({_ACTION_COLUMNS}) VALUES ({', '.join('?' * 15)})"
         existing: dict[str, Action] = {}
         with self._tx(durable=False) as db:  # a plan lost to a power cut is planned again
             # Usually every key is new: one statement. Where one was not (a resumed or replayed
             # plan), or any row failed, it is undone and done the careful way: read, then insert.
             db.execute("SAVEPOINT plan")
-            if db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), list(rows.values())).rowcount != len(rows):
+            if db.executemany(f"INSERT OR IGNORE {_INSERT_ACTION}", list(rows.values())).rowcount != len(rows):
                 db.execute("ROLLBACK TO plan")
                 existing = {r[0]: action_from_row(r) for r in select_in(db, f"SELECT {_ACTION_COLUMNS} FROM actions", "key", list(planned))}
-                db.executemany(insert, [row for key, row in rows.items() if key not in existing])
+                db.executemany(f"INSERT {_INSERT_ACTION}", [row for key, row in rows.items() if key not in existing])
             db.execute("RELEASE plan")
         stored = {**planned, **existing}
         return [stored[a.key] for a in actions]

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any, Sequence
 
-from integration.events import StoredEvent
+from integration.events import Event, StoredEvent
 from integration.store import ACTION_PLANNED, Action, decode_event, decode_events, payload_to_json
 
 if TYPE_CHECKING:
@@ -41,9 +41,21 @@ def filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def event_from_row(row: tuple) -> StoredEvent:
-    key, tenant, source, body, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
+    key, tenant, source, body, *_ = row
+    return _stored(row, decode_event(body, source, key, tenant, row[6]))
+
+
+def events_from_rows(rows: Sequence[tuple]) -> list[StoredEvent]:
+    """`event_from_row` of each row, their events decoded together (`decode_events`)."""
+    events = decode_events([(r[3], r[2], r[0], r[1], r[6]) for r in rows])  # (body, source, key, tenant, received_at)
+    return list(map(_stored, rows, events))
+
+
+def _stored(row: tuple, event: Event) -> StoredEvent:
+    """The row (in `_EVENT_COLUMNS` order) with its body decoded as `event`."""
+    _, _, _, _, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error = row
     return StoredEvent(
-        event=decode_event(body, source, key, tenant, received_at),
+        event=event,
         status=status,
         attempts=attempts,
         received_at=received_at,
@@ -52,15 +64,6 @@ def event_from_row(row: tuple) -> StoredEvent:
         lease_until=lease_until,
         last_error=last_error,
     )
-
-
-def events_from_rows(rows: Sequence[tuple]) -> list[StoredEvent]:
-    """`event_from_row` of each row, their events decoded together (`decode_events`)."""
-    events = decode_events([(r[3], r[2], r[0], r[1], r[6]) for r in rows])  # (body, source, key, tenant, received_at)
-    return [
-        StoredEvent(event, status, attempts, received_at, next_attempt_at, updated_at, last_error, lease_until)
-        for event, (_, _, _, _, status, attempts, received_at, next_attempt_at, updated_at, lease_until, last_error) in zip(events, rows)
-    ]
 
 
 def planned_row(a: Action, now: float) -> Action:
